@@ -1,0 +1,62 @@
+"""The walkthrough that ``bayeskit tour`` runs: one module per chapter, in reading order.
+
+Each chapter module defines ``TITLE`` (one line) and ``run(key, console, out)``, where ``key`` is
+a ``jax.random`` key, ``console`` a ``rich`` console and ``out`` a folder for figures or ``None``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from pathlib import Path
+
+__all__ = ["CHAPTERS", "run_tour"]
+
+# Name -> module, in reading order. Later work appends its chapters here.
+CHAPTERS: dict[str, str] = {
+    "distributions": "bayeskit.tour.distributions",
+    "bayes-rule": "bayeskit.tour.bayes_rule",
+    "mle-map": "bayeskit.tour.mle_map",
+    "linear-regression": "bayeskit.tour.linear_regression",
+}
+
+
+def _chapter(name: str):
+    return importlib.import_module(CHAPTERS[name])
+
+
+def run_tour(chapters: list[str] | None = None, list_only: bool = False, out: str | None = None, seed: int = 0) -> int:
+    """Run the named chapters (all by default); return a process exit status."""
+    from rich.console import Console
+
+    console = Console()
+    if list_only:
+        for name in CHAPTERS:
+            console.print(f"[bold]{name:<20}[/bold] {_chapter(name).TITLE}")
+        return 0
+    unknown = [c for c in chapters or [] if c not in CHAPTERS]
+    if unknown:
+        console.print(
+            f"[red]error:[/red] unknown chapter(s) {', '.join(unknown)}; "
+            f"choose from: {', '.join(CHAPTERS)} (see `bayeskit tour --list`)."
+        )
+        return 2
+    import jax
+
+    # The tour owns its process, so it may choose float64 on the CPU for exact tables.
+    jax.config.update("jax_enable_x64", True)
+    out_dir = None
+    if out is not None:
+        out_dir = Path(out)
+        out_dir.mkdir(parents=True, exist_ok=True)
+    key = jax.random.key(seed)  # the one place the seed becomes a key
+    names = chapters or list(CHAPTERS)
+    for i, name in enumerate(names):
+        mod = _chapter(name)
+        console.rule(f"[bold]{i + 1}. {mod.TITLE}")
+        start = time.perf_counter()
+        mod.run(jax.random.fold_in(key, list(CHAPTERS).index(name)), console, out_dir)
+        console.print(f"[dim]({name}: {time.perf_counter() - start:.1f} s)[/dim]")
+    if out_dir is not None:
+        console.print(f"Figures written to {out_dir.resolve()}")
+    return 0

@@ -1,0 +1,94 @@
+"""MLE, MAP and the Laplace approximation against closed forms and scikit-learn."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from sklearn.linear_model import Lasso, Ridge
+
+import bayeskit.dist as dist
+from bayeskit.dist.multivariate_normal import MultivariateNormal
+from bayeskit.datasets import make_regression
+from bayeskit.dist.halfnormal import HalfNormal
+from bayeskit.dist.laplace import Laplace
+from bayeskit.optimize import laplace, map, mle
+from bayeskit.ppl import target
+
+KEY = jax.random.key(0)
+DATA = make_regression(jax.random.key(1), num_samples=60, num_features=4, noise_scale=0.5, num_informative=2)
+X, Y = jnp.asarray(DATA.X), jnp.asarray(DATA.y)
+NOISE = 0.5
+
+
+def gaussian(m, y):
+    mu = m.sample("mu", dist.Normal(0.0, 10.0))
+    sigma = m.sample("sigma", HalfNormal(10.0))
+    with m.plate("data", y.shape[0]):
+        m.sample("y", dist.Normal(mu, sigma), obs=y)
+
+
+def regression(m, X, y, prior):
+    w = m.sample("w", prior.expand((X.shape[1],)).to_event(1))
+    m.sample("y", dist.Normal(X @ w, NOISE).to_event(1), obs=y)
+
+
+def test_mle_gaussian_is_sample_mean_and_biased_sd():
+    res = mle(KEY, target(gaussian, Y))
+    assert res.converged
+    np.testing.assert_allclose(res.values["mu"], np.mean(DATA.y), rtol=1e-6)
+    np.testing.assert_allclose(res.values["sigma"], np.std(DATA.y), rtol=1e-6)
+    assert res.start_log_densities.shape == (4,)
+
+
+def test_map_gaussian_prior_is_ridge():
+    s = 0.3
+    res = map(KEY, target(regression, X, Y, dist.Normal(0.0, s)), num_starts=2)
+    lam = NOISE**2 / s**2
+    closed = np.linalg.solve(DATA.X.T @ DATA.X + lam * np.eye(4), DATA.X.T @ DATA.y)
+    np.testing.assert_allclose(res.values["w"], closed, rtol=1e-6)
+    sk = Ridge(alpha=lam, fit_intercept=False).fit(DATA.X, DATA.y).coef_
+    np.testing.assert_allclose(res.values["w"], sk, rtol=1e-6)
+
+
+def test_map_laplace_prior_is_lasso():
+    b = 0.02
+    n = X.shape[0]
+    res = map(KEY, target(regression, X, Y, Laplace(0.0, b)), num_starts=2, max_iterations=3000)
+    alpha = NOISE**2 / (n * b)
+    sk = Lasso(alpha=alpha, fit_intercept=False, tol=1e-12, max_iter=100000).fit(DATA.X, DATA.y).coef_
+    assert np.sum(sk == 0) >= 1  # the penalty is strong enough to zero a coefficient
+    np.testing.assert_allclose(res.values["w"], sk, atol=1e-4)
+
+
+def test_laplace_exact_for_gaussian_posterior():
+    # Normal-normal with known noise: the posterior is Gaussian, so Laplace is exact.
+    y = Y[:10]
+    prior_sd = 2.0
+
+    def model(m, y):
+        mu = m.sample("mu", dist.Normal(1.0, prior_sd))
+        m.sample("y", dist.Normal(mu, NOISE), obs=y)
+
+    approx = laplace(KEY, target(model, y))
+    prec = 1 / prior_sd**2 + len(y) / NOISE**2
+    mean = (1.0 / prior_sd**2 + float(jnp.sum(y)) / NOISE**2) / prec
+    np.testing.assert_allclose(approx.loc, [mean], rtol=1e-8)
+    np.testing.assert_allclose(approx.covariance, [[1 / prec]], rtol=1e-8)
+    # exact evidence: y ~ N(1, NOISE^2 I + prior_sd^2 11^T)
+    cov = NOISE**2 * np.eye(10) + prior_sd**2
+    exact = MultivariateNormal(jnp.ones(10), covariance_matrix=jnp.asarray(cov)).log_prob(y)
+    np.testing.assert_allclose(approx.log_evidence, exact, rtol=1e-8)
+
+
+def test_laplace_samples_respect_constraints():
+    approx = laplace(KEY, target(gaussian, Y))
+    draws = approx.sample(jax.random.key(2), 500)
+    assert draws["sigma"].shape == (500,) and bool(jnp.all(draws["sigma"] > 0))
+    np.testing.assert_allclose(jnp.mean(draws["mu"]), np.mean(DATA.y), atol=4 * np.std(DATA.y) / np.sqrt(60 * 500) * 10)
+
+
+def test_bad_input():
+    with pytest.raises(TypeError, match="expected a Target"):
+        mle(KEY, gaussian)
+    with pytest.raises(ValueError, match="num_starts"):
+        map(KEY, target(gaussian, Y), num_starts=0)

@@ -1,0 +1,266 @@
+"""The model language: handle semantics, interpreters, target, and the errors it promises."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.scipy.stats import cauchy, norm
+
+import bayeskit.dist as dist
+from bayeskit.dist.bernoulli import Bernoulli
+from bayeskit.dist.categorical import Categorical
+from bayeskit.dist.dirichlet import Dirichlet
+from bayeskit.dist.halfcauchy import HalfCauchy
+from bayeskit.dist.uniform import Uniform
+from bayeskit.ppl import log_joint, predictive, sample_prior, target, trace
+
+SIGMA = jnp.array([15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0])
+Y = jnp.array([28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0])
+
+
+def eight_schools(m, sigma, y=None):
+    mu = m.sample("mu", dist.Normal(0.0, 5.0))
+    tau = m.sample("tau", HalfCauchy(5.0))
+    with m.plate("school", sigma.shape[0]):
+        theta_raw = m.sample("theta_raw", dist.Normal(0.0, 1.0))
+        theta = m.deterministic("theta", mu + tau * theta_raw)
+        m.sample("y", dist.Normal(theta, sigma), obs=y)
+
+
+def hand_written(z):
+    mu, log_tau, raw = z[0], z[1], z[2:]
+    tau = jnp.exp(log_tau)
+    theta = mu + tau * raw
+    return (
+        norm.logpdf(mu, 0, 5)
+        + jnp.log(2.0) + cauchy.logpdf(tau, 0, 5) + log_tau  # half-Cauchy + Jacobian of exp
+        + jnp.sum(norm.logpdf(raw))
+        + jnp.sum(norm.logpdf(Y, theta, SIGMA))
+    )
+
+
+@pytest.fixture(scope="module")
+def t8():
+    return target(eight_schools, SIGMA, y=Y)
+
+
+def test_target_layout(t8):
+    assert t8.dim == 10
+    assert [s.name for s in t8.sites] == ["mu", "tau", "theta_raw"]
+    assert t8.deterministics == ("theta",)
+    assert t8.observed == ("y",)
+
+
+def test_logdensity_matches_hand_written(t8):
+    z = jax.random.normal(jax.random.key(1), (10,))
+    np.testing.assert_allclose(t8.logdensity_fn(z), hand_written(z), rtol=1e-12)
+    g1 = jax.grad(t8.logdensity_fn)(z)
+    g2 = jax.grad(hand_written)(z)
+    np.testing.assert_allclose(g1, g2, rtol=1e-10)
+    # the parts add up
+    total = t8.log_prior_fn(z) + t8.log_likelihood_fn(z) + t8.log_jacobian_fn(z)
+    np.testing.assert_allclose(total, t8.logdensity_fn(z), rtol=1e-12)
+    np.testing.assert_allclose(t8.log_jacobian_fn(z), z[1])
+
+
+def test_jit_equals_nojit_and_traces_once(t8):
+    calls = []
+
+    def counted(m, sigma, y=None):
+        calls.append(1)
+        eight_schools(m, sigma, y)
+
+    t = target(counted, SIGMA, y=Y)
+    n_discovery = len(calls)
+    f = jax.jit(t.logdensity_fn)
+    zs = jax.random.normal(jax.random.key(2), (3, 10))
+    for z in zs:
+        np.testing.assert_allclose(f(z), t.logdensity_fn(z), rtol=1e-12)
+    # one trace for jit, then one per eager call: the jitted function is never re-traced
+    assert len(calls) - n_discovery == 1 + 3
+
+
+def test_constrain_unconstrain_round_trip(t8):
+    z = jax.random.normal(jax.random.key(3), (10,))
+    v = t8.constrain(z)
+    assert set(v) == {"mu", "tau", "theta_raw", "theta"}
+    assert v["tau"] > 0
+    np.testing.assert_allclose(v["theta"], v["mu"] + v["tau"] * v["theta_raw"])
+    np.testing.assert_allclose(t8.unconstrain(v), z, rtol=1e-10)
+    # batched z
+    vb = t8.constrain(jnp.stack([z, z]).reshape(1, 2, 10))
+    assert vb["theta"].shape == (1, 2, 8)
+
+
+def test_simplex_and_dependent_support():
+    def model(m):
+        p = m.sample("p", Dirichlet(jnp.ones(3)))
+        a = m.sample("a", Uniform(0.0, 1.0))
+        b = m.sample("b", Uniform(0.0, 1.0 - a))  # support depends on another site
+        m.deterministic("s", jnp.sum(p) + b)
+
+    t = target(model)
+    assert t.dim == 2 + 1 + 1
+    z = jnp.array([0.3, -0.2, 0.5, 1.0])
+    v = t.constrain(z)
+    np.testing.assert_allclose(jnp.sum(v["p"]), 1.0)
+    assert 0 < v["b"] < 1 - v["a"]
+    np.testing.assert_allclose(t.unconstrain(v), z, rtol=1e-10)
+    assert np.isfinite(t.logdensity_fn(z))
+
+
+def test_plates_broadcast_and_nest():
+    def model(m):
+        with m.plate("rows", 3, dim=-2):
+            with m.plate("cols", 4):
+                x = m.sample("x", dist.Normal(0.0, 1.0))
+        return x
+
+    tr = trace(model, key=jax.random.key(0))
+    assert tr["x"].value.shape == (3, 4)
+    assert tr["x"].plates == ("rows", "cols")
+    draws = sample_prior(jax.random.key(1), model, num_samples=5)
+    assert draws["x"].shape == (5, 3, 4)
+
+
+def test_subsample_scales_log_likelihood():
+    data = jnp.arange(10.0)
+
+    def model(m, y):
+        mu = m.sample("mu", dist.Normal(0.0, 1.0))
+        with m.plate("data", 10, subsample_size=4) as idx:
+            m.sample("y", dist.Normal(mu, 1.0), obs=y[idx])
+
+    tr = trace(model, data, key=jax.random.key(0), values={"mu": 0.5})
+    idx_used = np.asarray(tr["y"].value)
+    expected = 10 / 4 * np.sum(norm.logpdf(idx_used, 0.5, 1.0))
+    assert len(np.unique(idx_used)) == 4
+    np.testing.assert_allclose(tr["y"].log_prob, expected, rtol=1e-12)
+    assert tr["y"].scale == 2.5
+    # given indices are used as is; a target evaluates the full data
+    tr2 = trace(model, data, values={"mu": 0.5}, subsample={"data": jnp.array([0, 1])})
+    np.testing.assert_allclose(tr2["y"].value, [0.0, 1.0])
+    t = target(model, data)
+    np.testing.assert_allclose(
+        t.log_likelihood_fn(jnp.array([0.5])), np.sum(norm.logpdf(np.arange(10.0), 0.5, 1.0)), rtol=1e-12
+    )
+
+
+def test_factor_and_log_joint(t8):
+    def model(m):
+        x = m.sample("x", dist.Normal(0.0, 1.0))
+        m.factor("penalty", -(x**2))
+
+    np.testing.assert_allclose(log_joint(model, {"x": 1.0}), norm.logpdf(1.0) - 1.0)
+
+
+def test_param_site():
+    def model(m):
+        loc = m.param("loc", 2.0)
+        m.sample("x", dist.Normal(loc, 1.0), obs=jnp.array([1.0, 3.0]))
+
+    tr = trace(model)
+    assert tr["loc"].kind == "param" and float(tr["loc"].value) == 2.0
+    tr = trace(model, params={"loc": 1.0})
+    np.testing.assert_allclose(tr["x"].log_prob, np.sum(norm.logpdf(jnp.array([1.0, 3.0]), 1.0)))
+
+
+def test_predictive_shapes(t8):
+    z = jax.random.normal(jax.random.key(4), (2, 5, 10))
+    draws = t8.constrain(z)  # [chain, draw, ...]
+    pred = predictive(jax.random.key(5), eight_schools, draws, SIGMA)
+    assert pred["y"].shape == (2, 5, 8)
+    np.testing.assert_allclose(pred["theta"], draws["theta"], rtol=1e-12)
+    prior = sample_prior(jax.random.key(6), eight_schools, SIGMA, num_samples=7)
+    assert prior["y"].shape == (7, 8) and prior["tau"].shape == (7,)
+
+
+# ------------------------------------------------------------------ promised errors
+
+
+def test_duplicate_site_name():
+    def model(m):
+        m.sample("x", dist.Normal(0.0, 1.0))
+        m.sample("x", dist.Normal(0.0, 1.0))
+
+    with pytest.raises(ValueError, match="`x` is used twice"):
+        target(model)
+
+
+def test_obs_shape_mismatch_names_site_and_plate():
+    def model(m, y):
+        mu = m.sample("mu", dist.Normal(0.0, 1.0))
+        with m.plate("data", 5):
+            m.sample("y", dist.Normal(mu, 1.0), obs=y)
+
+    with pytest.raises(ValueError, match=r"site `y` has shape \(4,\)"):
+        target(model, jnp.zeros(4))
+
+    def no_plate(m, y):
+        mu = m.sample("mu", dist.Normal(jnp.zeros(3), 1.0).to_event(1))
+        m.sample("y", dist.Normal(mu, 1.0).to_event(1), obs=y)
+
+    with pytest.raises(ValueError, match="observed value of site `y`"):
+        target(no_plate, jnp.zeros(4))
+
+
+def test_plate_size_mismatch():
+    def model(m):
+        with m.plate("p", 5):
+            m.sample("x", dist.Normal(jnp.zeros(3), 1.0))
+
+    with pytest.raises(ValueError, match="plate `p`"):
+        target(model)
+
+
+def test_nonfinite_data():
+    def model(m, y):
+        mu = m.sample("mu", dist.Normal(0.0, 1.0))
+        m.sample("y", dist.Normal(mu, 1.0), obs=y)
+
+    with pytest.raises(ValueError, match="site `y` contains 1 NaN"):
+        target(model, jnp.array([1.0, jnp.nan, 2.0]))
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        target(model, jnp.array([jnp.inf]))
+
+
+def test_discrete_latent_suggests_gibbs():
+    def model(m):
+        z = m.sample("z", Categorical(probs=jnp.ones(3) / 3))
+        m.sample("y", dist.Normal(z, 1.0), obs=1.0)
+
+    with pytest.raises(ValueError, match="site `z` is a discrete latent.*Gibbs"):
+        target(model)
+
+    def observed_discrete(m, y):
+        p = m.sample("p", Uniform(0.0, 1.0))
+        m.sample("y", Bernoulli(probs=p), obs=y)
+
+    assert target(observed_discrete, jnp.array([0.0, 1.0, 1.0])).dim == 1
+
+
+def test_missing_model_argument():
+    with pytest.raises(TypeError, match="missing argument.*`sigma`"):
+        target(eight_schools, y=Y)
+
+
+def test_not_a_distribution():
+    def model(m):
+        m.sample("x", 3.0)
+
+    with pytest.raises(TypeError, match="site `x` needs a bayeskit.dist distribution"):
+        target(model)
+
+
+def test_wrong_z_length(t8):
+    with pytest.raises(ValueError, match="length 10"):
+        t8.logdensity_fn(jnp.zeros(3))
+
+
+def test_nonfinite_sites_are_named():
+    def model(m):
+        s = m.sample("s", dist.Normal(0.0, 1.0))
+        m.factor("bad", jnp.log(s))  # NaN for negative s
+
+    t = target(model)
+    assert t.nonfinite_sites(jnp.array([-1.0])) == ["bad"]
