@@ -7,11 +7,11 @@ Subpackages: :mod:`bayeskit.dist` (distributions), :mod:`bayeskit.ppl` (the mode
 
 from importlib.metadata import PackageNotFoundError, version
 
-from bayeskit import dist
+from bayeskit import conjugate, datasets, dist, optimize, ppl
 
 try:
     __version__ = version("bayeskit")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__", "dist"]
+__all__ = ["__version__", "conjugate", "datasets", "dist", "optimize", "ppl"]

@@ -35,12 +35,14 @@ def observations(owner: str, name: str, x, *, min_ndim: int = 1) -> jax.Array:
     Raises:
         ValueError: if ``x`` holds NaN or infinite values, or is not numeric.
     """
-    try:
-        arr = jnp.asarray(x)
-    except TypeError as err:
-        raise ValueError(f"{owner}: `{name}` must be an array of numbers, but got {type(x).__name__}.") from err
-    if not (jnp.issubdtype(arr.dtype, jnp.number) or arr.dtype == jnp.bool_):
-        raise ValueError(f"{owner}: `{name}` must be an array of numbers, but got dtype {arr.dtype}.")
+    if not isinstance(x, jax.Array):
+        try:
+            x = np.asarray(x)
+        except ValueError as err:  # ragged nested lists
+            raise ValueError(f"{owner}: `{name}` must be a rectangular array of numbers: {err}") from None
+        if x.dtype.kind not in "biuf":
+            raise ValueError(f"{owner}: `{name}` must be an array of real numbers, but got dtype {x.dtype}.")
+    arr = jnp.asarray(x)
     while arr.ndim < min_ndim:
         arr = arr[None]
     if is_concrete(arr):
@@ -89,5 +91,6 @@ def check_positive(owner: str, name: str, x: jax.Array, hint: str = "") -> None:
     ok = values > 0
     if not ok.all():
         raise ValueError(
-            f"{owner}: `{name}` must be positive, but it holds {first_bad(ok, values)}." + (f" {hint}" if hint else "")
+            f"{owner}: `{name}` must be positive, but it holds {first_bad(ok, values)}."
+            + (f" {hint}" if hint else "")
         )

@@ -67,11 +67,14 @@ def design_and_targets(owner: str, X, y, num_features: int) -> tuple[jax.Array, 
     x = design(owner, "X", X, num_features)
     if x.ndim != 2:
         raise ValueError(
-            f"{owner}: `X` must have shape (n, {num_features}), but got shape {x.shape}; wrap one row as X[None]."
+            f"{owner}: `X` must have shape (n, {num_features}), but got shape {x.shape}; "
+            "wrap one row as X[None]."
         )
     t = observations(owner, "y", y)
     if t.ndim != 1:
-        raise ValueError(f"{owner}: `y` must have shape (n,), one target per row of X, but got shape {t.shape}.")
+        raise ValueError(
+            f"{owner}: `y` must have shape (n,), one target per row of X, but got shape {t.shape}."
+        )
     if t.shape[0] != x.shape[0]:
         raise ValueError(
             f"{owner}: `X` has {x.shape[0]} rows but `y` has {t.shape[0]} entries; give one target per row."

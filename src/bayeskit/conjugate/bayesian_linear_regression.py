@@ -10,7 +10,12 @@ import jax.numpy as jnp
 from jax.scipy.linalg import cho_solve, solve_triangular
 from jax.scipy.special import gammaln
 
-from bayeskit.conjugate._regression_data import check_precision, design, design_and_targets, prior_precision_matrix
+from bayeskit.conjugate._regression_data import (
+    check_precision,
+    design,
+    design_and_targets,
+    prior_precision_matrix,
+)
 from bayeskit.dist import constraints as C
 from bayeskit.dist._distribution import as_float, check_parameter
 from bayeskit.dist.inversegamma import InverseGamma
@@ -55,7 +60,8 @@ class BayesianLinearRegression(eqx.Module):
 
     Example:
         >>> X = jnp.array([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0]])  # intercept + slope
-        >>> model = BayesianLinearRegression(jnp.zeros(2), 1e-6, 1.0, 1.0).update(X, jnp.array([1.0, 3.0, 5.1]))
+        >>> y = jnp.array([1.0, 3.0, 5.1])
+        >>> model = BayesianLinearRegression(jnp.zeros(2), 1e-6, 1.0, 1.0).update(X, y)
         >>> model.loc.round(3).tolist()  # close to least squares
         [0.983, 2.05]
         >>> y_new = model.predictive(jnp.array([[1.0, 3.0]]))  # StudentT of y at x = 3
@@ -78,7 +84,9 @@ class BayesianLinearRegression(eqx.Module):
         name = "BayesianLinearRegression"
         check_parameter(name, "prior_mean", self.loc, C.real)
         check_precision(name, self.precision)
-        check_parameter(name, "concentration", self.concentration, C.positive, "It must be a positive scalar.")
+        check_parameter(
+            name, "concentration", self.concentration, C.positive, "It must be a positive scalar."
+        )
         check_parameter(name, "rate", self.rate, C.positive, "It must be a positive scalar.")
         for arg, value in (("concentration", self.concentration), ("rate", self.rate)):
             if jnp.ndim(value) != 0:
@@ -126,11 +134,12 @@ class BayesianLinearRegression(eqx.Module):
 
     @property
     def posterior(self) -> dict:
-        r"""The current marginal beliefs, ``{"weights": MultivariateStudentT, "noise_variance": InverseGamma}``.
+        r"""The current marginal beliefs: ``{"weights": ..., "noise_variance": ...}``.
 
-        The weights' marginal is :math:`t_{2a}(m, (b/a)\Lambda^{-1})` (scale matrix, not
-        covariance) and the noise variance's is :math:`\mathrm{InvGamma}(a, b)`. They are not
-        independent: use :meth:`sample_posterior` for joint draws.
+        The weights' marginal is the ``MultivariateStudentT`` :math:`t_{2a}(m, (b/a)\Lambda^{-1})`
+        (a scale matrix, not a covariance) and the noise variance's is the ``InverseGamma``
+        :math:`\mathrm{InvGamma}(a, b)`. They are not independent: use :meth:`sample_posterior`
+        for joint draws.
         """
         a, b = self.concentration, self.rate
         return {
@@ -182,7 +191,8 @@ class BayesianLinearRegression(eqx.Module):
             sample_shape: leading shape of the draws.
 
         Returns:
-            ``{"weights": array of shape sample_shape + (d,), "noise_variance": array of shape sample_shape}``.
+            ``{"weights": array of shape sample_shape + (d,),
+            "noise_variance": array of shape sample_shape}``.
         """
         key_var, key_w = jax.random.split(key)
         shape = tuple(sample_shape)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jax.scipy.special import betaln, gammaln
+from jax.scipy.special import gammaln
 
 from bayeskit.conjugate._data import check_binary, check_counts, observations
 from bayeskit.dist import constraints as C
@@ -14,6 +14,11 @@ from bayeskit.dist.bernoulli import Bernoulli
 from bayeskit.dist.beta import Beta
 
 __all__ = ["BetaBernoulli"]
+
+
+def _log_beta(a, b):
+    # jax.scipy.special.betaln is accurate only to ~1e-7 relative, even in float64.
+    return gammaln(a) + gammaln(b) - gammaln(a + b)
 
 
 class BetaBernoulli(eqx.Module):
@@ -73,7 +78,11 @@ class BetaBernoulli(eqx.Module):
             s = jnp.sum(x, axis=0)
             return s, x.shape[0] - s, jnp.zeros_like(s)
         if successes is None or trials is None:
-            missing = "data" if successes is None and trials is None else ("trials" if trials is None else "successes")
+            missing = (
+                "data"
+                if successes is None and trials is None
+                else ("trials" if trials is None else "successes")
+            )
             raise ValueError(
                 f"{owner}: `{missing}` is missing. Pass `data` (an array of 0/1 outcomes), or both "
                 "`successes` and `trials` (binomial counts, one entry per experiment)."
@@ -141,4 +150,4 @@ class BetaBernoulli(eqx.Module):
             The log evidence, of the broadcast shape of the parameters and the data's trailing axes.
         """
         s, f, log_coef = self._tally("BetaBernoulli.log_marginal_likelihood", data, successes, trials)
-        return betaln(self.alpha + s, self.beta + f) - betaln(self.alpha, self.beta) + log_coef
+        return _log_beta(self.alpha + s, self.beta + f) - _log_beta(self.alpha, self.beta) + log_coef

@@ -39,8 +39,9 @@ class DirichletMultinomial(eqx.Module):
     They give the same posterior; their evidence differs by the multinomial coefficients,
     because a table of counts forgets the order in which the labels came.
 
-    This is the conjugate *model*; the distribution of the same name, which
-    :meth:`predictive` returns for several new draws, is :class:`bayeskit.dist.dirichletmultinomial.DirichletMultinomial`.
+    This is the conjugate *model*; the distribution of the same name, which :meth:`predictive`
+    returns for several new draws, is
+    :class:`bayeskit.dist.dirichletmultinomial.DirichletMultinomial`.
 
     Args:
         concentration: the Dirichlet parameter :math:`\alpha`, a vector of ``K >= 2`` positive
@@ -96,18 +97,18 @@ class DirichletMultinomial(eqx.Module):
             if is_concrete(z) and z.size and float(np.max(np.asarray(z))) >= k:
                 raise ValueError(
                     f"{owner}: `labels` must be category indices in 0..{k - 1}, but the largest is "
-                    f"{int(np.max(np.asarray(z)))}; the model has {k} categories (the length of `concentration`)."
+                    f"{int(np.max(np.asarray(z)))}; the model has {k} categories "
+                    "(the length of `concentration`)."
                 )
             totals = jnp.sum(jax.nn.one_hot(z.astype(jnp.int32), k, dtype=z.dtype), axis=0)
             return totals, jnp.zeros((), dtype=z.dtype)
         c = observations(owner, "counts", counts)
-        if c.ndim == 1:
-            c = c[None]
-        if c.ndim != 2 or c.shape[-1] != k:
+        if c.ndim not in (1, 2) or c.shape[-1] != k:
             raise ValueError(
                 f"{owner}: `counts` must have shape ({k},) or (n, {k}) — one column per category — "
                 f"but got shape {c.shape}."
             )
+        c = c.reshape(-1, k)
         check_counts(owner, "counts", c)
         log_coef = jnp.sum(gammaln(jnp.sum(c, axis=-1) + 1) - jnp.sum(gammaln(c + 1), axis=-1))
         return jnp.sum(c, axis=0), log_coef

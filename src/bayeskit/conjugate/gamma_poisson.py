@@ -52,7 +52,9 @@ class GammaPoisson(eqx.Module):
         check_parameter(
             "GammaPoisson", "concentration", self.concentration, C.positive, "It is the gamma prior's shape."
         )
-        check_parameter("GammaPoisson", "rate", self.rate, C.positive, "It is the gamma prior's rate (1 / scale).")
+        check_parameter(
+            "GammaPoisson", "rate", self.rate, C.positive, "It is the gamma prior's rate (1 / scale)."
+        )
 
     def _counts_and_exposure(self, owner: str, counts, exposure):
         x = observations(owner, "counts", counts)

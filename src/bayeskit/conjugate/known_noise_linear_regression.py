@@ -9,7 +9,12 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.linalg import cho_solve, solve_triangular
 
-from bayeskit.conjugate._regression_data import check_precision, design, design_and_targets, prior_precision_matrix
+from bayeskit.conjugate._regression_data import (
+    check_precision,
+    design,
+    design_and_targets,
+    prior_precision_matrix,
+)
 from bayeskit.dist import constraints as C
 from bayeskit.dist._distribution import as_float, check_parameter
 from bayeskit.dist.multivariate_normal import MultivariateNormal
@@ -67,10 +72,16 @@ class KnownNoiseLinearRegression(eqx.Module):
         check_parameter(name, "prior_mean", self.loc, C.real)
         check_precision(name, self.precision)
         check_parameter(
-            name, "noise_scale", self.noise_scale, C.positive, "It is the noise standard deviation: pass a positive number."
+            name,
+            "noise_scale",
+            self.noise_scale,
+            C.positive,
+            "It is the noise standard deviation: pass a positive number.",
         )
         if jnp.ndim(self.noise_scale) != 0:
-            raise ValueError(f"{name}: `noise_scale` must be a scalar, but got shape {jnp.shape(self.noise_scale)}.")
+            raise ValueError(
+                f"{name}: `noise_scale` must be a scalar, but got shape {jnp.shape(self.noise_scale)}."
+            )
 
     @property
     def num_features(self) -> int:
@@ -143,7 +154,8 @@ class KnownNoiseLinearRegression(eqx.Module):
         r"""Log evidence of ``y`` given ``X`` under the current belief, the weights integrated out.
 
         .. math::
-            \log p(y \mid X) = -\tfrac n2 \log(2\pi\sigma^2) + \tfrac12\big(\log|\Lambda| - \log|\Lambda_n|\big)
+            \log p(y \mid X) = -\tfrac n2 \log(2\pi\sigma^2)
+            + \tfrac12\big(\log|\Lambda| - \log|\Lambda_n|\big)
             - \frac{\lVert y - X m_n\rVert^2}{2\sigma^2} - \tfrac12 (m_n - m)^\top \Lambda (m_n - m).
 
         Args:
@@ -153,7 +165,9 @@ class KnownNoiseLinearRegression(eqx.Module):
         Returns:
             The log evidence, a scalar.
         """
-        X, y = design_and_targets("KnownNoiseLinearRegression.log_marginal_likelihood", X, y, self.num_features)
+        X, y = design_and_targets(
+            "KnownNoiseLinearRegression.log_marginal_likelihood", X, y, self.num_features
+        )
         post = self.update(X, y)
         noise_var = self.noise_scale**2
         resid = y - X @ post.loc

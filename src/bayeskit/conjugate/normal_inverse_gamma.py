@@ -137,11 +137,16 @@ class NormalInverseGamma(eqx.Module):
         """
         key_var, key_loc = jax.random.split(key)
         shape = tuple(sample_shape) + jnp.broadcast_shapes(
-            jnp.shape(self.loc), jnp.shape(self.precision_scale), jnp.shape(self.concentration), jnp.shape(self.rate)
+            jnp.shape(self.loc),
+            jnp.shape(self.precision_scale),
+            jnp.shape(self.concentration),
+            jnp.shape(self.rate),
         )
         dtype = jnp.result_type(self.loc, self.rate)
         variance = self.rate / jax.random.gamma(key_var, self.concentration, shape, dtype=dtype)
-        loc = self.loc + jnp.sqrt(variance / self.precision_scale) * jax.random.normal(key_loc, shape, dtype=dtype)
+        loc = self.loc + jnp.sqrt(variance / self.precision_scale) * jax.random.normal(
+            key_loc, shape, dtype=dtype
+        )
         return {"loc": loc, "variance": variance}
 
     def log_marginal_likelihood(self, data) -> jax.Array:
@@ -163,7 +168,14 @@ class NormalInverseGamma(eqx.Module):
         a, b, k = self.concentration, self.rate, self.precision_scale
         a_n, b_n, k_n = post.concentration, post.rate, post.precision_scale
         out = (
-            gammaln(a_n) - gammaln(a) + a * jnp.log(b) - a_n * jnp.log(b_n) + 0.5 * jnp.log(k / k_n) - 0.5 * n * _LOG_2PI
+            gammaln(a_n)
+            - gammaln(a)
+            + a * jnp.log(b)
+            - a_n * jnp.log(b_n)
+            + 0.5 * jnp.log(k / k_n)
+            - 0.5 * n * _LOG_2PI
         )
-        shape = jnp.broadcast_shapes(jnp.shape(self.loc), jnp.shape(k), jnp.shape(a), jnp.shape(b), x.shape[1:])
+        shape = jnp.broadcast_shapes(
+            jnp.shape(self.loc), jnp.shape(k), jnp.shape(a), jnp.shape(b), x.shape[1:]
+        )
         return jnp.broadcast_to(out, shape)

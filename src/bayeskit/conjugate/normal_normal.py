@@ -63,7 +63,11 @@ class NormalNormal(eqx.Module):
     def __check_init__(self):
         check_parameter("NormalNormal", "prior_loc", self.loc, C.real)
         check_parameter(
-            "NormalNormal", "prior_scale", self.scale, C.positive, "It is a standard deviation: pass a positive number."
+            "NormalNormal",
+            "prior_scale",
+            self.scale,
+            C.positive,
+            "It is a standard deviation: pass a positive number.",
         )
         check_parameter(
             "NormalNormal",
@@ -111,8 +115,9 @@ class NormalNormal(eqx.Module):
             \log p(x) = -\tfrac{n-1}{2}\log(2\pi\sigma^2) - \tfrac12 \log n - \frac{SS}{2\sigma^2}
             + \log \mathcal{N}(\bar x \mid m, s^2 + \sigma^2/n),
 
-        which is the log density of :math:`\mathcal{N}(m\mathbf 1, \sigma^2 I + s^2 \mathbf{1}\mathbf{1}^\top)`
-        at :math:`x`, written in centred form to avoid cancellation.
+        which is the log density of
+        :math:`\mathcal{N}(m\mathbf 1, \sigma^2 I + s^2 \mathbf{1}\mathbf{1}^\top)` at :math:`x`,
+        written in centred form to avoid cancellation.
 
         Args:
             data: real observations along the leading axis.
@@ -122,7 +127,9 @@ class NormalNormal(eqx.Module):
         """
         x = observations("NormalNormal.log_marginal_likelihood", "data", data)
         n = x.shape[0]
-        shape = jnp.broadcast_shapes(jnp.shape(self.loc), jnp.shape(self.scale), jnp.shape(self.noise_scale), x.shape[1:])
+        shape = jnp.broadcast_shapes(
+            jnp.shape(self.loc), jnp.shape(self.scale), jnp.shape(self.noise_scale), x.shape[1:]
+        )
         if n == 0:
             return jnp.zeros(shape, dtype=x.dtype)
         noise_var = self.noise_scale**2

@@ -1,0 +1,211 @@
+"""The ``Distribution`` base class and the helpers every family shares."""
+
+from __future__ import annotations
+
+
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from bayeskit.dist import constraints as C
+
+__all__ = ["Distribution", "check_parameter", "as_float", "is_concrete", "ExpandedDistribution"]
+
+Shape = tuple[int, ...]
+
+
+def as_float(x) -> jax.Array:
+    """Convert ``x`` to a floating array of JAX's default float dtype (keeps a wider float)."""
+    x = jnp.asarray(x)
+    if jnp.issubdtype(x.dtype, jnp.floating):
+        return x
+    return x.astype(jnp.result_type(float))
+
+
+def is_concrete(x) -> bool:
+    """True when ``x`` holds actual numbers (not a tracer inside ``jit``/``grad``/``vmap``)."""
+    return not isinstance(x, jax.core.Tracer)
+
+
+def check_parameter(dist: str, name: str, value, constraint: C.Constraint, hint: str = "") -> None:
+    """Raise ``ValueError`` naming ``dist``'s parameter ``name`` if a concrete ``value`` is outside.
+
+    Traced values are not checked: validation happens once, at construction from numbers.
+    """
+    if not is_concrete(value):
+        return
+    # Inside a trace (e.g. a model being traced by jit) even operations on constants are staged;
+    # evaluating eagerly keeps the check a plain Python decision.
+    with jax.ensure_compile_time_eval():
+        ok = np.asarray(constraint.check(value))
+    if not ok.all():
+        arr = np.asarray(value)
+        shown = arr if arr.size <= 6 else f"an array of shape {arr.shape} (first bad entry at {np.argwhere(~ok)[0].tolist()})"
+        raise ValueError(
+            f"{dist}: parameter `{name}` must be {constraint}, but got {shown}."
+            + (f" {hint}" if hint else "")
+        )
+
+
+class Distribution(eqx.Module):
+    """A probability distribution: an immutable module holding its parameters.
+
+    Shapes follow the usual convention: a draw has shape
+    ``sample_shape + batch_shape + event_shape``; ``log_prob(x)`` sums over the event dimensions
+    and returns an array of the broadcast batch shape.
+
+    Subclasses define ``batch_shape`` (and ``event_shape`` if not scalar), ``support``,
+    ``log_prob`` and ``sample``; closed-form ``mean``, ``variance``, ``cdf``, ``icdf`` and
+    ``entropy`` where they exist.
+    """
+
+    # Class-level facts, overridden by families. Not dataclass fields.
+    is_discrete = False
+    has_rsample = True  # samples are differentiable functions of the parameters
+
+    @property
+    def batch_shape(self) -> Shape:
+        raise NotImplementedError
+
+    @property
+    def event_shape(self) -> Shape:
+        return ()
+
+    @property
+    def support(self) -> C.Constraint:
+        raise NotImplementedError
+
+    def log_prob(self, x) -> jax.Array:
+        raise NotImplementedError
+
+    def sample(self, key: jax.Array, sample_shape: Shape = ()) -> jax.Array:
+        raise NotImplementedError
+
+    def _missing(self, what: str):
+        return NotImplementedError(f"{type(self).__name__} has no closed-form {what}.")
+
+    @property
+    def mean(self) -> jax.Array:
+        raise self._missing("mean")
+
+    @property
+    def variance(self) -> jax.Array:
+        raise self._missing("variance")
+
+    @property
+    def stddev(self) -> jax.Array:
+        return jnp.sqrt(self.variance)
+
+    def entropy(self) -> jax.Array:
+        raise self._missing("entropy")
+
+    def cdf(self, x) -> jax.Array:
+        raise self._missing("cdf")
+
+    def icdf(self, q) -> jax.Array:
+        raise self._missing("icdf (quantile function)")
+
+    def _extended_shape(self, sample_shape: Shape) -> Shape:
+        return tuple(sample_shape) + tuple(self.batch_shape) + tuple(self.event_shape)
+
+    def expand(self, batch_shape: Shape) -> Distribution:
+        """Return this distribution broadcast to ``batch_shape`` (independent copies)."""
+        batch_shape = tuple(batch_shape)
+        if batch_shape == tuple(self.batch_shape):
+            return self
+        try:
+            if jnp.broadcast_shapes(batch_shape, self.batch_shape) != batch_shape:
+                raise ValueError
+        except ValueError:
+            raise ValueError(
+                f"{type(self).__name__}: cannot expand batch shape {self.batch_shape} to "
+                f"{batch_shape}; each dimension must be equal or 1 (right-aligned)."
+            ) from None
+        return ExpandedDistribution(self, batch_shape)
+
+    def to_event(self, reinterpreted_batch_ndims: int | None = None) -> Distribution:
+        """Treat the rightmost batch dimensions as event dimensions (``log_prob`` sums them)."""
+        from bayeskit.dist._independent import Independent
+
+        n = len(self.batch_shape) if reinterpreted_batch_ndims is None else reinterpreted_batch_ndims
+        return self if n == 0 else Independent(self, n)
+
+    def __repr__(self) -> str:
+        fields = []
+        for name in self.__dataclass_fields__:  # type: ignore[attr-defined]
+            v = getattr(self, name)
+            if isinstance(v, jax.Array) and is_concrete(v) and v.size == 1:
+                fields.append(f"{name}={float(v.reshape(())):.4g}")
+            elif isinstance(v, jax.Array):
+                fields.append(f"{name}=<{v.dtype}{list(v.shape)}>")
+            else:
+                fields.append(f"{name}={v!r}")
+        return f"{type(self).__name__}({', '.join(fields)})"
+
+
+class ExpandedDistribution(Distribution):
+    """``base`` broadcast to a larger batch shape, with independent draws along new dimensions."""
+
+    base: Distribution
+    _batch_shape: Shape = eqx.field(static=True)
+
+    def __init__(self, base: Distribution, batch_shape: Shape):
+        self.base = base
+        self._batch_shape = tuple(batch_shape)
+
+    @property
+    def batch_shape(self) -> Shape:
+        return self._batch_shape
+
+    @property
+    def event_shape(self) -> Shape:
+        return self.base.event_shape
+
+    @property
+    def support(self) -> C.Constraint:
+        return self.base.support
+
+    @property
+    def is_discrete(self) -> bool:  # type: ignore[override]
+        return self.base.is_discrete
+
+    def log_prob(self, x) -> jax.Array:
+        lp = self.base.log_prob(x)
+        return jnp.broadcast_to(lp, jnp.broadcast_shapes(lp.shape, self._batch_shape))
+
+    def sample(self, key: jax.Array, sample_shape: Shape = ()) -> jax.Array:
+        sample_shape = tuple(sample_shape)
+        new, old = self._batch_shape, tuple(self.base.batch_shape)
+        padded = (1,) * (len(new) - len(old)) + old
+        expanded = [i for i, (n, o) in enumerate(zip(new, padded)) if o == 1 and n != 1]
+        extra = tuple(new[i] for i in expanded)
+        x = self.base.sample(key, sample_shape + extra)
+        ns, ne, nb = len(sample_shape), len(extra), len(new)
+        ev = len(self.base.event_shape)
+        # x: sample + extra + old + event. Pad old to len(new), drop the size-1 axes that are
+        # being expanded, then move each extra axis into the place of the axis it replaces.
+        x = x.reshape(sample_shape + extra + padded + tuple(self.base.event_shape))
+        x = jnp.squeeze(x, axis=tuple(ns + ne + i for i in expanded))
+        perm = list(range(ns))
+        rest = iter(range(ns + ne, ns + ne + nb - ne))
+        extras = iter(range(ns, ns + ne))
+        for i in range(nb):
+            perm.append(next(extras) if i in expanded else next(rest))
+        perm += list(range(ns + nb, ns + nb + ev))
+        x = jnp.transpose(x, perm)
+        return jnp.broadcast_to(x, sample_shape + new + tuple(self.base.event_shape))
+
+    @property
+    def mean(self) -> jax.Array:
+        return jnp.broadcast_to(self.base.mean, self._batch_shape + tuple(self.event_shape))
+
+    @property
+    def variance(self) -> jax.Array:
+        return jnp.broadcast_to(self.base.variance, self._batch_shape + tuple(self.event_shape))
+
+    def entropy(self) -> jax.Array:
+        return jnp.broadcast_to(self.base.entropy(), self._batch_shape)
+
+

@@ -1,0 +1,397 @@
+"""Discrete families: exact checks against scipy.stats, goodness of fit of the samplers, shapes,
+parameter validation, probs/logits equivalence and jit invariance."""
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.stats as st
+
+from bayeskit.dist.bernoulli import Bernoulli
+from bayeskit.dist.binomial import Binomial
+from bayeskit.dist.categorical import Categorical
+from bayeskit.dist.dirichletmultinomial import DirichletMultinomial
+from bayeskit.dist.multinomial import Multinomial
+from bayeskit.dist.negativebinomial import NegativeBinomial, NegativeBinomial2
+from bayeskit.dist.poisson import Poisson
+
+NUM_DRAWS = 4000
+P_MIN = 1e-5
+
+
+def _close(actual, desired, rtol=1e-9, atol=1e-12):
+    np.testing.assert_allclose(np.asarray(actual), np.asarray(desired), rtol=rtol, atol=atol)
+
+
+# --- scalar families against scipy -------------------------------------------------------------
+
+N_BIN = np.array([0.0, 1.0, 7.0, 20.0])
+P_BIN = np.array([0.3, 0.05, 0.5, 0.9])
+R_NB = np.array([0.5, 3.0, 10.0])
+P_NB = np.array([0.1, 0.5, 0.9])
+MU_NB2 = np.array([0.3, 4.0, 50.0])
+PHI_NB2 = np.array([0.7, 2.0, 1000.0])
+RATES = np.array([0.0, 0.5, 3.0, 40.0])
+
+# (name, distribution, the matching scipy frozen distribution, values to evaluate)
+SCALAR_CASES = [
+    ("bernoulli", Bernoulli(probs=[0.1, 0.5, 0.97]), st.bernoulli(np.array([0.1, 0.5, 0.97])), [0, 1]),
+    ("binomial", Binomial(N_BIN, probs=P_BIN), st.binom(N_BIN, P_BIN), range(22)),
+    ("poisson", Poisson(RATES), st.poisson(RATES), range(80)),
+    # scipy's nbinom counts failures before n successes: swap the roles of the probabilities.
+    ("negbinomial", NegativeBinomial(R_NB, probs=P_NB), st.nbinom(R_NB, 1 - P_NB), range(120)),
+    (
+        "negbinomial2",
+        NegativeBinomial2(MU_NB2, PHI_NB2),
+        st.nbinom(PHI_NB2, PHI_NB2 / (PHI_NB2 + MU_NB2)),
+        range(150),
+    ),
+]
+SCALAR_IDS = [c[0] for c in SCALAR_CASES]
+
+
+@pytest.mark.parametrize("name,d,ref,values", SCALAR_CASES, ids=SCALAR_IDS)
+def test_scalar_log_prob_matches_scipy(name, d, ref, values):
+    x = np.asarray(list(values), dtype=float)[:, None]
+    lp = d.log_prob(x)
+    assert lp.shape == (len(x),) + tuple(d.batch_shape)
+    _close(lp, ref.logpmf(x), rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("name,d,ref,values", SCALAR_CASES, ids=SCALAR_IDS)
+def test_scalar_mean_variance_match_scipy(name, d, ref, values):
+    _close(d.mean, ref.mean(), rtol=1e-10)
+    _close(d.variance, ref.var(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("name,d,ref,values", SCALAR_CASES[1:], ids=SCALAR_IDS[1:])
+def test_scalar_cdf_matches_scipy(name, d, ref, values):
+    x = np.concatenate([[-3.0, -0.5], np.arange(0.0, 25.0, 0.5), [200.0]])[:, None]
+    _close(d.cdf(x), ref.cdf(x), rtol=1e-8, atol=1e-12)
+
+
+def test_bernoulli_cdf():
+    d = Bernoulli(probs=0.3)
+    _close(d.cdf(np.array([-1.0, 0.0, 0.5, 1.0, 2.0])), [0.0, 0.7, 0.7, 1.0, 1.0])
+
+
+@pytest.mark.parametrize("name,d,ref,values", SCALAR_CASES, ids=SCALAR_IDS)
+def test_scalar_log_prob_outside_support_is_minus_inf(name, d, ref, values):
+    x = np.array([-1.0, 0.5, 2.5, -3.0])[:, None]
+    lp = np.asarray(d.log_prob(x))
+    assert np.all(lp == -np.inf)
+
+
+def test_log_prob_above_upper_bound_is_minus_inf():
+    assert float(Bernoulli(probs=0.4).log_prob(2)) == -np.inf
+    assert float(Binomial(5, probs=0.4).log_prob(6)) == -np.inf
+    assert float(Categorical(probs=[0.5, 0.5]).log_prob(2)) == -np.inf
+
+
+def test_bernoulli_degenerate_probabilities():
+    d = Bernoulli(probs=[0.0, 1.0])
+    _close(d.log_prob(np.array([[0.0], [1.0]])), [[0.0, -np.inf], [-np.inf, 0.0]])
+    _close(d.entropy(), [0.0, 0.0])
+    assert np.all(np.asarray(d.sample(jax.random.key(0), (50,))) == [0.0, 1.0])
+
+
+def test_binomial_degenerate_probabilities():
+    d = Binomial(3, probs=[0.0, 1.0])
+    _close(d.log_prob(np.array([[0.0], [3.0]])), [[0.0, -np.inf], [-np.inf, 0.0]])
+
+
+def test_bernoulli_entropy_matches_scipy():
+    p = np.array([0.01, 0.3, 0.5, 0.999])
+    _close(Bernoulli(probs=p).entropy(), st.bernoulli(p).entropy(), rtol=1e-10)
+
+
+def test_negativebinomial2_is_negativebinomial():
+    mu, phi = 3.0, 1.5
+    a = NegativeBinomial2(mu, phi)
+    b = NegativeBinomial(phi, probs=mu / (mu + phi))
+    x = np.arange(30.0)
+    _close(a.log_prob(x), b.log_prob(x), rtol=1e-12)
+    _close(a.mean, mu, rtol=1e-12)
+    _close(a.concentration, phi)
+    assert "NegativeBinomial2(mean=3" in repr(a)
+
+
+# --- vector families against scipy -------------------------------------------------------------
+
+CAT_PROBS = np.array([[0.1, 0.2, 0.3, 0.4], [0.0, 0.5, 0.25, 0.25]])
+
+
+def test_categorical_log_prob_matches_probs():
+    d = Categorical(probs=CAT_PROBS)
+    x = np.arange(4.0)[:, None]
+    with np.errstate(divide="ignore"):
+        _close(d.log_prob(x), np.log(CAT_PROBS.T), rtol=1e-12)
+    assert d.batch_shape == (2,)
+    assert d.log_prob(np.array([-1.0, 1.5]))[0] == -np.inf
+    assert np.all(np.asarray(d.log_prob(np.array([[-1.0], [1.5], [4.0]]))) == -np.inf)
+
+
+def test_categorical_moments_and_entropy():
+    d = Categorical(probs=CAT_PROBS)
+    for row, mean, var, ent in zip(CAT_PROBS, d.mean, d.variance, d.entropy(), strict=True):
+        ref = st.rv_discrete(values=(np.arange(4), row))
+        _close(mean, ref.mean(), rtol=1e-12)
+        _close(var, ref.var(), rtol=1e-10)
+        _close(ent, st.entropy(row), rtol=1e-12)
+
+
+def test_multinomial_log_prob_matches_scipy():
+    p = np.array([[0.2, 0.3, 0.5], [0.0, 0.4, 0.6]])
+    n = np.array([[5.0], [0.0], [7.0]])  # batch (3, 2) with the rows of p
+    d = Multinomial(n, probs=p)
+    assert d.batch_shape == (3, 2) and d.event_shape == (3,)
+    xs = np.array([[1.0, 2.0, 2.0], [0.0, 0.0, 0.0], [0.0, 3.0, 4.0], [2.0, 2.0, 3.0]])
+    for x in xs:
+        lp = np.asarray(d.log_prob(x))
+        assert lp.shape == (3, 2)
+        for i, j in itertools.product(range(3), range(2)):
+            _close(lp[i, j], st.multinomial(int(n[i, 0]), p[j]).logpmf(x), rtol=1e-10)
+    _close(d.mean, n[..., None] * p, rtol=1e-12)
+    _close(d.variance, n[..., None] * p * (1 - p), rtol=1e-10, atol=1e-14)
+
+
+def test_dirichlet_multinomial_log_prob_matches_scipy():
+    alpha = np.array([[0.5, 1.0, 2.0], [3.0, 0.2, 7.0]])
+    d = DirichletMultinomial(alpha, 6)
+    assert d.batch_shape == (2,) and d.event_shape == (3,)
+    for x in [[0.0, 0.0, 6.0], [1.0, 2.0, 3.0], [6.0, 0.0, 0.0], [2.0, 2.0, 2.0]]:
+        _close(d.log_prob(np.array(x)), st.dirichlet_multinomial(alpha, 6).logpmf(x), rtol=1e-10)
+    ref = st.dirichlet_multinomial(alpha, 6)
+    _close(d.mean, ref.mean(), rtol=1e-12)
+    _close(d.variance, ref.var(), rtol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "d",
+    [
+        Multinomial(4, probs=[0.5, 0.5]),
+        DirichletMultinomial(jnp.array([1.0, 2.0]), 4),
+    ],
+    ids=["multinomial", "dirichletmultinomial"],
+)
+def test_count_vector_outside_support_is_minus_inf(d):
+    bad = np.array([[1.0, 2.0], [5.0, -1.0], [1.5, 2.5], [4.0, 1.0]])
+    assert np.all(np.asarray(d.log_prob(bad)) == -np.inf)
+    assert np.all(np.isfinite(np.asarray(d.log_prob(np.array([[0.0, 4.0], [3.0, 1.0]])))))
+    assert bool(d.support.check(jnp.array([1.0, 3.0]))) and not bool(d.support.check(jnp.array([1.0, 2.0])))
+
+
+# --- samplers: chi-square goodness of fit ------------------------------------------------------
+
+
+def _chi_square_p(observed_values, pmf, values):
+    """Chi-square p-value of integer draws against ``pmf`` over ``values``, bins with expected >= 5.
+
+    Values whose expected count is below 5, and everything outside ``values``, share one bin.
+    """
+    n = len(observed_values)
+    observed = np.array([np.sum(observed_values == v) for v in values], dtype=float)
+    expected = n * np.asarray(pmf, dtype=float)
+    keep = expected >= 5
+    obs, exp = list(observed[keep]), list(expected[keep])
+    rest_obs, rest_exp = n - sum(obs), n - sum(exp)
+    if rest_exp >= 5:
+        obs.append(rest_obs)
+        exp.append(rest_exp)
+    else:  # too small to stand alone: fold it into the smallest bin
+        i = int(np.argmin(exp))
+        obs[i] += rest_obs
+        exp[i] += rest_exp
+    assert len(obs) >= 2, "the test needs at least two bins"
+    return st.chisquare(obs, exp).pvalue
+
+
+GOF_CASES = [
+    ("bernoulli", Bernoulli(probs=0.3), st.bernoulli(0.3)),
+    ("binomial", Binomial(12, probs=0.35), st.binom(12, 0.35)),
+    ("binomial_large_n", Binomial(400, logits=-1.0), st.binom(400, 1 / (1 + np.e))),
+    ("poisson_small", Poisson(2.5), st.poisson(2.5)),
+    ("poisson_large", Poisson(60.0), st.poisson(60.0)),
+    ("negbinomial", NegativeBinomial(2.5, probs=0.6), st.nbinom(2.5, 0.4)),
+    ("negbinomial2", NegativeBinomial2(7.0, 0.8), st.nbinom(0.8, 0.8 / 7.8)),
+]
+
+
+@pytest.mark.parametrize("name,d,ref", GOF_CASES, ids=[c[0] for c in GOF_CASES])
+def test_scalar_sampler_goodness_of_fit(name, d, ref):
+    draws = np.asarray(d.sample(jax.random.key(11), (NUM_DRAWS,)))
+    assert draws.dtype == np.float64 and np.all(draws == np.floor(draws))
+    values = np.arange(int(ref.ppf(1 - 1e-9)) + 1)
+    assert _chi_square_p(draws, ref.pmf(values), values) > P_MIN
+
+
+def test_categorical_sampler_goodness_of_fit():
+    d = Categorical(probs=CAT_PROBS)
+    draws = np.asarray(d.sample(jax.random.key(12), (NUM_DRAWS,)))
+    assert draws.shape == (NUM_DRAWS, 2) and draws.dtype == np.float64
+    assert not np.any(draws[:, 1] == 0)  # probability 0
+    for j in range(2):
+        assert _chi_square_p(draws[:, j], CAT_PROBS[j], np.arange(4)) > P_MIN
+
+
+def _compositions(n, k):
+    """All vectors of ``k`` nonnegative integers summing to ``n``."""
+    for cut in itertools.combinations(range(n + k - 1), k - 1):
+        edges = (-1,) + cut + (n + k - 1,)
+        yield tuple(edges[i + 1] - edges[i] - 1 for i in range(k))
+
+
+@pytest.mark.parametrize(
+    "d,ref",
+    [
+        (Multinomial(4, probs=[0.2, 0.3, 0.5]), st.multinomial(4, [0.2, 0.3, 0.5])),
+        (Multinomial(5, logits=[0.0, -jnp.inf, 1.0, 0.5]), st.multinomial(5, jax.nn.softmax(jnp.array([0.0, -jnp.inf, 1.0, 0.5])))),
+        (DirichletMultinomial(jnp.array([0.7, 1.5, 3.0]), 4), st.dirichlet_multinomial([0.7, 1.5, 3.0], 4)),
+    ],
+    ids=["multinomial", "multinomial_zero_prob", "dirichletmultinomial"],
+)
+def test_count_vector_sampler_goodness_of_fit(d, ref):
+    draws = np.asarray(d.sample(jax.random.key(13), (NUM_DRAWS,)))
+    n, k = int(d.total_count), d.event_shape[0]
+    assert draws.shape == (NUM_DRAWS, k) and draws.dtype == np.float64
+    assert np.all(draws.sum(-1) == n) and np.all(draws >= 0)
+    outcomes = list(_compositions(n, k))
+    codes = {o: i for i, o in enumerate(outcomes)}
+    observed = np.array([codes[tuple(int(v) for v in row)] for row in draws])
+    pmf = np.array([ref.pmf(np.array(o)) for o in outcomes])
+    assert _chi_square_p(observed, pmf, np.arange(len(outcomes))) > P_MIN
+
+
+# --- shapes ------------------------------------------------------------------------------------
+
+SHAPE_CASES = [
+    (Bernoulli(logits=jnp.zeros((2, 3))), (2, 3), ()),
+    (Binomial(jnp.array([3.0, 4.0, 5.0]), probs=jnp.full((2, 1), 0.4)), (2, 3), ()),
+    (Poisson(jnp.ones((2, 3))), (2, 3), ()),
+    (NegativeBinomial(jnp.ones(3), logits=jnp.zeros((2, 1))), (2, 3), ()),
+    (NegativeBinomial2(jnp.ones((2, 3)), 2.0), (2, 3), ()),
+    (Categorical(logits=jnp.zeros((2, 3, 4))), (2, 3), ()),
+    (Multinomial(jnp.array([3.0, 4.0, 5.0]), logits=jnp.zeros((2, 1, 4))), (2, 3), (4,)),
+    (DirichletMultinomial(jnp.ones((2, 3, 4)), jnp.array([0.0, 4.0, 5.0])), (2, 3), (4,)),
+]
+SHAPE_IDS = [type(c[0]).__name__ for c in SHAPE_CASES]
+
+
+@pytest.mark.parametrize("d,batch,event", SHAPE_CASES, ids=SHAPE_IDS)
+def test_shapes_and_jit_invariance(d, batch, event):
+    assert tuple(d.batch_shape) == batch and tuple(d.event_shape) == event
+    assert d.is_discrete and not d.has_rsample and d.support.is_discrete
+    key = jax.random.key(1)
+    x = d.sample(key, (5, 7))
+    assert x.shape == (5, 7) + batch + event and x.dtype == jnp.float64
+    assert jax.eval_shape(lambda k: d.sample(k), key).shape == batch + event
+    lp = d.log_prob(x)
+    assert lp.shape == (5, 7) + batch and np.all(np.isfinite(np.asarray(lp)))
+    assert np.all(np.asarray(d.support.check(x)))
+    assert d.mean.shape == batch + event and d.variance.shape == batch + event
+    if event:  # count vectors: every draw uses up exactly its (batched) total count
+        n = np.broadcast_to(np.asarray(d.total_count), (5, 7) + batch)
+        np.testing.assert_array_equal(np.asarray(x.sum(-1)), n)
+    # Passing the distribution through jit makes every parameter a tracer (total counts
+    # included), so this also checks that sampling needs no concrete Python numbers.
+    _close(jax.jit(lambda d, x: d.log_prob(x))(d, x), lp, rtol=1e-12)
+    x_jit = jax.jit(lambda d, k: d.sample(k, (5, 7)))(d, key)
+    np.testing.assert_array_equal(np.asarray(x_jit), np.asarray(x))
+
+
+# --- validation --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make,name",
+    [
+        (lambda: Bernoulli(probs=1.2), "probs"),
+        (lambda: Bernoulli(probs=[0.5, -0.1]), "probs"),
+        (lambda: Bernoulli(logits=jnp.nan), "logits"),
+        (lambda: Binomial(-1, probs=0.5), "total_count"),
+        (lambda: Binomial(2.5, probs=0.5), "total_count"),
+        (lambda: Binomial(jnp.inf, probs=0.5), "total_count"),
+        (lambda: Binomial(3, probs=1.5), "probs"),
+        (lambda: Poisson(-0.1), "rate"),
+        (lambda: Poisson(jnp.nan), "rate"),
+        (lambda: NegativeBinomial(0.0, probs=0.5), "total_count"),
+        (lambda: NegativeBinomial(2.0, probs=1.0), "probs"),
+        (lambda: NegativeBinomial(2.0, logits=jnp.inf), "logits"),
+        (lambda: NegativeBinomial2(-1.0, 2.0), "mean"),
+        (lambda: NegativeBinomial2(1.0, 0.0), "concentration"),
+        (lambda: Categorical(probs=[0.5, 0.6]), "probs"),
+        (lambda: Categorical(probs=[1.2, -0.2]), "probs"),
+        (lambda: Categorical(probs=0.5), "probs"),
+        (lambda: Categorical(logits=[jnp.nan, 0.0]), "logits"),
+        (lambda: Categorical(logits=[-jnp.inf, -jnp.inf]), "logits"),
+        (lambda: Multinomial(-2, probs=[0.5, 0.5]), "total_count"),
+        (lambda: Multinomial(3, probs=[0.5, 0.4]), "probs"),
+        (lambda: DirichletMultinomial(jnp.array([1.0, 0.0]), 3), "concentration"),
+        (lambda: DirichletMultinomial(2.0, 3), "concentration"),
+        (lambda: DirichletMultinomial(jnp.array([1.0, 1.0]), 1.5), "total_count"),
+    ],
+)
+def test_invalid_parameters_raise_naming_them(make, name):
+    with pytest.raises(ValueError, match=f"`{name}`"):
+        make()
+
+
+@pytest.mark.parametrize("cls", [Bernoulli, Categorical])
+def test_exactly_one_of_probs_and_logits(cls):
+    with pytest.raises(ValueError, match="`probs` and `logits`.*neither"):
+        cls()
+    with pytest.raises(ValueError, match="`probs` and `logits`.*both"):
+        cls(probs=[0.5, 0.5], logits=[0.0, 0.0])
+
+
+@pytest.mark.parametrize("cls", [Binomial, NegativeBinomial, Multinomial])
+def test_exactly_one_of_probs_and_logits_with_count(cls):
+    with pytest.raises(ValueError, match="`probs` and `logits`"):
+        cls(3)
+
+
+def test_traced_parameters_are_not_checked():
+    # Inside jit the values are unknown; construction must not fail or force concreteness.
+    f = jax.jit(lambda p: Bernoulli(probs=p).log_prob(1.0))
+    f(jnp.array(1.5))
+
+
+# --- probs/logits equivalence ------------------------------------------------------------------
+
+
+def test_probs_logits_equivalence():
+    p = np.array([0.05, 0.4, 0.93])
+    logit = np.log(p) - np.log1p(-p)
+    x = np.arange(6.0)[:, None]
+    pairs = [
+        (Bernoulli(probs=p), Bernoulli(logits=logit), np.array([[0.0], [1.0]])),
+        (Binomial(5, probs=p), Binomial(5, logits=logit), x),
+        (NegativeBinomial(2.0, probs=p), NegativeBinomial(2.0, logits=logit), x),
+    ]
+    for a, b, values in pairs:
+        _close(a.log_prob(values), b.log_prob(values), rtol=1e-10)
+        _close(a.probs, p, rtol=1e-12)
+        _close(b.probs, p, rtol=1e-12)
+        _close(a.mean, b.mean, rtol=1e-10)
+    q = np.array([0.2, 0.3, 0.5])
+    logits = np.log(q) + 1.7  # unnormalised
+    a, b = Categorical(probs=q), Categorical(logits=logits)
+    _close(a.log_prob(np.arange(3.0)), b.log_prob(np.arange(3.0)), rtol=1e-12)
+    _close(b.probs, q, rtol=1e-12)
+    a, b = Multinomial(4, probs=q), Multinomial(4, logits=logits)
+    counts = np.array([1.0, 1.0, 2.0])
+    _close(a.log_prob(counts), b.log_prob(counts), rtol=1e-12)
+
+
+def test_log_prob_gradient_in_probs_is_finite():
+    def total(p):
+        return (
+            Bernoulli(probs=p).log_prob(1.0)
+            + Binomial(10, probs=p).log_prob(0.0)
+            + NegativeBinomial(3.0, probs=p).log_prob(4.0)
+        )
+
+    g = jax.grad(total)(0.3)
+    _close(g, 1 / 0.3 - 10 / 0.7 + 4 / 0.3 - 3 / 0.7, rtol=1e-10)

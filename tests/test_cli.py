@@ -1,0 +1,51 @@
+"""The command line: --help, --version, tour --list, bad chapter names, exit codes."""
+
+import subprocess
+import sys
+
+import pytest
+
+import bayeskit
+from bayeskit.cli import main
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert bayeskit.__version__ in capsys.readouterr().out
+
+
+def test_help_lists_tour(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    assert "tour" in capsys.readouterr().out
+
+
+def test_no_command_prints_help(capsys):
+    assert main([]) == 0
+    assert "usage" in capsys.readouterr().out
+
+
+def test_tour_list(capsys):
+    assert main(["tour", "--list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("distributions", "bayes-rule", "mle-map", "linear-regression"):
+        assert name in out
+
+
+def test_unknown_chapter_exit_code(capsys):
+    assert main(["tour", "--chapter", "nope"]) == 2
+    assert "unknown chapter" in capsys.readouterr().out
+
+
+def test_unknown_command_exit_code():
+    with pytest.raises(SystemExit) as exc:
+        main(["frobnicate"])
+    assert exc.value.code == 2
+
+
+def test_python_dash_m():
+    out = subprocess.run([sys.executable, "-m", "bayeskit", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and "bayeskit" in out.stdout

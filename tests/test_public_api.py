@@ -1,0 +1,42 @@
+"""Pin the public names: a change to the surface must be deliberate (and noted in CHANGELOG)."""
+
+import importlib
+
+import pytest
+
+PUBLIC = {
+    "bayeskit": {"__version__", "conjugate", "datasets", "dist", "optimize", "ppl"},
+    "bayeskit.dist": {
+        "Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Dirichlet", "DirichletMultinomial",
+        "Distribution", "ExpandedDistribution", "Exponential", "Gamma", "HalfCauchy", "HalfNormal",
+        "Independent", "InverseGamma", "LKJCholesky", "Laplace", "LogNormal", "MixtureSameFamily",
+        "Multinomial", "MultivariateNormal", "MultivariateStudentT", "NegativeBinomial",
+        "NegativeBinomial2", "Normal", "Poisson", "StudentT", "Transform", "Uniform", "biject_to",
+        "constraints", "kl_divergence", "transforms",
+    },
+    "bayeskit.ppl": {
+        "Handle", "Plate", "Site", "SiteInfo", "Target", "log_joint", "predictive", "sample_prior",
+        "target", "trace",
+    },
+    "bayeskit.optimize": {"LaplaceApproximation", "OptimizeResult", "laplace", "map", "mle"},
+    "bayeskit.datasets": {
+        "Dataset", "eight_schools", "load_diabetes", "load_digits", "make_classification", "make_regression",
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("module", sorted(PUBLIC))
+def test_public_names(module):
+    mod = importlib.import_module(module)
+    assert set(mod.__all__) == PUBLIC[module]
+    for name in mod.__all__:
+        assert hasattr(mod, name), f"{module}.{name} is in __all__ but missing"
+
+
+def test_conjugate_all_resolves():
+    mod = importlib.import_module("bayeskit.conjugate")
+    for name in mod.__all__:
+        assert hasattr(mod, name)
+    for name in ("BetaBernoulli", "NormalNormal", "NormalInverseGamma", "GammaPoisson",
+                 "DirichletMultinomial", "BayesianLinearRegression"):  # fmt: skip
+        assert name in mod.__all__
