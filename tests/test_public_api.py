@@ -5,7 +5,21 @@ import importlib
 import pytest
 
 PUBLIC = {
-    "bayeskit": {"__version__", "conjugate", "datasets", "dist", "optimize", "ppl"},
+    "bayeskit": {
+        "Posterior", "SamplingWarning", "__version__", "conjugate", "datasets", "diagnostics", "dist",
+        "mcmc", "optimize", "ppl",
+    },
+    "bayeskit.diagnostics": {
+        "ebfmi", "ess_bulk", "ess_mean", "ess_tail", "hdi", "mcse_mean", "mcse_sd", "rhat", "summary",
+    },
+    "bayeskit.mcmc": {
+        "KERNELS", "DualAveragingState", "GibbsBlock", "GibbsInfo", "HMCInfo", "HMCState",
+        "IntegratorState", "Kernel", "Metric", "NUTSInfo", "RWMHInfo", "RWMHState", "WelfordState",
+        "dual_averaging_init", "dual_averaging_update", "gaussian_euclidean", "gaussian_mixture_blocks",
+        "gibbs", "hierarchical_normal_blocks", "hmc", "leapfrog", "linear_regression_blocks", "nuts",
+        "optimal_acceptance_rate", "rwmh", "rwmh_warmup", "sample", "warmup_schedule",
+        "welford_covariance", "welford_init", "welford_update",
+    },
     "bayeskit.dist": {
         "Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Dirichlet", "DirichletMultinomial",
         "Distribution", "ExpandedDistribution", "Exponential", "Gamma", "HalfCauchy", "HalfNormal",

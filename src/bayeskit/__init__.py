@@ -2,16 +2,29 @@
 
 Subpackages: :mod:`bayeskit.dist` (distributions), :mod:`bayeskit.ppl` (the model language),
 :mod:`bayeskit.conjugate` (closed-form posteriors), :mod:`bayeskit.optimize` (MLE, MAP, Laplace),
-:mod:`bayeskit.datasets`.
+:mod:`bayeskit.mcmc` (NUTS, HMC, MH, Gibbs and the ``sample`` driver), :mod:`bayeskit.diagnostics`
+(R-hat, ESS, MCSE, HDI), :class:`bayeskit.Posterior`, :mod:`bayeskit.datasets`.
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
-from bayeskit import conjugate, datasets, dist, optimize, ppl
+from bayeskit import conjugate, datasets, diagnostics, dist, mcmc, optimize, ppl
+from bayeskit.posterior import Posterior, SamplingWarning
 
 try:
     __version__ = version("bayeskit")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__", "conjugate", "datasets", "dist", "optimize", "ppl"]
+__all__ = [
+    "Posterior",
+    "SamplingWarning",
+    "__version__",
+    "conjugate",
+    "datasets",
+    "diagnostics",
+    "dist",
+    "mcmc",
+    "optimize",
+    "ppl",
+]

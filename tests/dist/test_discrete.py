@@ -183,16 +183,20 @@ def test_count_vector_outside_support_is_minus_inf(d):
     assert bool(d.support.check(jnp.array([1.0, 3.0]))) and not bool(d.support.check(jnp.array([1.0, 2.0])))
 
 
-# --- samplers: chi-square goodness of fit ------------------------------------------------------
+# --- samplers: shapes, goodness of fit, jit -----------------------------------------------------
+#
+# Compiling a sampler (binomial, Poisson, gamma) dominates this file's run time, so each family is
+# compiled once: one jitted draw of NUM_DRAWS over a batch of two parameter settings serves the
+# shape checks, the chi-square test of each batch member and the log_prob checks.
 
 
-def _chi_square_p(observed_values, pmf, values):
+def _chi_square_p(draws, pmf, values):
     """Chi-square p-value of integer draws against ``pmf`` over ``values``, bins with expected >= 5.
 
     Values whose expected count is below 5, and everything outside ``values``, share one bin.
     """
-    n = len(observed_values)
-    observed = np.array([np.sum(observed_values == v) for v in values], dtype=float)
+    n = len(draws)
+    observed = np.array([np.sum(draws == v) for v in values], dtype=float)
     expected = n * np.asarray(pmf, dtype=float)
     keep = expected >= 5
     obs, exp = list(observed[keep]), list(expected[keep])
@@ -208,34 +212,6 @@ def _chi_square_p(observed_values, pmf, values):
     return st.chisquare(obs, exp).pvalue
 
 
-GOF_CASES = [
-    ("bernoulli", Bernoulli(probs=0.3), st.bernoulli(0.3)),
-    ("binomial", Binomial(12, probs=0.35), st.binom(12, 0.35)),
-    ("binomial_large_n", Binomial(400, logits=-1.0), st.binom(400, 1 / (1 + np.e))),
-    ("poisson_small", Poisson(2.5), st.poisson(2.5)),
-    ("poisson_large", Poisson(60.0), st.poisson(60.0)),
-    ("negbinomial", NegativeBinomial(2.5, probs=0.6), st.nbinom(2.5, 0.4)),
-    ("negbinomial2", NegativeBinomial2(7.0, 0.8), st.nbinom(0.8, 0.8 / 7.8)),
-]
-
-
-@pytest.mark.parametrize("name,d,ref", GOF_CASES, ids=[c[0] for c in GOF_CASES])
-def test_scalar_sampler_goodness_of_fit(name, d, ref):
-    draws = np.asarray(d.sample(jax.random.key(11), (NUM_DRAWS,)))
-    assert draws.dtype == np.float64 and np.all(draws == np.floor(draws))
-    values = np.arange(int(ref.ppf(1 - 1e-9)) + 1)
-    assert _chi_square_p(draws, ref.pmf(values), values) > P_MIN
-
-
-def test_categorical_sampler_goodness_of_fit():
-    d = Categorical(probs=CAT_PROBS)
-    draws = np.asarray(d.sample(jax.random.key(12), (NUM_DRAWS,)))
-    assert draws.shape == (NUM_DRAWS, 2) and draws.dtype == np.float64
-    assert not np.any(draws[:, 1] == 0)  # probability 0
-    for j in range(2):
-        assert _chi_square_p(draws[:, j], CAT_PROBS[j], np.arange(4)) > P_MIN
-
-
 def _compositions(n, k):
     """All vectors of ``k`` nonnegative integers summing to ``n``."""
     for cut in itertools.combinations(range(n + k - 1), k - 1):
@@ -243,62 +219,125 @@ def _compositions(n, k):
         yield tuple(edges[i + 1] - edges[i] - 1 for i in range(k))
 
 
-@pytest.mark.parametrize(
-    "d,ref",
-    [
-        (Multinomial(4, probs=[0.2, 0.3, 0.5]), st.multinomial(4, [0.2, 0.3, 0.5])),
-        (Multinomial(5, logits=[0.0, -jnp.inf, 1.0, 0.5]), st.multinomial(5, jax.nn.softmax(jnp.array([0.0, -jnp.inf, 1.0, 0.5])))),
-        (DirichletMultinomial(jnp.array([0.7, 1.5, 3.0]), 4), st.dirichlet_multinomial([0.7, 1.5, 3.0], 4)),
-    ],
-    ids=["multinomial", "multinomial_zero_prob", "dirichletmultinomial"],
-)
-def test_count_vector_sampler_goodness_of_fit(d, ref):
-    draws = np.asarray(d.sample(jax.random.key(13), (NUM_DRAWS,)))
-    n, k = int(d.total_count), d.event_shape[0]
-    assert draws.shape == (NUM_DRAWS, k) and draws.dtype == np.float64
-    assert np.all(draws.sum(-1) == n) and np.all(draws >= 0)
-    outcomes = list(_compositions(n, k))
+def _scalar_p(draws, ref):
+    values = np.arange(int(ref.ppf(1 - 1e-9)) + 1)
+    return _chi_square_p(draws, ref.pmf(values), values)
+
+
+def _vector_p(draws, ref, n):
+    """Chi-square over every possible count vector (small ``n`` and ``K``)."""
+    outcomes = list(_compositions(n, draws.shape[-1]))
     codes = {o: i for i, o in enumerate(outcomes)}
     observed = np.array([codes[tuple(int(v) for v in row)] for row in draws])
     pmf = np.array([ref.pmf(np.array(o)) for o in outcomes])
-    assert _chi_square_p(observed, pmf, np.arange(len(outcomes))) > P_MIN
+    return _chi_square_p(observed, pmf, np.arange(len(outcomes)))
 
 
-# --- shapes ------------------------------------------------------------------------------------
+MULTI_PROBS = np.array([[0.2, 0.3, 0.5], [1 / (1 + np.e), 0.0, np.e / (1 + np.e)]])
+DM_ALPHA = np.array([[0.7, 1.5, 3.0], [4.0, 0.3, 1.0]])
 
-SHAPE_CASES = [
-    (Bernoulli(logits=jnp.zeros((2, 3))), (2, 3), ()),
-    (Binomial(jnp.array([3.0, 4.0, 5.0]), probs=jnp.full((2, 1), 0.4)), (2, 3), ()),
-    (Poisson(jnp.ones((2, 3))), (2, 3), ()),
-    (NegativeBinomial(jnp.ones(3), logits=jnp.zeros((2, 1))), (2, 3), ()),
-    (NegativeBinomial2(jnp.ones((2, 3)), 2.0), (2, 3), ()),
-    (Categorical(logits=jnp.zeros((2, 3, 4))), (2, 3), ()),
-    (Multinomial(jnp.array([3.0, 4.0, 5.0]), logits=jnp.zeros((2, 1, 4))), (2, 3), (4,)),
-    (DirichletMultinomial(jnp.ones((2, 3, 4)), jnp.array([0.0, 4.0, 5.0])), (2, 3), (4,)),
+# (name, distribution with batch shape (2,), scipy reference for batch member j, event shape)
+SAMPLER_CASES = [
+    ("bernoulli", Bernoulli(probs=[0.3, 0.95]), lambda j: st.bernoulli([0.3, 0.95][j]), ()),
+    (
+        "binomial",  # small n and large n take different branches of the sampler
+        Binomial(jnp.array([12.0, 400.0]), logits=jnp.array([-0.6, -1.0])),
+        lambda j: st.binom([12, 400][j], 1 / (1 + np.exp([0.6, 1.0][j]))),
+        (),
+    ),
+    ("poisson", Poisson(jnp.array([2.5, 60.0])), lambda j: st.poisson([2.5, 60.0][j]), ()),
+    (
+        "negbinomial",
+        NegativeBinomial(jnp.array([2.5, 0.8]), probs=jnp.array([0.6, 0.2])),
+        lambda j: st.nbinom([2.5, 0.8][j], [0.4, 0.8][j]),
+        (),
+    ),
+    (
+        "categorical",
+        Categorical(probs=CAT_PROBS),
+        lambda j: st.rv_discrete(values=(np.arange(4), CAT_PROBS[j])),
+        (),
+    ),
+    (
+        "multinomial",  # the second row has a category of probability 0
+        Multinomial(jnp.array([4.0, 3.0]), logits=jnp.log(MULTI_PROBS)),
+        lambda j: st.multinomial([4, 3][j], MULTI_PROBS[j]),
+        (3,),
+    ),
+    (
+        "dirichletmultinomial",
+        DirichletMultinomial(DM_ALPHA, jnp.array([4.0, 2.0])),
+        lambda j: st.dirichlet_multinomial(DM_ALPHA[j], [4, 2][j]),
+        (3,),
+    ),
 ]
-SHAPE_IDS = [type(c[0]).__name__ for c in SHAPE_CASES]
+SAMPLER_IDS = [c[0] for c in SAMPLER_CASES]
+
+# NegativeBinomial2 inherits NegativeBinomial's sampler; test_negativebinomial2_is_negativebinomial
+# checks the parameter mapping, so it is left out here to save a compilation.
+
+# One jitted sampler for the module, so that tests reusing a distribution reuse its compilation.
+# Passing the distribution through jit makes every parameter a tracer (total counts included), so
+# this also checks that sampling needs no concrete Python numbers.
+_sample_jit = jax.jit(lambda d, key: d.sample(key, (NUM_DRAWS,)))
 
 
-@pytest.mark.parametrize("d,batch,event", SHAPE_CASES, ids=SHAPE_IDS)
-def test_shapes_and_jit_invariance(d, batch, event):
-    assert tuple(d.batch_shape) == batch and tuple(d.event_shape) == event
+@pytest.mark.parametrize("name,d,ref,event", SAMPLER_CASES, ids=SAMPLER_IDS)
+def test_sampler(name, d, ref, event):
+    assert d.batch_shape == (2,) and tuple(d.event_shape) == event
     assert d.is_discrete and not d.has_rsample and d.support.is_discrete
-    key = jax.random.key(1)
-    x = d.sample(key, (5, 7))
-    assert x.shape == (5, 7) + batch + event and x.dtype == jnp.float64
-    assert jax.eval_shape(lambda k: d.sample(k), key).shape == batch + event
+    key = jax.random.key(11)
+    x = _sample_jit(d, key)
+    assert x.shape == (NUM_DRAWS, 2) + event and x.dtype == jnp.float64
+    assert jax.eval_shape(lambda k: d.sample(k), key).shape == (2,) + event
+    assert jax.eval_shape(lambda k: d.sample(k, (5, 7)), key).shape == (5, 7, 2) + event
+    assert d.mean.shape == (2,) + event and d.variance.shape == (2,) + event
+
     lp = d.log_prob(x)
-    assert lp.shape == (5, 7) + batch and np.all(np.isfinite(np.asarray(lp)))
-    assert np.all(np.asarray(d.support.check(x)))
-    assert d.mean.shape == batch + event and d.variance.shape == batch + event
-    if event:  # count vectors: every draw uses up exactly its (batched) total count
-        n = np.broadcast_to(np.asarray(d.total_count), (5, 7) + batch)
-        np.testing.assert_array_equal(np.asarray(x.sum(-1)), n)
-    # Passing the distribution through jit makes every parameter a tracer (total counts
-    # included), so this also checks that sampling needs no concrete Python numbers.
+    assert lp.shape == (NUM_DRAWS, 2) and np.all(np.isfinite(np.asarray(lp)))
     _close(jax.jit(lambda d, x: d.log_prob(x))(d, x), lp, rtol=1e-12)
-    x_jit = jax.jit(lambda d, k: d.sample(k, (5, 7)))(d, key)
-    np.testing.assert_array_equal(np.asarray(x_jit), np.asarray(x))
+    assert np.all(np.asarray(d.support.check(x)))
+
+    draws = np.asarray(x)
+    assert np.all(draws == np.floor(draws)) and np.all(draws >= 0)
+    for j in range(2):
+        if event:
+            n = int(d.total_count[j])
+            assert np.all(draws[:, j].sum(-1) == n)
+            assert np.all(draws[:, j][:, np.asarray(d.mean[j]) == 0] == 0)  # probability-0 categories
+            p = _vector_p(draws[:, j], ref(j), n)
+        else:
+            p = _scalar_p(draws[:, j], ref(j))
+        assert p > P_MIN, f"batch member {j}: chi-square p = {p:.2g}"
+
+
+# Eager sampling compiles afresh, so check it against jit on two families only: the simplest, and
+# the one with control flow of its own (the binomial chain).
+@pytest.mark.parametrize(
+    "name,d,ref,event", [SAMPLER_CASES[0], SAMPLER_CASES[5]], ids=["bernoulli", "multinomial"]
+)
+def test_sample_jit_equals_eager(name, d, ref, event):
+    key = jax.random.key(11)
+    np.testing.assert_array_equal(np.asarray(d.sample(key, (NUM_DRAWS,))), np.asarray(_sample_jit(d, key)))
+
+
+def test_sample_shapes_with_broadcast_batch():
+    cases = [
+        (Binomial(jnp.array([3.0, 4.0, 5.0]), probs=jnp.full((2, 1), 0.4)), (2, 3), ()),
+        (NegativeBinomial(jnp.ones(3), logits=jnp.zeros((2, 1))), (2, 3), ()),
+        (Categorical(logits=jnp.zeros((2, 3, 4))), (2, 3), ()),
+        (Multinomial(jnp.array([3.0, 4.0, 5.0]), logits=jnp.zeros((2, 1, 4))), (2, 3), (4,)),
+        (DirichletMultinomial(jnp.ones((2, 3, 4)), jnp.array([0.0, 4.0, 5.0])), (2, 3), (4,)),
+    ]
+    key = jax.random.key(2)
+    for d, batch, event in cases:
+        assert tuple(d.batch_shape) == batch and tuple(d.event_shape) == event
+        x = jax.eval_shape(lambda k, d=d: d.sample(k, (5, 7)), key)
+        assert x.shape == (5, 7) + batch + event
+        x = jax.ShapeDtypeStruct((5, 1) + batch[1:] + event, jnp.float64)
+        assert jax.eval_shape(d.log_prob, x).shape == (5,) + batch
+        assert jax.eval_shape(lambda d=d: d.mean).shape == batch + event
+        assert jax.eval_shape(lambda d=d: d.variance).shape == batch + event
 
 
 # --- validation --------------------------------------------------------------------------------
@@ -393,5 +432,5 @@ def test_log_prob_gradient_in_probs_is_finite():
             + NegativeBinomial(3.0, probs=p).log_prob(4.0)
         )
 
-    g = jax.grad(total)(0.3)
+    g = jax.jit(jax.grad(total))(0.3)
     _close(g, 1 / 0.3 - 10 / 0.7 + 4 / 0.3 - 3 / 0.7, rtol=1e-10)

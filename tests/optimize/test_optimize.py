@@ -7,10 +7,10 @@ import pytest
 from sklearn.linear_model import Lasso, Ridge
 
 import bayeskit.dist as dist
-from bayeskit.dist.multivariate_normal import MultivariateNormal
 from bayeskit.datasets import make_regression
 from bayeskit.dist.halfnormal import HalfNormal
 from bayeskit.dist.laplace import Laplace
+from bayeskit.dist.multivariate_normal import MultivariateNormal
 from bayeskit.optimize import laplace, map, mle
 from bayeskit.ppl import target
 

@@ -130,4 +130,3 @@ def logits_from(
 def check_count(dist: str, name: str, value, hint: str = "") -> None:
     """Raise ``ValueError`` unless a concrete ``value`` holds finite nonnegative integers."""
     check_parameter(dist, name, value, count, hint)
-

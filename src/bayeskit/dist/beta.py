@@ -69,7 +69,14 @@ class Beta(Distribution):
     def sample(self, key, sample_shape=()):
         shape = self._extended_shape(sample_shape)
         dtype = jnp.result_type(self.concentration1, self.concentration0)
-        return jax.random.beta(key, self.concentration1, self.concentration0, shape, dtype=dtype)
+        # X = G1 / (G1 + G0) = sigmoid(log G1 - log G0) for independent Gamma(a, 1) and Gamma(b, 1);
+        # log-space draws keep small concentrations from underflowing to 0 / 0.
+        key1, key0 = jax.random.split(key)
+        a = jnp.broadcast_to(self.concentration1, shape).astype(dtype)
+        b = jnp.broadcast_to(self.concentration0, shape).astype(dtype)
+        log_g1 = jax.random.loggamma(key1, a, shape, dtype=dtype)
+        log_g0 = jax.random.loggamma(key0, b, shape, dtype=dtype)
+        return jax.nn.sigmoid(log_g1 - log_g0)
 
     @property
     def mean(self):

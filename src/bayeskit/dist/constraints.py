@@ -189,7 +189,7 @@ class _NonnegativeInteger(Constraint):
     is_discrete = True
 
     def check(self, x):
-        return (x >= 0) & (jnp.floor(x) == x)
+        return (x >= 0) & (jnp.floor(x) == x) & jnp.isfinite(x)
 
     def __repr__(self) -> str:
         return "nonnegative_integer"

@@ -68,8 +68,10 @@ class Gamma(Distribution):
     def sample(self, key, sample_shape=()):
         shape = self._extended_shape(sample_shape)
         dtype = jnp.result_type(self.concentration, self.rate)
+        # Log-space draws do not underflow for small concentrations, and every gamma-based family
+        # calls the sampler the same way (full-shape parameters), so they share compiled code.
         a = jnp.broadcast_to(self.concentration, shape).astype(dtype)
-        return jax.random.gamma(key, a, shape, dtype=dtype) / self.rate
+        return jnp.exp(jax.random.loggamma(key, a, shape, dtype=dtype)) / self.rate
 
     @property
     def mean(self):

@@ -72,8 +72,9 @@ class InverseGamma(Distribution):
     def sample(self, key, sample_shape=()):
         shape = self._extended_shape(sample_shape)
         dtype = jnp.result_type(self.concentration, self.rate)
+        # 1 / Gamma(a) overflows where a Gamma(a) draw underflows (small a); exp(-log draw) does not.
         a = jnp.broadcast_to(self.concentration, shape).astype(dtype)
-        return self.rate / jax.random.gamma(key, a, shape, dtype=dtype)
+        return self.rate * jnp.exp(-jax.random.loggamma(key, a, shape, dtype=dtype))
 
     @property
     def mean(self):

@@ -43,7 +43,9 @@ def _mvn(p, q):
     # tr(Sq^-1 Sp) = ||Lq^-1 Lp||_F^2 and the Mahalanobis term via one triangular solve each.
     m = jax.scipy.linalg.solve_triangular(lq_b, jnp.broadcast_to(lp, lq_b.shape), lower=True)
     diff = q.loc - p.loc
-    lq_d = jnp.broadcast_to(lq, diff.shape[:-1] + lq.shape[-2:])
+    batch = jnp.broadcast_shapes(diff.shape[:-1], lq.shape[:-2])
+    lq_d = jnp.broadcast_to(lq, batch + lq.shape[-2:])
+    diff = jnp.broadcast_to(diff, batch + diff.shape[-1:])
     y = jax.scipy.linalg.solve_triangular(lq_d, diff[..., None], lower=True)[..., 0]
     log_det = jnp.sum(jnp.log(jnp.diagonal(lq, axis1=-2, axis2=-1)), -1) - jnp.sum(
         jnp.log(jnp.diagonal(lp, axis1=-2, axis2=-1)), -1

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 from jax.scipy.special import gammaln
@@ -36,22 +34,34 @@ def is_count_vector(x, total_count):
     return jnp.all(entries, axis=-1) & (jnp.sum(x, axis=-1) == total_count)
 
 
-@functools.partial(jax.jit, static_argnames="shape")
 def sample_counts(key, total_count, probs, shape):
     """Draw multinomial counts of shape ``shape + (K,)`` by a chain of binomial draws.
 
     Category ``k`` takes ``Binomial(remaining, p_k / sum_{j >= k} p_j)`` of the trials not yet
     assigned and the last category takes the rest, so the counts always sum to ``total_count``.
     This costs ``K - 1`` binomial draws whatever the total count, and works for a batched or traced
-    ``total_count`` (no Python integer needed). Jitted so that eager calls reuse the compiled
-    scan instead of retracing it every time.
+    ``total_count`` (no Python integer needed).
+
+    Args:
+        key: a PRNG key.
+        total_count: trials, broadcastable to ``shape``.
+        probs: probability vectors on the last axis, broadcastable to ``shape + (K,)``.
+        shape: the sample shape followed by the batch shape.
     """
+    shape = tuple(shape)
     k = probs.shape[-1]
     dtype = jnp.result_type(total_count, probs)
+    # Broadcast before the jitted core so that eager calls with the same output shape share one
+    # compiled scan, whatever the parameters' own shapes.
     n = jnp.broadcast_to(total_count, shape).astype(dtype)
-    probs = jnp.broadcast_to(probs, shape + (k,))
+    probs = jnp.broadcast_to(probs, shape + (k,)).astype(dtype)
     if k == 1:
         return n[..., None]
+    return _binomial_chain(key, n, probs)
+
+
+@jax.jit
+def _binomial_chain(key, n, probs):
     # Tail sums taken from the right are exact where the tail is all zeros, so a category whose
     # tail has no mass gets conditional probability 0 rather than 0/0.
     tail = jnp.flip(jnp.cumsum(jnp.flip(probs, axis=-1), axis=-1), axis=-1)
@@ -60,10 +70,10 @@ def sample_counts(key, total_count, probs, shape):
 
     def step(remaining, inputs):
         key_k, q = inputs
-        c = jax.random.binomial(key_k, remaining, q, shape, dtype=dtype)
+        c = jax.random.binomial(key_k, remaining, q, n.shape, dtype=n.dtype)
         return remaining - c, c
 
-    keys = jax.random.split(key, k - 1)
+    keys = jax.random.split(key, probs.shape[-1] - 1)
     rest, counts = jax.lax.scan(step, n, (keys, jnp.moveaxis(conditional, -1, 0)))
     return jnp.concatenate([jnp.moveaxis(counts, 0, -1), rest[..., None]], axis=-1)
 

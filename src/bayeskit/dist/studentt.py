@@ -78,10 +78,11 @@ class StudentT(Distribution):
         dtype = jnp.result_type(self.df, self.loc, self.scale)
         key_normal, key_gamma = jax.random.split(key)
         eps = jax.random.normal(key_normal, shape, dtype=dtype)
-        # chi2(df) / df == Gamma(df/2, 1) / (df/2); jax.random.gamma is differentiable in df.
+        # T = Z / sqrt(V / df) with V / df = Gamma(df/2, 1) / (df/2), drawn in log space so that
+        # small df cannot underflow V to 0; the gamma sampler is differentiable in df.
         half_df = jnp.broadcast_to(0.5 * self.df, shape).astype(dtype)
-        chi2_over_df = jax.random.gamma(key_gamma, half_df, shape, dtype=dtype) / half_df
-        return self.loc + self.scale * eps * jax.lax.rsqrt(chi2_over_df)
+        log_v_over_df = jax.random.loggamma(key_gamma, half_df, shape, dtype=dtype) - jnp.log(half_df)
+        return self.loc + self.scale * eps * jnp.exp(-0.5 * log_v_over_df)
 
     @property
     def mean(self):

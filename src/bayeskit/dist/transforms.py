@@ -13,9 +13,9 @@ Reference:
 Example:
     >>> import jax.numpy as jnp
     >>> from bayeskit.dist import constraints
-    >>> t = biject_to(constraints.simplex)
-    >>> t(jnp.zeros(2))  # z = 0 is the uniform simplex
-    Array([0.333..., 0.333..., 0.333...], dtype=...)
+    >>> t = biject_to(constraints.simplex)  # z = 0 is the uniform simplex
+    >>> t(jnp.zeros(2)).tolist()  # doctest: +ELLIPSIS
+    [0.333..., 0.333..., 0.333...]
 """
 
 from __future__ import annotations
@@ -159,8 +159,8 @@ class IntervalTransform(Transform):
 
     def log_abs_det_jacobian(self, z):
         z = as_float(z)
-        # log sigmoid(z) + log sigmoid(-z) = -|z| - 2 log(1 + exp(-|z|))
-        return jnp.log(self.upper_bound - self.lower_bound) - jnp.abs(z) - 2.0 * jnp.log1p(jnp.exp(-jnp.abs(z)))
+        # log sigmoid(z) + log sigmoid(-z) = -z - 2 log(1 + exp(-z))
+        return jnp.log(self.upper_bound - self.lower_bound) - z - 2.0 * _softplus(-z)
 
 
 class StickBreakingTransform(Transform):
@@ -263,7 +263,7 @@ class LowerCholeskyTransform(Transform):
 
     def __call__(self, z):
         z = as_float(z)
-        K = _side(z.shape[-1], self)
+        K = _side(z.shape[-1], self, strict=False)
         diag = jnp.exp(z[..., _diag_positions(K)])
         off_diagonal = _packing_index(K, strict=False)
         np.fill_diagonal(off_diagonal, z.shape[-1])
@@ -278,7 +278,7 @@ class LowerCholeskyTransform(Transform):
 
     def log_abs_det_jacobian(self, z):
         z = as_float(z)
-        return jnp.sum(z[..., _diag_positions(_side(z.shape[-1], self))], axis=-1)
+        return jnp.sum(z[..., _diag_positions(_side(z.shape[-1], self, strict=False))], axis=-1)
 
     def unconstrained_shape(self, shape):
         K = _square(self, shape)
@@ -286,7 +286,7 @@ class LowerCholeskyTransform(Transform):
 
     def constrained_shape(self, shape):
         _need_dims(self, shape, 1)
-        K = _side(shape[-1], self)
+        K = _side(shape[-1], self, strict=False)
         return tuple(shape[:-1]) + (K, K)
 
 
@@ -306,7 +306,7 @@ class CorrCholeskyTransform(Transform):
 
     def _parts(self, z):
         z = as_float(z)
-        K = _side(z.shape[-1], self)
+        K = _side(z.shape[-1], self, strict=True)
         rows, cols = np.tril_indices(K, -1)
         index = _packing_index(K, strict=True)
         # log(1 - tanh(z)^2) = log(sech(z)^2), written to stay finite for large |z|.
@@ -337,11 +337,11 @@ class CorrCholeskyTransform(Transform):
 
     def constrained_shape(self, shape):
         _need_dims(self, shape, 1)
-        K = _side(shape[-1], self)
+        K = _side(shape[-1], self, strict=True)
         return tuple(shape[:-1]) + (K, K)
 
 
-class PositiveDefiniteTransform(LowerCholeskyTransform):
+class PositiveDefiniteTransform(Transform):
     """Vector of ``K(K+1)/2`` -> ``L L^T`` with ``L`` from :class:`LowerCholeskyTransform`.
 
     Stan's ``cov_matrix`` transform. The log-det of the map onto the lower triangle (diagonal
@@ -349,19 +349,33 @@ class PositiveDefiniteTransform(LowerCholeskyTransform):
     diagonal contributes one ``log L_kk`` and ``L -> L L^T`` the rest.
     """
 
+    unconstrained_event_dim: ClassVar[int] = 1
+    constrained_event_dim: ClassVar[int] = 2
+
     def __call__(self, z):
-        L = super().__call__(z)
+        z = as_float(z)
+        _side(z.shape[-1], self, strict=False)  # name this transform in a length error
+        L = LowerCholeskyTransform()(z)
         x = L @ jnp.swapaxes(L, -1, -2)
         return 0.5 * (x + jnp.swapaxes(x, -1, -2))  # exactly symmetric whatever the matmul order
 
     def inverse(self, x):
-        return super().inverse(jnp.linalg.cholesky(as_float(x)))
+        return LowerCholeskyTransform().inverse(jnp.linalg.cholesky(as_float(x)))
 
     def log_abs_det_jacobian(self, z):
         z = as_float(z)
-        K = _side(z.shape[-1], self)
+        K = _side(z.shape[-1], self, strict=False)
         weights = np.arange(K + 1, 1, -1).astype(z.dtype)
         return K * math.log(2.0) + jnp.sum(weights * z[..., _diag_positions(K)], axis=-1)
+
+    def unconstrained_shape(self, shape):
+        K = _square(self, shape)
+        return tuple(shape[:-2]) + (K * (K + 1) // 2,)
+
+    def constrained_shape(self, shape):
+        _need_dims(self, shape, 1)
+        K = _side(shape[-1], self, strict=False)
+        return tuple(shape[:-1]) + (K, K)
 
 
 class IndependentTransform(Transform):
@@ -447,8 +461,13 @@ def biject_to(constraint: C.Constraint) -> Transform:
 
 
 def _softplus(x):
-    """``log(1 + exp(x))``, stable for large ``|x|``, with few enough ops to keep compiles quick."""
-    return jnp.maximum(x, 0.0) + jnp.log1p(jnp.exp(-jnp.abs(x)))
+    """``log(1 + exp(x))``, stable for large ``|x|``, with few ops (quick to compile).
+
+    Written with two ``where``s on the same test rather than ``max(x, 0)`` and ``|x|``: JAX's
+    conventions for those at 0 (1/2 and 1) would give the wrong gradient exactly at ``x = 0``.
+    """
+    positive = x > 0
+    return jnp.where(positive, x, 0.0) + jnp.log1p(jnp.exp(jnp.where(positive, -x, x)))
 
 
 def _name(t: Transform) -> str:
@@ -462,13 +481,14 @@ def _need_dims(t: Transform, shape: Shape, n: int) -> None:
 
 def _square(t: Transform, shape: Shape) -> int:
     if len(shape) < 2 or shape[-1] != shape[-2]:
-        raise ValueError(f"{_name(t)}: expected a shape ending in a square matrix (K, K), got {tuple(shape)}.")
+        raise ValueError(
+            f"{_name(t)}: expected a shape ending in a square matrix (K, K), got {tuple(shape)}."
+        )
     return shape[-1]
 
 
-def _side(n: int, t: Transform) -> int:
-    """Side ``K`` of the matrix packed in a vector of length ``n`` (``K(K+1)/2`` or ``K(K-1)/2``)."""
-    strict = isinstance(t, CorrCholeskyTransform)
+def _side(n: int, t: Transform, strict: bool) -> int:
+    """Side ``K`` of a matrix packed in ``n`` numbers: ``n = K(K-1)/2`` if ``strict``, else ``K(K+1)/2``."""
     K = int(round((math.sqrt(8 * n + 1) + (1 if strict else -1)) / 2))
     if (K * (K - 1) if strict else K * (K + 1)) // 2 != n:
         what = "K(K-1)/2" if strict else "K(K+1)/2"

@@ -1,0 +1,141 @@
+"""Warmup adaptation: dual averaging of the step size, Welford mass-matrix estimates, and Stan's
+windowed schedule.
+
+References:
+    Hoffman & Gelman (2014), "The No-U-Turn Sampler", section 3.2 (dual averaging, after
+    Nesterov 2009). Stan Reference Manual, "HMC algorithm parameters: automatic parameter tuning"
+    (the windowed warmup and the regularised variance estimate).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = [
+    "DualAveragingState",
+    "WelfordState",
+    "dual_averaging_init",
+    "dual_averaging_update",
+    "warmup_schedule",
+    "welford_covariance",
+    "welford_init",
+    "welford_update",
+]
+
+
+class DualAveragingState(NamedTuple):
+    """Dual averaging of log step size: the iterate, its running average, and the statistics."""
+
+    log_step_size: jax.Array
+    log_step_size_avg: jax.Array
+    h_bar: jax.Array  # running average of (target - acceptance)
+    mu: jax.Array  # the point iterates shrink toward: log(10 * initial step size)
+    count: jax.Array
+
+
+def dual_averaging_init(step_size) -> DualAveragingState:
+    """Start dual averaging at ``step_size`` (shrinking toward ten times it, as Stan does)."""
+    log_eps = jnp.log(jnp.asarray(step_size, dtype=jnp.result_type(float)))
+    zero = jnp.zeros_like(log_eps)
+    return DualAveragingState(log_eps, zero, zero, jnp.log(10.0) + log_eps, jnp.zeros((), jnp.int32))
+
+
+def dual_averaging_update(
+    state: DualAveragingState,
+    acceptance_rate,
+    target_accept: float = 0.8,
+    gamma: float = 0.05,
+    t0: float = 10.0,
+    kappa: float = 0.75,
+) -> DualAveragingState:
+    r"""One dual-averaging step toward ``target_accept``.
+
+    .. math::
+        \bar H_t = (1 - \tfrac{1}{t + t_0}) \bar H_{t-1} + \tfrac{\delta - \alpha_t}{t + t_0},\quad
+        \log\epsilon_t = \mu - \tfrac{\sqrt t}{\gamma} \bar H_t,\quad
+        \log\bar\epsilon_t = t^{-\kappa} \log\epsilon_t + (1 - t^{-\kappa}) \log\bar\epsilon_{t-1}
+    """
+    t = (state.count + 1).astype(state.h_bar.dtype)
+    # A NaN acceptance (e.g. an infinite energy) counts as a rejection.
+    alpha = jnp.where(jnp.isfinite(acceptance_rate), acceptance_rate, 0.0)
+    w = 1.0 / (t + t0)
+    h_bar = (1.0 - w) * state.h_bar + w * (target_accept - alpha)
+    log_eps = state.mu - jnp.sqrt(t) / gamma * h_bar
+    eta = t ** (-kappa)
+    log_eps_avg = eta * log_eps + (1.0 - eta) * state.log_step_size_avg
+    return DualAveragingState(log_eps, log_eps_avg, h_bar, state.mu, state.count + 1)
+
+
+class WelfordState(NamedTuple):
+    """Running mean and sum of squared deviations (vector for diagonal, matrix for dense)."""
+
+    count: jax.Array
+    mean: jax.Array
+    m2: jax.Array
+
+
+def welford_init(dim: int, dense: bool, dtype=None) -> WelfordState:
+    dtype = dtype or jnp.result_type(float)
+    m2 = jnp.zeros((dim, dim) if dense else (dim,), dtype)
+    return WelfordState(jnp.zeros((), dtype), jnp.zeros((dim,), dtype), m2)
+
+
+def welford_update(state: WelfordState, x: jax.Array) -> WelfordState:
+    """Add one draw ``x`` (Welford 1962: numerically stable running moments)."""
+    count = state.count + 1
+    delta = x - state.mean
+    mean = state.mean + delta / count
+    if state.m2.ndim == 2:
+        m2 = state.m2 + jnp.outer(x - mean, delta)
+    else:
+        m2 = state.m2 + (x - mean) * delta
+    return WelfordState(count, mean, m2)
+
+
+def welford_covariance(state: WelfordState) -> jax.Array:
+    """Stan's regularised estimate: shrink the sample (co)variance toward 1e-3 times identity.
+
+    ``n/(n+5) * S + 1e-3 * 5/(n+5) * I``, which keeps the estimate well conditioned when the
+    window is short.
+    """
+    n = state.count
+    cov = state.m2 / jnp.maximum(n - 1.0, 1.0)
+    shrink = 1e-3 * 5.0 / (n + 5.0)
+    if cov.ndim == 2:
+        return (n / (n + 5.0)) * cov + shrink * jnp.eye(cov.shape[0], dtype=cov.dtype)
+    return (n / (n + 5.0)) * cov + shrink
+
+
+def warmup_schedule(
+    num_warmup: int, init_buffer: int = 75, term_buffer: int = 50, base_window: int = 25
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stan's windowed warmup: a fast initial buffer, doubling slow windows, a fast final buffer.
+
+    Returns two boolean arrays over warmup iterations: ``is_slow`` (the mass matrix estimate
+    collects this draw) and ``is_window_end`` (update the mass matrix and restart step-size
+    adaptation after this draw). If ``num_warmup`` is too short for the defaults, the buffers
+    become 15% and 10% of warmup and the single window the 75% between, as in Stan.
+    """
+    is_slow = np.zeros(num_warmup, dtype=bool)
+    is_end = np.zeros(num_warmup, dtype=bool)
+    if num_warmup < 20:  # too short to estimate a mass matrix: step size only
+        return is_slow, is_end
+    if init_buffer + base_window + term_buffer > num_warmup:
+        init_buffer = int(0.15 * num_warmup)
+        term_buffer = int(0.1 * num_warmup)
+        base_window = num_warmup - init_buffer - term_buffer
+    end_slow = num_warmup - term_buffer
+    start, size = init_buffer, base_window
+    while start < end_slow:
+        stop = start + size
+        # If the next doubled window would not fit, stretch this one to the end of the slow phase.
+        if stop + 2 * size > end_slow:
+            stop = end_slow
+        is_slow[start:stop] = True
+        is_end[stop - 1] = True
+        start, size = stop, 2 * size
+    return is_slow, is_end

@@ -1,0 +1,437 @@
+"""The MCMC driver: many chains, Stan-style warmup, chunked compiled loops, a ``Posterior``."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from bayeskit.mcmc.adaptation import (
+    dual_averaging_init,
+    dual_averaging_update,
+    warmup_schedule,
+    welford_covariance,
+    welford_init,
+    welford_update,
+)
+from bayeskit.posterior import Posterior
+from bayeskit.ppl.target import Target
+
+__all__ = ["sample", "KERNELS"]
+
+KERNELS = ("nuts", "hmc", "rwmh")
+_DEFAULT_ACCEPT = {"nuts": 0.8, "hmc": 0.8}
+# Names of kernel info fields in the Posterior's sample statistics (ArviZ's where it has one).
+_STAT_NAMES = {
+    "is_divergent": "diverging",
+    "num_integration_steps": "num_steps",
+    "tree_depth": "tree_depth",
+    "acceptance_rate": "acceptance_rate",
+    "energy": "energy",
+}
+
+
+def _kernel_factory(kernel: str, max_tree_depth: int, num_integration_steps: int) -> Callable:
+    """``make(logdensity_fn, step_size, inverse_mass_matrix) -> Kernel`` for a named kernel."""
+    if kernel == "nuts":
+        from bayeskit.mcmc.nuts import nuts
+
+        return lambda ld, eps, imm: nuts(ld, eps, imm, max_tree_depth=max_tree_depth)
+    if kernel == "hmc":
+        from bayeskit.mcmc.hmc import hmc
+
+        return lambda ld, eps, imm: hmc(ld, eps, imm, num_integration_steps)
+    if kernel == "rwmh":
+        from bayeskit.mcmc.rwmh import rwmh
+
+        # The adapted "inverse mass matrix" is the posterior covariance estimate: the proposal
+        # covariance of adaptive Metropolis (Haario et al. 2001), scaled by the adapted step size.
+        return lambda ld, eps, imm: rwmh(ld, eps, imm if imm.ndim == 2 else jnp.diag(imm))
+    raise ValueError(f"sample: unknown kernel {kernel!r}; choose one of {', '.join(KERNELS)}.")
+
+
+def _check_positive_int(name: str, value, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ValueError(f"sample: `{name}` must be an integer >= {minimum}, got {value!r}.")
+    return int(value)
+
+
+def _initial_positions(key, target: Target, num_chains: int, init, num_tries: int = 20) -> jax.Array:
+    """Stan-style initialisation: uniform(-2, 2) unconstrained, first finite of ``num_tries``."""
+    if init is not None:
+        if isinstance(init, dict):
+            z = target.unconstrain(init)
+        else:
+            z = jnp.asarray(init, dtype=jnp.result_type(float))
+        z = jnp.broadcast_to(z, (num_chains, target.dim)) if z.ndim == 1 else z
+        if z.shape != (num_chains, target.dim):
+            raise ValueError(
+                f"sample: `init` gives shape {tuple(z.shape)}; expected ({target.dim},) or "
+                f"({num_chains}, {target.dim}) unconstrained, or a dict of constrained site values."
+            )
+        candidates = z[:, None, :]
+    else:
+        keys = jax.random.split(key, num_chains * num_tries)
+        candidates = jax.vmap(target.init)(keys).reshape(num_chains, num_tries, target.dim)
+    value_and_grad = jax.jit(jax.vmap(jax.vmap(jax.value_and_grad(target.logdensity_fn))))
+    values, grads = value_and_grad(candidates)
+    ok = np.isfinite(np.asarray(values)) & np.all(np.isfinite(np.asarray(grads)), axis=-1)
+    if not ok.any(axis=1).all():
+        bad_chain = int(np.flatnonzero(~ok.any(axis=1))[0])
+        sites = target.nonfinite_sites(candidates[bad_chain, 0])
+        raise FloatingPointError(
+            f"sample: no finite starting point for model `{target.name}` (chain {bad_chain}, "
+            f"{candidates.shape[1]} tries{' of uniform(-2, 2) on the unconstrained scale' if init is None else ''}). "
+            f"The log density or its gradient is not finite at site(s) {sites or '(none found)'}; check "
+            "their priors, supports and the data, or pass `init`."
+        )
+    first = np.argmax(ok, axis=1)
+    return candidates[np.arange(num_chains), first]
+
+
+def _make_chunk_fn(target, make_kernel, num_warmup, target_accept, dense_mass, chunk_size):
+    """Build the per-chain function that advances one chain ``chunk_size`` iterations.
+
+    Warmup and sampling share one compiled function: adaptation updates are committed only for
+    iterations before ``num_warmup``, so one compilation serves the whole run.
+    """
+    logdensity_fn = target.logdensity_fn
+    dim = target.dim
+    is_slow, is_end = warmup_schedule(num_warmup)
+    is_slow = jnp.asarray(np.append(is_slow, False))
+    is_end = jnp.asarray(np.append(is_end, False))
+    last_warmup = num_warmup - 1
+
+    def body(carry, xs):
+        state, da, wf, eps, imm = carry
+        i, total, chain_key = xs
+        new_state, info = make_kernel(logdensity_fn, eps, imm).step(jax.random.fold_in(chain_key, i), state)
+        active = i < total
+        warm = active & (i < num_warmup)
+        j = jnp.minimum(i, num_warmup)
+        da_new = dual_averaging_update(da, info.acceptance_rate, target_accept)
+        wf_new = jax.tree.map(lambda a, b: jnp.where(is_slow[j], a, b), welford_update(wf, new_state.position), wf)
+        end = is_end[j]
+        imm_new = jnp.where(end, welford_covariance(wf_new), imm)
+        wf_new = jax.tree.map(lambda a, b: jnp.where(end, a, b), welford_init(dim, dense_mass), wf_new)
+        eps_new = jnp.where(
+            (i == last_warmup) | end, jnp.exp(da_new.log_step_size_avg), jnp.exp(da_new.log_step_size)
+        )
+        da_new = jax.tree.map(lambda a, b: jnp.where(end, a, b), dual_averaging_init(eps_new), da_new)
+        pick = lambda new, old, c: jax.tree.map(lambda a, b: jnp.where(c, a, b), new, old)
+        carry = (
+            pick(new_state, state, active),
+            pick(da_new, da, warm),
+            pick(wf_new, wf, warm),
+            jnp.where(warm, eps_new, eps),
+            jnp.where(warm, imm_new, imm),
+        )
+        out = (target.constrain(new_state.position), {k: getattr(info, k) for k in info._fields if k in _STAT_NAMES})
+        return carry, out
+
+    def run_chunk(carry, start, total, chain_key):
+        steps = start + jnp.arange(chunk_size)
+        n = steps.shape[0]
+        xs = (steps, jnp.full((n,), total), jnp.broadcast_to(chain_key, (n,) + chain_key.shape))
+        return jax.lax.scan(body, carry, xs)
+
+    return run_chunk
+
+
+def _chain_sharding(num_chains: int):
+    """Spread chains over devices (e.g. CPU cores exposed as host devices) when they divide evenly."""
+    devices = jax.devices()
+    if len(devices) < 2 or num_chains % len(devices):
+        return None
+    mesh = jax.sharding.Mesh(np.array(devices), ("chain",))
+    return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("chain"))
+
+
+def sample(
+    key: jax.Array,
+    target: Target,
+    kernel: str = "nuts",
+    *,
+    num_chains: int = 4,
+    num_warmup: int = 1000,
+    num_samples: int = 1000,
+    target_accept: float | None = None,
+    max_tree_depth: int = 10,
+    dense_mass: bool = False,
+    num_integration_steps: int = 32,
+    step_size: float | None = None,
+    init=None,
+    thin: int = 1,
+    chunk_size: int | None = None,
+    progress_bar: bool = True,
+    until_converged: bool = False,
+    min_ess: int = 400,
+    max_samples: int | None = None,
+    checkpoint: str | Path | None = None,
+    resume: str | Path | None = None,
+    callback: Callable[[int, int], None] | None = None,
+    warn: bool = True,
+) -> Posterior:
+    """Run MCMC chains on ``target`` and return a :class:`~bayeskit.Posterior`.
+
+    Each chain runs ``num_warmup`` iterations of Stan's windowed adaptation (dual-averaging step
+    size toward ``target_accept``; a diagonal or dense mass matrix from regularised Welford
+    estimates in doubling windows), then ``num_samples`` draws. Chains run vectorised with
+    ``vmap`` and, when several devices are visible, are sharded across them; every draw uses a key
+    folded from its chain and iteration number, so results do not depend on the layout or on
+    chunking. The compiled loop runs in chunks: between chunks the progress bar updates, draws
+    move to the host, Ctrl-C stops with the draws so far, and a checkpoint can be written.
+
+    Args:
+        key: a ``jax.random`` key.
+        target: the conditioned model, from :func:`bayeskit.ppl.target`.
+        kernel: ``"nuts"`` (default), ``"hmc"`` or ``"rwmh"``.
+        num_chains, num_warmup, num_samples: the run's size (draws kept per chain: num_samples/thin).
+        target_accept: acceptance rate that warmup aims for (0.8 for NUTS/HMC; for RWMH
+            0.234 + 0.206/dim, the optimal rate of a Gaussian random walk).
+        max_tree_depth: NUTS's cap on doublings (2^depth - 1 gradient evaluations per draw).
+        dense_mass: adapt a dense mass matrix (correlated posteriors) instead of a diagonal one.
+        num_integration_steps: leapfrog steps per HMC proposal.
+        step_size: initial step size (default 1.0 for NUTS/HMC, 2.38/sqrt(dim) for RWMH).
+        init: starting point: a dict of constrained values, or an unconstrained array of shape
+            ``(dim,)`` or ``(num_chains, dim)``; default Stan's uniform(-2, 2), with retries.
+        thin: keep every ``thin``-th draw.
+        chunk_size: iterations per compiled chunk (default: about 20 chunks per run).
+        progress_bar: show a progress bar (draws, divergences, step size, time left).
+        until_converged: after ``num_samples``, keep drawing chunk by chunk until every quantity
+            has bulk ESS >= ``min_ess`` and R-hat < 1.01, up to ``max_samples`` per chain.
+        checkpoint: write the run's state to this ``.npz`` after every chunk.
+        resume: continue the run saved in this checkpoint (same key, target and arguments);
+            the continued run gives the same draws as one that never stopped.
+        callback: called as ``callback(iterations_done, iterations_total)`` after every chunk;
+            raising ``KeyboardInterrupt`` in it stops the run like Ctrl-C.
+        warn: raise the run's diagnostics warnings as :class:`~bayeskit.posterior.SamplingWarning`.
+
+    Returns:
+        A :class:`~bayeskit.Posterior` with draws ``{site: [chain, draw, ...]}`` for every latent
+        site and deterministic, sample statistics, diagnostics and warnings.
+
+    Example:
+        >>> post = sample(jax.random.key(0), target(eight_schools, sigma, y=y))
+        >>> post.summary()
+    """
+    if not isinstance(target, Target):
+        raise TypeError(
+            f"sample: expected a Target (bayeskit.ppl.target(model, ...)), got {type(target).__name__}."
+        )
+    if kernel not in KERNELS:
+        raise ValueError(f"sample: unknown kernel {kernel!r}; choose one of {', '.join(KERNELS)}.")
+    num_chains = _check_positive_int("num_chains", num_chains)
+    num_samples = _check_positive_int("num_samples", num_samples)
+    num_warmup = _check_positive_int("num_warmup", num_warmup, minimum=0)
+    thin = _check_positive_int("thin", thin)
+    max_tree_depth = _check_positive_int("max_tree_depth", max_tree_depth)
+    if target.dim == 0:
+        raise ValueError(f"sample: model `{target.name}` has no latent sites to sample.")
+    if target_accept is None:
+        from bayeskit.mcmc.rwmh_adaptation import optimal_acceptance_rate
+
+        target_accept = _DEFAULT_ACCEPT.get(kernel) or optimal_acceptance_rate(target.dim)
+    target_accept = float(target_accept)
+    if not 0 < target_accept < 1:
+        raise ValueError(f"sample: `target_accept` must be in (0, 1), got {target_accept}.")
+    max_samples = max_samples or 10 * num_samples
+    dim = target.dim
+    make_kernel = _kernel_factory(kernel, max_tree_depth, num_integration_steps)
+    total = num_warmup + num_samples
+    if chunk_size is None:
+        chunk_size = max(10, math.ceil(total / 20))
+    chunk_size = _check_positive_int("chunk_size", chunk_size)
+
+    k_init, k_chains = jax.random.split(key)
+    chain_keys = jax.random.split(k_chains, num_chains)
+    z0 = _initial_positions(k_init, target, num_chains, init)
+    eps0 = step_size if step_size is not None else (1.0 if kernel != "rwmh" else 2.38 / math.sqrt(dim))
+    dtype = z0.dtype
+    imm0 = jnp.eye(dim, dtype=dtype) if dense_mass else jnp.ones(dim, dtype)
+
+    def init_chain(z):
+        state = make_kernel(target.logdensity_fn, jnp.asarray(eps0, dtype), imm0).init(z)
+        return (state, dual_averaging_init(jnp.asarray(eps0, dtype)), welford_init(dim, dense_mass, dtype),
+                jnp.asarray(eps0, dtype), imm0)  # fmt: skip
+
+    carry = jax.jit(jax.vmap(init_chain))(z0)
+    start = 0
+    kept: list[tuple[dict, dict]] = []
+    if resume is not None:
+        carry, start, kept = _load_checkpoint(resume, carry)
+
+    sharding = _chain_sharding(num_chains)
+    if sharding is not None:
+        carry = jax.device_put(carry, sharding)
+        chain_keys = jax.device_put(chain_keys, sharding)
+    run_chunk = _make_chunk_fn(target, make_kernel, num_warmup, target_accept, dense_mass, chunk_size)
+    chunk_fn = jax.jit(jax.vmap(run_chunk, in_axes=(0, None, None, 0), out_axes=(0, 1)))
+
+    t0 = time.perf_counter()
+    compiled = chunk_fn.lower(carry, jnp.int32(start), jnp.int32(total), chain_keys).compile()
+    compile_time = time.perf_counter() - t0
+
+    progress = _Progress(progress_bar, total, num_warmup)
+    interrupted = False
+    t_run = time.perf_counter()
+    try:
+        with progress:
+            while True:
+                while start < total:
+                    carry, (draws, info) = compiled(carry, jnp.int32(start), jnp.int32(total), chain_keys)
+                    draws, info = jax.device_get((draws, info))
+                    n_new = min(chunk_size, total - start)
+                    lo = max(num_warmup - start, 0)  # first sampling iteration within this chunk
+                    new_divergences = 0
+                    if lo < n_new:
+                        sel = slice(lo, n_new)
+                        kept.append(
+                            ({k: v[sel] for k, v in draws.items()}, {k: v[sel] for k, v in info.items()})
+                        )
+                        new_divergences = int(np.sum(kept[-1][1].get("is_divergent", 0)))
+                    start += n_new
+                    progress.update(start, new_divergences, carry[3])
+                    if checkpoint is not None:
+                        _save_checkpoint(checkpoint, carry, start, kept)
+                    if callback is not None:
+                        callback(start, total)
+                if not until_converged or total - num_warmup >= max_samples:
+                    break
+                post = _assemble(kept, thin, {}, [])
+                if _converged(post, min_ess):
+                    break
+                total = min(total + chunk_size * max(1, math.ceil(num_samples / chunk_size / 4)), num_warmup + max_samples)
+                progress.extend(total)
+    except KeyboardInterrupt:
+        interrupted = True
+    run_time = time.perf_counter() - t_run
+
+    if not kept:
+        raise KeyboardInterrupt("sample: interrupted during warmup; no draws were kept.")
+    step_sizes = np.asarray(carry[3])
+    inv_mass = np.asarray(carry[4])
+    info = {
+        "kernel": kernel,
+        "num_chains": num_chains,
+        "num_warmup": num_warmup,
+        "num_samples": int(sum(len(next(iter(d.values()))) for d, _ in kept)),
+        "thin": thin,
+        "target_accept": target_accept,
+        "max_tree_depth": max_tree_depth if kernel == "nuts" else None,
+        "dense_mass": dense_mass,
+        "step_size": step_sizes.tolist(),
+        "inverse_mass_matrix_diagonal": (np.diagonal(inv_mass, axis1=-2, axis2=-1) if dense_mass else inv_mass).tolist(),
+        "compile_time": compile_time,
+        "sampling_time": run_time,
+        "interrupted": interrupted,
+        "model": target.name,
+    }
+    post = _assemble(kept, thin, info, [])
+    post.sample_stats["step_size"] = np.broadcast_to(step_sizes[:, None], (num_chains, post.num_draws)).copy()
+    post.warnings = post.check()
+    if interrupted:
+        post.warnings.insert(0, f"interrupted: kept the {post.num_draws} draws per chain made so far.")
+    if warn:
+        post.warn()
+    return post
+
+
+def _assemble(kept, thin, info, warnings) -> Posterior:
+    """Join the chunks' ``[draw, chain, ...]`` pieces into ``[chain, draw, ...]`` arrays."""
+    names = kept[0][0].keys()
+    draws = {k: np.swapaxes(np.concatenate([d[k] for d, _ in kept], axis=0), 0, 1)[:, ::thin] for k in names}
+    stats = {
+        _STAT_NAMES[k]: np.swapaxes(np.concatenate([s[k] for _, s in kept], axis=0), 0, 1)[:, ::thin]
+        for k in kept[0][1]
+    }
+    return Posterior(draws, stats, info, warnings)
+
+
+def _converged(post: Posterior, min_ess: int) -> bool:
+    from bayeskit.diagnostics import ess_bulk, rhat
+
+    for x in post.draws.values():
+        if np.any(np.asarray(rhat(x)) >= 1.01) or np.any(np.asarray(ess_bulk(x)) < min_ess):
+            return False
+    return True
+
+
+def _save_checkpoint(path, carry, start, kept) -> None:
+    leaves = jax.tree.leaves(jax.device_get(carry))
+    arrays = {f"carry/{i}": np.asarray(x) for i, x in enumerate(leaves)}
+    arrays["start"] = np.asarray(start)
+    arrays["num_chunks"] = np.asarray(len(kept))
+    for c, (d, s) in enumerate(kept):
+        arrays.update({f"draws/{c}/{k}": v for k, v in d.items()})
+        arrays.update({f"stats/{c}/{k}": v for k, v in s.items()})
+    tmp = Path(str(path) + ".tmp.npz")
+    np.savez(tmp, **arrays)
+    tmp.replace(path)
+
+
+def _load_checkpoint(path, carry_template):
+    with np.load(path, allow_pickle=False) as f:
+        treedef = jax.tree.structure(carry_template)
+        n = treedef.num_leaves
+        leaves = [jnp.asarray(f[f"carry/{i}"]) for i in range(n)]
+        template_leaves = jax.tree.leaves(carry_template)
+        for a, b in zip(leaves, template_leaves):
+            if a.shape != b.shape:
+                raise ValueError(
+                    f"sample: checkpoint {path} does not match this run (a state array has shape {a.shape}, "
+                    f"expected {b.shape}); resume with the same target, kernel and num_chains."
+                )
+        kept = []
+        for c in range(int(f["num_chunks"])):
+            d = {k.split("/", 2)[2]: f[k] for k in f.files if k.startswith(f"draws/{c}/")}
+            s = {k.split("/", 2)[2]: f[k] for k in f.files if k.startswith(f"stats/{c}/")}
+            kept.append((d, s))
+        return jax.tree.unflatten(treedef, leaves), int(f["start"]), kept
+
+
+class _Progress:
+    """A rich progress bar over iterations, or nothing."""
+
+    def __init__(self, enabled: bool, total: int, num_warmup: int):
+        self.enabled = enabled
+        self.num_warmup = num_warmup
+        self.divergences = 0
+        if enabled:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._bar = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total}"),
+                TextColumn("{task.fields[status]}"),
+                TimeRemainingColumn(),
+                transient=True,
+            )
+            self._task = self._bar.add_task("warmup", total=total, status="")
+
+    def __enter__(self):
+        if self.enabled:
+            self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            self._bar.__exit__(*exc)
+
+    def update(self, done: int, new_divergences: int, step_size) -> None:
+        if not self.enabled:
+            return
+        self.divergences += new_divergences
+        eps = np.asarray(step_size)
+        status = f"step size {np.median(eps):.3g}  divergences {self.divergences}"
+        phase = "warmup" if done <= self.num_warmup else "sampling"
+        self._bar.update(self._task, completed=done, description=phase, status=status)
+
+    def extend(self, total: int) -> None:
+        if self.enabled:
+            self._bar.update(self._task, total=total)

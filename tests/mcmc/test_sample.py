@@ -1,0 +1,159 @@
+"""The MCMC driver: right answers on a reference posterior, invariants, checkpoints, errors."""
+
+import json
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import bayeskit.dist as dist
+from bayeskit.datasets import eight_schools
+from bayeskit.mcmc.sample import sample
+from bayeskit.posterior import Posterior, SamplingWarning
+from bayeskit.ppl import target
+
+REFERENCE = Path(__file__).parents[1] / "data" / "posteriordb" / "eight_schools-eight_schools_noncentered"
+ES = eight_schools()
+
+
+def eight_schools_model(m, sigma, y=None):
+    mu = m.sample("mu", dist.Normal(0.0, 5.0))
+    tau = m.sample("tau", dist.HalfCauchy(5.0))
+    with m.plate("school", sigma.shape[0]):
+        theta_trans = m.sample("theta_trans", dist.Normal(0.0, 1.0))
+        m.deterministic("theta", mu + tau * theta_trans)
+        m.sample("y", dist.Normal(mu + tau * theta_trans, sigma), obs=y)
+
+
+T8 = target(eight_schools_model, jnp.asarray(ES.extra["sigma"]), y=jnp.asarray(ES.y))
+
+
+def gaussian_model(m):
+    m.sample("x", dist.MultivariateNormal(jnp.array([1.0, -1.0]), covariance_matrix=jnp.array([[1.0, 0.8], [0.8, 2.0]])))
+
+
+T_GAUSS = target(gaussian_model)
+
+
+@pytest.fixture(scope="module")
+def post8():
+    return sample(jax.random.key(0), T8, progress_bar=False, warn=False)
+
+
+def test_eight_schools_matches_posteriordb(post8):
+    ref = json.loads((REFERENCE / "reference.json").read_text())["summary"]
+    assert post8["theta"].shape == (4, 1000, 8)
+    for name, r in ref.items():
+        if "[" in name:
+            base, idx = name[:-1].split("[")
+            x = post8[base][..., int(idx) - 1]  # Stan is 1-based
+        else:
+            x = post8[name]
+        assert abs(x.mean() - r["mean"]) < 0.3 * r["sd"], name
+        assert abs(x.std() / r["sd"] - 1) < 0.2, name
+    assert post8.summary()["r_hat"].max() < 1.01
+
+
+def test_posterior_statistics_and_info(post8):
+    assert set(post8.sample_stats) >= {"diverging", "tree_depth", "acceptance_rate", "energy", "num_steps", "step_size"}
+    assert post8.sample_stats["tree_depth"].max() <= 10
+    accept = post8.sample_stats["acceptance_rate"].mean()
+    assert 0.7 < accept < 0.95  # dual averaging hits its 0.8 target on average
+    assert post8.info["compile_time"] > 0 and post8.info["kernel"] == "nuts"
+    summary = post8.summary()
+    assert list(summary.columns) == ["mean", "sd", "hdi_3%", "hdi_97%", "mcse_mean", "mcse_sd", "ess_bulk", "ess_tail", "r_hat"]
+
+
+def test_save_load_round_trip(post8, tmp_path):
+    path = post8.save(tmp_path / "run.npz")
+    back = Posterior.load(path)
+    np.testing.assert_array_equal(back["theta"], post8["theta"])
+    np.testing.assert_array_equal(back.sample_stats["diverging"], post8.sample_stats["diverging"])
+    assert back.info["kernel"] == "nuts" and back.warnings == post8.warnings
+
+
+def test_to_arviz(post8):
+    az = pytest.importorskip("arviz")
+    idata = post8.to_arviz()
+    assert idata.posterior["theta"].shape == (4, 1000, 8)
+    np.testing.assert_allclose(az.rhat(idata)["mu"].values, post8.summary().loc["mu", "r_hat"], rtol=1e-6)
+
+
+def test_draws_independent_of_chunking_and_resume(tmp_path):
+    kwargs = dict(num_chains=2, num_warmup=60, num_samples=40, progress_bar=False, warn=False)
+    a = sample(jax.random.key(3), T_GAUSS, chunk_size=20, **kwargs)
+    b = sample(jax.random.key(3), T_GAUSS, chunk_size=50, **kwargs)
+    np.testing.assert_array_equal(a["x"], b["x"])
+
+    # Stop after warmup (Ctrl-C from a callback), then resume from the checkpoint.
+    ckpt = tmp_path / "ckpt.npz"
+
+    def stop(done, total):
+        if done >= 80:
+            raise KeyboardInterrupt
+
+    with pytest.warns(SamplingWarning, match="interrupted"):
+        partial = sample(jax.random.key(3), T_GAUSS, chunk_size=20, checkpoint=ckpt, callback=stop, **{**kwargs, "warn": True})
+    assert partial.num_draws == 20
+    resumed = sample(jax.random.key(3), T_GAUSS, chunk_size=20, resume=ckpt, **kwargs)
+    np.testing.assert_array_equal(resumed["x"], a["x"])
+
+
+@pytest.mark.parametrize("kernel", ["hmc", "rwmh"])
+def test_other_kernels_through_driver(kernel):
+    post = sample(jax.random.key(1), T_GAUSS, kernel=kernel, num_warmup=500, num_samples=1000, progress_bar=False, warn=False)
+    x = post["x"].reshape(-1, 2)
+    ess = np.asarray(post.summary()["ess_bulk"])
+    se = np.sqrt(np.array([1.0, 2.0]) / ess)
+    assert np.all(np.abs(x.mean(0) - [1.0, -1.0]) < 5 * se)
+    np.testing.assert_allclose(np.cov(x.T), [[1.0, 0.8], [0.8, 2.0]], atol=0.35)
+
+
+def test_dense_mass_adapts_to_correlation():
+    post = sample(jax.random.key(2), T_GAUSS, dense_mass=True, num_warmup=300, num_samples=300, progress_bar=False, warn=False)
+    # with a dense metric the correlated Gaussian is isotropic: one or two leapfrog steps suffice
+    assert post.sample_stats["tree_depth"].mean() < 2.5
+
+
+def test_warnings_are_raised():
+    def funnel(m):
+        v = m.sample("v", dist.Normal(0.0, 3.0))
+        m.sample("x", dist.Normal(jnp.zeros(3), jnp.exp(v / 2)).to_event(1))
+
+    with pytest.warns(SamplingWarning):
+        post = sample(jax.random.key(0), target(funnel), num_warmup=100, num_samples=100, progress_bar=False)
+    assert post.warnings
+
+
+# ------------------------------------------------------------------ bad input
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="num_chains"):
+        sample(jax.random.key(0), T_GAUSS, num_chains=0)
+    with pytest.raises(ValueError, match="num_samples"):
+        sample(jax.random.key(0), T_GAUSS, num_samples=0)
+    with pytest.raises(ValueError, match="unknown kernel 'gibs'"):
+        sample(jax.random.key(0), T_GAUSS, kernel="gibs")
+    with pytest.raises(TypeError, match="expected a Target"):
+        sample(jax.random.key(0), gaussian_model)
+
+
+def test_nan_everywhere_names_the_site():
+    def broken(m):
+        x = m.sample("x", dist.Normal(0.0, 1.0))
+        m.factor("bad_term", jnp.sqrt(-1.0 - x**2))
+
+    with pytest.raises(FloatingPointError, match="bad_term"):
+        sample(jax.random.key(0), target(broken), progress_bar=False)
+
+
+def test_discrete_latent_under_nuts_suggests_gibbs():
+    def mixture(m):
+        z = m.sample("z", dist.Bernoulli(probs=0.5))
+        m.sample("y", dist.Normal(z, 1.0), obs=0.3)
+
+    with pytest.raises(ValueError, match="discrete latent.*Gibbs"):
+        sample(jax.random.key(0), target(mixture))
