@@ -107,8 +107,15 @@ def main():
                 "ratio": t_ours / t_hand,
             }
         )
-        print(f"{name:32s} dim={t.dim:3d}  bayeskit {t_ours * 1e6:9.2f} us  hand {t_hand * 1e6:9.2f} us  ratio {t_ours / t_hand:.3f}")
-    meta = {"jax": jax.__version__, "platform": platform.platform(), "device": str(jax.devices()[0]), "dtype": "float64"}
+        print(
+            f"{name:32s} dim={t.dim:3d}  bayeskit {t_ours * 1e6:9.2f} us  hand {t_hand * 1e6:9.2f} us  ratio {t_ours / t_hand:.3f}"
+        )
+    meta = {
+        "jax": jax.__version__,
+        "platform": platform.platform(),
+        "device": str(jax.devices()[0]),
+        "dtype": "float64",
+    }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "logdensity_overhead.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     lines = [

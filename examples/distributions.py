@@ -26,15 +26,19 @@ def main():
     batch = dist.Normal(jnp.array([0.0, 1.0, 2.0]), 1.0)
     draws = batch.sample(k_batch, (4,))
     print(f"\nbatch_shape {batch.batch_shape}, draws of shape {draws.shape}")
-    print(f"  log_prob per component {batch.log_prob(draws[0]).shape}, "
-          f"as one event {batch.to_event(1).log_prob(draws[0]).shape}")
+    print(
+        f"  log_prob per component {batch.log_prob(draws[0]).shape}, "
+        f"as one event {batch.to_event(1).log_prob(draws[0]).shape}"
+    )
 
     # Every family knows its support; biject_to maps the real line onto it, which is how
     # samplers and optimisers work on unconstrained values.
     scale_prior = dist.HalfNormal(1.0)
     to_support = dist.biject_to(scale_prior.support)
-    print(f"\nHalfNormal support: {scale_prior.support}; biject_to gives {type(to_support).__name__}: "
-          f"-1.0 -> {float(to_support(-1.0)):.4f}")
+    print(
+        f"\nHalfNormal support: {scale_prior.support}; biject_to gives {type(to_support).__name__}: "
+        f"-1.0 -> {float(to_support(-1.0)):.4f}"
+    )
 
     # Correlated vectors, and a closed-form KL divergence.
     mvn = dist.MultivariateNormal(jnp.zeros(2), covariance_matrix=jnp.array([[1.0, 0.9], [0.9, 1.0]]))

@@ -5,6 +5,7 @@ Run: python examples/model_language.py
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 import bayeskit.dist as dist
 from bayeskit.datasets import eight_schools
@@ -21,30 +22,38 @@ def model(m, sigma, y=None):
         m.sample("y", dist.Normal(theta, sigma), obs=y)
 
 
+def _show(x, decimals):
+    return np.round(np.asarray(x, dtype=float), decimals).tolist()
+
+
 def main():
     data = eight_schools()
     sigma, y = jnp.asarray(data.extra["sigma"]), jnp.asarray(data.y)
     k_prior, k_init = jax.random.split(jax.random.key(0))
 
     # Prior predictive: leave y as None and the model simulates it, with everything else.
-    prior = sample_prior(k_prior, model, sigma, num_samples=1000)
+    # Everything here is a pure JAX function; jax.jit compiles each once as a whole, instead of
+    # compiling every small operation on its own the first time it runs.
+    prior = jax.jit(lambda key: sample_prior(key, model, sigma, num_samples=1000))(k_prior)
     print({name: value.shape for name, value in prior.items()})
-    print(f"prior predictive sd of y per school: {jnp.round(prior['y'].std(0), 1)}")
-    print(f"observed y: {y}")
+    low, high = np.quantile(np.asarray(prior["y"][:, 0]), [0.05, 0.95])
+    print(f"prior predictive 90% interval of y for school A: {low:.1f} to {high:.1f}")
+    print(f"observed y: {_show(y, 0)}")
 
     # Condition on the data: a Target is one log density over a flat unconstrained vector z.
     t = target(model, sigma, y=y)
     print(f"\n{t}")
     print(f"dim = {t.dim} (mu, log tau, 8 x theta_raw)")
     z = t.init(k_init)
-    print(f"logdensity_fn(z) = {float(t.logdensity_fn(z)):.3f} (Jacobian of tau = exp(z) included)")
-    values = t.constrain(z)
-    print(f"constrain(z): tau = {float(values['tau']):.3f} > 0, theta = {jnp.round(values['theta'], 2)}")
+    logdensity_fn = jax.jit(t.logdensity_fn)
+    print(f"logdensity_fn(z) = {float(logdensity_fn(z)):.3f} (Jacobian of tau = exp(z) included)")
+    values = jax.jit(t.constrain)(z)
+    print(f"constrain(z): tau = {float(values['tau']):.3f} > 0, theta = {_show(values['theta'], 2)}")
 
-    # The log density is a pure JAX function: gradients for samplers, vmap over many points.
+    # Gradients for samplers and optimisers, and vmap to evaluate many points at once.
     grad = jax.jit(jax.grad(t.logdensity_fn))(z)
-    many = jax.vmap(t.logdensity_fn)(jnp.stack([z, 0.5 * z, jnp.zeros_like(z)]))
-    print(f"gradient norm {float(jnp.linalg.norm(grad)):.3f}; three points at once: {jnp.round(many, 3)}")
+    many = jax.jit(jax.vmap(t.logdensity_fn))(jnp.stack([z, 0.5 * z, jnp.zeros_like(z)]))
+    print(f"gradient norm {float(jnp.linalg.norm(grad)):.3f}; three points at once: {_show(many, 3)}")
 
 
 if __name__ == "__main__":

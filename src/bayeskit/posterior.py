@@ -49,7 +49,7 @@ class Posterior:
         if len(shapes) != 1 or any(v.ndim < 2 for v in self.draws.values()):
             raise ValueError(
                 "Posterior: every array in `draws` must have the same leading [chain, draw] shape; "
-                f"got {({k: v.shape for k, v in self.draws.items()})}."
+                f"got { ({k: v.shape for k, v in self.draws.items()}) }."
             )
         self.sample_stats = {k: np.asarray(v) for k, v in (sample_stats or {}).items()}
         self.info = dict(info or {})
@@ -169,7 +169,9 @@ class Posterior:
                 raise ValueError(f"Posterior.load: {path} was not written by Posterior.save (no metadata).")
             meta = json.loads(str(f["meta"]))
             if meta.get("format") != _FORMAT:
-                raise ValueError(f"Posterior.load: {path} has format {meta.get('format')!r}, expected {_FORMAT}.")
+                raise ValueError(
+                    f"Posterior.load: {path} has format {meta.get('format')!r}, expected {_FORMAT}."
+                )
             draws = {k.split("/", 1)[1]: f[k] for k in f.files if k.startswith("draws/")}
             stats = {k.split("/", 1)[1]: f[k] for k in f.files if k.startswith("sample_stats/")}
         return cls(draws, stats, meta["info"], meta["warnings"])

@@ -15,7 +15,9 @@ def test_eight_schools():
 
 def test_sklearn_sets_offline():
     digits = load_digits()
-    assert digits.X.shape == (1797, 64) and digits.X.max() <= 1.0 and set(np.unique(digits.y)) == set(range(10))
+    assert (
+        digits.X.shape == (1797, 64) and digits.X.max() <= 1.0 and set(np.unique(digits.y)) == set(range(10))
+    )
     diabetes = load_diabetes()
     assert diabetes.X.shape == (442, 10) and len(diabetes.feature_names) == 10
 

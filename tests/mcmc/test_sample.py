@@ -31,7 +31,12 @@ T8 = target(eight_schools_model, jnp.asarray(ES.extra["sigma"]), y=jnp.asarray(E
 
 
 def gaussian_model(m):
-    m.sample("x", dist.MultivariateNormal(jnp.array([1.0, -1.0]), covariance_matrix=jnp.array([[1.0, 0.8], [0.8, 2.0]])))
+    m.sample(
+        "x",
+        dist.MultivariateNormal(
+            jnp.array([1.0, -1.0]), covariance_matrix=jnp.array([[1.0, 0.8], [0.8, 2.0]])
+        ),
+    )
 
 
 T_GAUSS = target(gaussian_model)
@@ -57,13 +62,30 @@ def test_eight_schools_matches_posteriordb(post8):
 
 
 def test_posterior_statistics_and_info(post8):
-    assert set(post8.sample_stats) >= {"diverging", "tree_depth", "acceptance_rate", "energy", "num_steps", "step_size"}
+    assert set(post8.sample_stats) >= {
+        "diverging",
+        "tree_depth",
+        "acceptance_rate",
+        "energy",
+        "num_steps",
+        "step_size",
+    }
     assert post8.sample_stats["tree_depth"].max() <= 10
     accept = post8.sample_stats["acceptance_rate"].mean()
     assert 0.7 < accept < 0.95  # dual averaging hits its 0.8 target on average
     assert post8.info["compile_time"] > 0 and post8.info["kernel"] == "nuts"
     summary = post8.summary()
-    assert list(summary.columns) == ["mean", "sd", "hdi_3%", "hdi_97%", "mcse_mean", "mcse_sd", "ess_bulk", "ess_tail", "r_hat"]
+    assert list(summary.columns) == [
+        "mean",
+        "sd",
+        "hdi_3%",
+        "hdi_97%",
+        "mcse_mean",
+        "mcse_sd",
+        "ess_bulk",
+        "ess_tail",
+        "r_hat",
+    ]
 
 
 def test_save_load_round_trip(post8, tmp_path):
@@ -95,7 +117,14 @@ def test_draws_independent_of_chunking_and_resume(tmp_path):
             raise KeyboardInterrupt
 
     with pytest.warns(SamplingWarning, match="interrupted"):
-        partial = sample(jax.random.key(3), T_GAUSS, chunk_size=20, checkpoint=ckpt, callback=stop, **{**kwargs, "warn": True})
+        partial = sample(
+            jax.random.key(3),
+            T_GAUSS,
+            chunk_size=20,
+            checkpoint=ckpt,
+            callback=stop,
+            **{**kwargs, "warn": True},
+        )
     assert partial.num_draws == 20
     resumed = sample(jax.random.key(3), T_GAUSS, chunk_size=20, resume=ckpt, **kwargs)
     np.testing.assert_array_equal(resumed["x"], a["x"])
@@ -103,7 +132,15 @@ def test_draws_independent_of_chunking_and_resume(tmp_path):
 
 @pytest.mark.parametrize("kernel", ["hmc", "rwmh"])
 def test_other_kernels_through_driver(kernel):
-    post = sample(jax.random.key(1), T_GAUSS, kernel=kernel, num_warmup=500, num_samples=1000, progress_bar=False, warn=False)
+    post = sample(
+        jax.random.key(1),
+        T_GAUSS,
+        kernel=kernel,
+        num_warmup=500,
+        num_samples=1000,
+        progress_bar=False,
+        warn=False,
+    )
     x = post["x"].reshape(-1, 2)
     ess = np.asarray(post.summary()["ess_bulk"])
     se = np.sqrt(np.array([1.0, 2.0]) / ess)
@@ -112,7 +149,15 @@ def test_other_kernels_through_driver(kernel):
 
 
 def test_dense_mass_adapts_to_correlation():
-    post = sample(jax.random.key(2), T_GAUSS, dense_mass=True, num_warmup=300, num_samples=300, progress_bar=False, warn=False)
+    post = sample(
+        jax.random.key(2),
+        T_GAUSS,
+        dense_mass=True,
+        num_warmup=300,
+        num_samples=300,
+        progress_bar=False,
+        warn=False,
+    )
     # with a dense metric the correlated Gaussian is isotropic: one or two leapfrog steps suffice
     assert post.sample_stats["tree_depth"].mean() < 2.5
 

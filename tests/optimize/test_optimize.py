@@ -84,7 +84,9 @@ def test_laplace_samples_respect_constraints():
     approx = laplace(KEY, target(gaussian, Y))
     draws = approx.sample(jax.random.key(2), 500)
     assert draws["sigma"].shape == (500,) and bool(jnp.all(draws["sigma"] > 0))
-    np.testing.assert_allclose(jnp.mean(draws["mu"]), np.mean(DATA.y), atol=4 * np.std(DATA.y) / np.sqrt(60 * 500) * 10)
+    np.testing.assert_allclose(
+        jnp.mean(draws["mu"]), np.mean(DATA.y), atol=4 * np.std(DATA.y) / np.sqrt(60 * 500) * 10
+    )
 
 
 def test_bad_input():

@@ -33,7 +33,9 @@ def hand_written(z):
     theta = mu + tau * raw
     return (
         norm.logpdf(mu, 0, 5)
-        + jnp.log(2.0) + cauchy.logpdf(tau, 0, 5) + log_tau  # half-Cauchy + Jacobian of exp
+        + jnp.log(2.0)
+        + cauchy.logpdf(tau, 0, 5)
+        + log_tau  # half-Cauchy + Jacobian of exp
         + jnp.sum(norm.logpdf(raw))
         + jnp.sum(norm.logpdf(Y, theta, SIGMA))
     )

@@ -10,15 +10,11 @@ from jax.scipy.special import gammaln
 from bayeskit.conjugate._data import check_binary, check_counts, observations
 from bayeskit.dist import constraints as C
 from bayeskit.dist._distribution import as_float, check_parameter, is_concrete
+from bayeskit.dist._special import betaln
 from bayeskit.dist.bernoulli import Bernoulli
 from bayeskit.dist.beta import Beta
 
 __all__ = ["BetaBernoulli"]
-
-
-def _log_beta(a, b):
-    # jax.scipy.special.betaln is accurate only to ~1e-7 relative, even in float64.
-    return gammaln(a) + gammaln(b) - gammaln(a + b)
 
 
 class BetaBernoulli(eqx.Module):
@@ -150,4 +146,4 @@ class BetaBernoulli(eqx.Module):
             The log evidence, of the broadcast shape of the parameters and the data's trailing axes.
         """
         s, f, log_coef = self._tally("BetaBernoulli.log_marginal_likelihood", data, successes, trials)
-        return _log_beta(self.alpha + s, self.beta + f) - _log_beta(self.alpha, self.beta) + log_coef
+        return betaln(self.alpha + s, self.beta + f) - betaln(self.alpha, self.beta) + log_coef

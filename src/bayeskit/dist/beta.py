@@ -95,4 +95,6 @@ class Beta(Distribution):
         return jnp.broadcast_to(h, self.batch_shape)
 
     def cdf(self, x):
+        """Return P(X <= x); differentiable in ``x`` only (JAX's ``betainc`` has no gradient with
+        respect to the concentrations)."""
         return betainc(self.concentration1, self.concentration0, jnp.clip(x, 0, 1))

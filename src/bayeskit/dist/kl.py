@@ -8,6 +8,7 @@ from jax.scipy.special import digamma, gammaln
 
 from bayeskit.dist._distribution import Distribution, ExpandedDistribution
 from bayeskit.dist._independent import Independent
+from bayeskit.dist._special import betaln
 from bayeskit.dist.bernoulli import Bernoulli
 from bayeskit.dist.beta import Beta
 from bayeskit.dist.categorical import Categorical
@@ -69,10 +70,9 @@ def _gamma(p, q):
 
 def _beta(p, q):
     a1, b1, a2, b2 = p.concentration1, p.concentration0, q.concentration1, q.concentration0
-    lbeta = lambda a, b: gammaln(a) + gammaln(b) - gammaln(a + b)
     return (
-        lbeta(a2, b2)
-        - lbeta(a1, b1)
+        betaln(a2, b2)
+        - betaln(a1, b1)
         + (a1 - a2) * digamma(a1)
         + (b1 - b2) * digamma(b1)
         + (a2 - a1 + b2 - b1) * digamma(a1 + b1)

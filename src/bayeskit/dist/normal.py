@@ -6,7 +6,7 @@ import math
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.special import erf, erfinv
+from jax.scipy.special import ndtr, ndtri
 
 from bayeskit.dist import constraints as C
 from bayeskit.dist._distribution import Distribution, as_float, check_parameter
@@ -36,7 +36,13 @@ class Normal(Distribution):
 
     def __check_init__(self):
         check_parameter("Normal", "loc", self.loc, C.real)
-        check_parameter("Normal", "scale", self.scale, C.positive, "The scale is a standard deviation: pass a positive number.")
+        check_parameter(
+            "Normal",
+            "scale",
+            self.scale,
+            C.positive,
+            "The scale is a standard deviation: pass a positive number.",
+        )
 
     @property
     def batch_shape(self):
@@ -66,7 +72,7 @@ class Normal(Distribution):
         return jnp.broadcast_to(0.5 + _HALF_LOG_2PI + jnp.log(self.scale), self.batch_shape)
 
     def cdf(self, x):
-        return 0.5 * (1 + erf((x - self.loc) / (self.scale * math.sqrt(2))))
+        return ndtr((x - self.loc) / self.scale)
 
     def icdf(self, q):
-        return self.loc + self.scale * math.sqrt(2) * erfinv(2 * q - 1)
+        return self.loc + self.scale * ndtri(q)

@@ -107,6 +107,8 @@ class StudentT(Distribution):
         return jnp.broadcast_to(h, self.batch_shape)
 
     def cdf(self, x):
+        """Return P(X <= x); differentiable in ``x``, ``loc`` and ``scale`` (JAX's ``betainc`` has no
+        gradient with respect to ``df``)."""
         nu = self.df
         z = (x - self.loc) / self.scale
         # One tail, P(T < -|z|), via the regularised incomplete beta function.

@@ -55,7 +55,7 @@ def check_step_size(kernel: str, step_size) -> jax.Array:
         raise ValueError(f"{kernel}: step_size must be a scalar, got shape {tuple(eps.shape)}.")
     if not jnp.issubdtype(eps.dtype, jnp.floating):
         eps = eps.astype(jnp.result_type(float))
-    if is_concrete(step_size) and is_concrete(eps):
+    if is_concrete(eps):
         value = float(eps)
         if not (math.isfinite(value) and value > 0):
             raise ValueError(

@@ -59,11 +59,14 @@ def leapfrog(logdensity_fn: Callable, kinetic_grad_fn: Callable) -> Callable:
     value_and_grad = jax.value_and_grad(logdensity_fn)
 
     def step(state: IntegratorState, step_size) -> IntegratorState:
+        # Keep the state's dtypes (a float64 step size or metric must not promote a float32
+        # chain, whose loops need a fixed carry type).
         half = 0.5 * step_size
-        momentum = state.momentum + half * state.logdensity_grad
+        momentum = (state.momentum + half * state.logdensity_grad).astype(state.momentum.dtype)
         position = state.position + step_size * kinetic_grad_fn(momentum)
+        position = position.astype(state.position.dtype)
         logdensity, logdensity_grad = value_and_grad(position)
-        momentum = momentum + half * logdensity_grad
+        momentum = (momentum + half * logdensity_grad).astype(state.momentum.dtype)
         return IntegratorState(position, momentum, logdensity, logdensity_grad)
 
     return step

@@ -66,7 +66,7 @@ def _check_inverse_mass_matrix(inverse_mass_matrix) -> jax.Array:
             "inverse_mass_matrix must be a vector (the diagonal of M^-1) or a square matrix (dense "
             f"M^-1), of the position's size; got shape {tuple(imm.shape)}."
         )
-    if is_concrete(inverse_mass_matrix) and not isinstance(imm, jax.core.Tracer):
+    if is_concrete(imm):
         values = np.asarray(imm)
         diagonal = values if values.ndim == 1 else np.diagonal(values)
         if not (np.all(np.isfinite(values)) and np.all(diagonal > 0)):
@@ -102,7 +102,7 @@ def gaussian_euclidean(inverse_mass_matrix) -> Metric:
     if imm.ndim == 1:
 
         def velocity(momentum):
-            return imm * momentum
+            return (imm * momentum).astype(momentum.dtype)
 
         def sample_momentum(key, position):
             z = jax.random.normal(key, jnp.shape(position), jnp.result_type(position))
@@ -114,7 +114,7 @@ def gaussian_euclidean(inverse_mass_matrix) -> Metric:
         cholesky = jnp.linalg.cholesky(imm)
 
         def velocity(momentum):
-            return imm @ momentum
+            return (imm @ momentum).astype(momentum.dtype)
 
         def sample_momentum(key, position):
             z = jax.random.normal(key, jnp.shape(position), jnp.result_type(position))

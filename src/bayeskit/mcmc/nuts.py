@@ -7,11 +7,13 @@ the trajectory with probability proportional to exp(-H): uniformly-progressively
 subtree, and biased towards the new subtree when it is merged with the old trajectory, as Stan does.
 
 The trajectory is built iteratively, so the whole transition is one compiled loop that ``jax.jit``
-and ``jax.vmap`` transform. Leaves of a new subtree are numbered n = 0, 1, ...; after leaf n the
-subtrees of sizes 2, 4, ..., 2^t that end at n are complete, t the number of trailing one bits of
-n. For each size a left sibling is kept on a stack of ``max_tree_depth`` rows (row j holds the
-most recent completed subtree of 2^j leaves, exactly as a binary counter), so all the U-turn
-checks due after a leaf are done at once, vectorised over the stack, with no recursion.
+and ``jax.vmap`` transform, with no recursion. Leaves of a new subtree are numbered n = 0, 1, ...;
+after leaf n the subtrees of 2, 4, ..., 2^t leaves that end at n are complete, t the number of
+trailing one bits of n, and each is the merge of two halves: the previous one (ending at n) and
+its left sibling. The left siblings live on a stack of ``max_tree_depth`` rows, row k holding the
+last completed subtree of 2^k leaves (its end momenta and momentum sum), which is exactly a binary
+counter: leaf n merges rows 0..t-1, one U-turn check per merge, then writes the merged subtree to
+row t. That is one gradient evaluation and fewer than two merges per leapfrog step on average.
 
 References:
     Hoffman, M. D. and Gelman, A. (2014). The No-U-Turn Sampler. JMLR 15, 1593-1623.
@@ -96,7 +98,7 @@ class _Subtree(NamedTuple):
 class _SubtreeCarry(NamedTuple):
     num_leaves_done: jax.Array
     state: IntegratorState
-    stack: _Span
+    stack: jax.Array
     span: _Span
     proposal: _Proposal
     log_sum_weight: jax.Array
@@ -123,7 +125,9 @@ def _select(pred, on_true, on_false):
 
 
 def _reverse(span: _Span) -> _Span:
-    return _Span(span.momentum_end, span.velocity_end, span.momentum_start, span.velocity_start, span.momentum_sum)
+    return _Span(
+        span.momentum_end, span.velocity_end, span.momentum_start, span.velocity_start, span.momentum_sum
+    )
 
 
 def _join(first: _Span, second: _Span) -> _Span:
@@ -144,7 +148,9 @@ def _is_turning_join(first: _Span, second: _Span) -> jax.Array:
     state of the other half; this catches trajectories that turn over a span that no single
     subtree covers (e.g. Gaussians whose period is close to the trajectory length).
     """
-    whole = is_turning_velocities(first.velocity_start, second.velocity_end, first.momentum_sum + second.momentum_sum)
+    whole = is_turning_velocities(
+        first.velocity_start, second.velocity_end, first.momentum_sum + second.momentum_sum
+    )
     first_extended = is_turning_velocities(
         first.velocity_start, second.velocity_start, first.momentum_sum + second.momentum_start
     )
@@ -211,8 +217,7 @@ def nuts(
         signed_step_size = jnp.where(is_forward, step_size, -step_size)
         num_leaves = jnp.left_shift(jnp.int32(1), depth)
         dtype = energy_start.dtype
-        zeros = jnp.zeros((max_tree_depth, dim), start.momentum.dtype)
-        empty = _Span(zeros, zeros, zeros, zeros, zeros)
+        empty = jnp.zeros((max_tree_depth, 3, dim), start.momentum.dtype)
 
         def keep_going(carry: _SubtreeCarry):
             return (carry.num_leaves_done < num_leaves) & ~carry.is_divergent & ~carry.is_turning
@@ -236,25 +241,29 @@ def nuts(
             leaf_proposal = _Proposal(state.position, state.logdensity, state.logdensity_grad, energy)
             proposal = _select(take, leaf_proposal, carry.proposal)
 
-            # Row k of `ending_here` is the span of the 2^k leaves that end at leaf n; for k <= t
-            # it is complete, and its left sibling of 2^k leaves sits in stack row k.
+            # The subtrees of 2, 4, ..., 2^t leaves that end at leaf n are now complete; the left
+            # half of the one of 2^(k+1) leaves is stack row k. Merge and check them, smallest
+            # first, stopping at the first U-turn (Stan checks nothing after a divergent step).
             num_complete = jax.lax.population_count(n ^ (n + 1)) - 1
-            stack = carry.stack
-            sums = jnp.cumsum(stack.momentum_sum, axis=0)
-            ending_here = _Span(
-                jnp.concatenate([momentum[None], stack.momentum_start]),
-                jnp.concatenate([velocity[None], stack.velocity_start]),
-                jnp.broadcast_to(momentum, (max_tree_depth + 1, dim)),
-                jnp.broadcast_to(velocity, (max_tree_depth + 1, dim)),
-                momentum + jnp.concatenate([jnp.zeros_like(momentum)[None], sums]),
-            )
-            right_halves = jax.tree.map(lambda x: x[:-1], ending_here)
-            turning_by_level = jax.vmap(_is_turning_join)(stack, right_halves)
-            # Stan checks nothing after a divergent step.
-            is_turning = ~is_divergent & jnp.any(turning_by_level & (jnp.arange(max_tree_depth) < num_complete))
 
-            completed = jax.tree.map(lambda x: x[num_complete], ending_here)
-            stack = jax.tree.map(lambda rows, row: rows.at[num_complete].set(row), stack, completed)
+            def merge_more(merge):
+                level, _, is_turning, _ = merge
+                return (level < num_complete) & ~is_turning & ~is_divergent
+
+            def merge(merge):
+                level, right, _, stack = merge
+                row = jax.lax.dynamic_index_in_dim(stack, level, keepdims=False)
+                left = _Span(row[0], metric.velocity(row[0]), row[1], metric.velocity(row[1]), row[2])
+                return level + 1, _join(left, right), _is_turning_join(left, right), stack
+
+            # The stack travels through the loop (unchanged), as one array, so that XLA updates the
+            # row written below in place instead of copying the stack every step.
+            leaf = _Span(momentum, velocity, momentum, velocity, momentum)
+            _, completed, is_turning, stack = jax.lax.while_loop(
+                merge_more, merge, (jnp.int32(0), leaf, jnp.asarray(False), carry.stack)
+            )
+            row = jnp.stack([completed.momentum_start, completed.momentum_end, completed.momentum_sum])
+            stack = jax.lax.dynamic_update_index_in_dim(stack, row, num_complete, 0)
             return _SubtreeCarry(
                 num_leaves_done=n + 1,
                 state=state,
@@ -272,7 +281,7 @@ def nuts(
             num_leaves_done=jnp.int32(0),
             state=start,
             stack=empty,
-            span=jax.tree.map(lambda x: x[0], empty),
+            span=_Span(*[start.momentum] * 5),  # a placeholder: the first leaf replaces it
             proposal=no_proposal,
             log_sum_weight=jnp.asarray(-jnp.inf, dtype),
             sum_acceptance=jnp.zeros((), dtype),

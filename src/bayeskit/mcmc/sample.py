@@ -114,7 +114,9 @@ def _make_chunk_fn(target, make_kernel, num_warmup, target_accept, dense_mass, c
         warm = active & (i < num_warmup)
         j = jnp.minimum(i, num_warmup)
         da_new = dual_averaging_update(da, info.acceptance_rate, target_accept)
-        wf_new = jax.tree.map(lambda a, b: jnp.where(is_slow[j], a, b), welford_update(wf, new_state.position), wf)
+        wf_new = jax.tree.map(
+            lambda a, b: jnp.where(is_slow[j], a, b), welford_update(wf, new_state.position), wf
+        )
         end = is_end[j]
         imm_new = jnp.where(end, welford_covariance(wf_new), imm)
         wf_new = jax.tree.map(lambda a, b: jnp.where(end, a, b), welford_init(dim, dense_mass), wf_new)
@@ -130,7 +132,10 @@ def _make_chunk_fn(target, make_kernel, num_warmup, target_accept, dense_mass, c
             jnp.where(warm, eps_new, eps),
             jnp.where(warm, imm_new, imm),
         )
-        out = (target.constrain(new_state.position), {k: getattr(info, k) for k in info._fields if k in _STAT_NAMES})
+        out = (
+            target.constrain(new_state.position),
+            {k: getattr(info, k) for k in info._fields if k in _STAT_NAMES},
+        )
         return carry, out
 
     def run_chunk(carry, start, total, chain_key):
@@ -305,7 +310,10 @@ def sample(
                 post = _assemble(kept, thin, {}, [])
                 if _converged(post, min_ess):
                     break
-                total = min(total + chunk_size * max(1, math.ceil(num_samples / chunk_size / 4)), num_warmup + max_samples)
+                total = min(
+                    total + chunk_size * max(1, math.ceil(num_samples / chunk_size / 4)),
+                    num_warmup + max_samples,
+                )
                 progress.extend(total)
     except KeyboardInterrupt:
         interrupted = True
@@ -325,7 +333,9 @@ def sample(
         "max_tree_depth": max_tree_depth if kernel == "nuts" else None,
         "dense_mass": dense_mass,
         "step_size": step_sizes.tolist(),
-        "inverse_mass_matrix_diagonal": (np.diagonal(inv_mass, axis1=-2, axis2=-1) if dense_mass else inv_mass).tolist(),
+        "inverse_mass_matrix_diagonal": (
+            np.diagonal(inv_mass, axis1=-2, axis2=-1) if dense_mass else inv_mass
+        ).tolist(),
         "compile_time": compile_time,
         "sampling_time": run_time,
         "interrupted": interrupted,

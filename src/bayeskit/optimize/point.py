@@ -121,7 +121,9 @@ def mle(
         >>> res.values["mu"], res.values["sigma"]   # sample mean, biased sd
     """
     _check_target("mle", target)
-    return optimize_target("mle", key, target, target.log_likelihood_fn, num_starts, max_iterations, tol, init)
+    return optimize_target(
+        "mle", key, target, target.log_likelihood_fn, num_starts, max_iterations, tol, init
+    )
 
 
 def map(  # noqa: A001 - the conventional name of the estimator

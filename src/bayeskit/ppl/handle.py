@@ -126,7 +126,7 @@ class Handle:
             raise ValueError(
                 f"{self.model_name}: site name `{name}` is used twice (first as a "
                 f"{self.trace[name].kind} site). Every sample, deterministic, factor and param "
-                f"needs its own name; inside a Python loop, add the index, e.g. f\"{name}_{{i}}\"."
+                f'needs its own name; inside a Python loop, add the index, e.g. f"{name}_{{i}}".'
             )
         if any(p.name == name for p in self._plates):
             raise ValueError(f"{self.model_name}: site `{name}` has the same name as an enclosing plate.")
@@ -276,7 +276,9 @@ class Handle:
         return value
 
     @contextmanager
-    def plate(self, name: str, size: int, subsample_size: int | None = None, dim: int | None = None) -> Iterator:
+    def plate(
+        self, name: str, size: int, subsample_size: int | None = None, dim: int | None = None
+    ) -> Iterator:
         """Declare ``size`` conditionally independent copies of the sites inside the block.
 
         Sites inside are broadcast along batch dimension ``dim`` (by default the rightmost one
@@ -285,7 +287,9 @@ class Handle:
         minibatch estimate. The ``with`` block yields the indices in use.
         """
         if not isinstance(size, int | np.integer) or size < 1:
-            raise ValueError(f"{self.model_name}: plate `{name}` needs a positive integer size, got {size!r}.")
+            raise ValueError(
+                f"{self.model_name}: plate `{name}` needs a positive integer size, got {size!r}."
+            )
         size = int(size)
         sub = size if subsample_size is None else int(subsample_size)
         if not 1 <= sub <= size:
@@ -299,7 +303,9 @@ class Handle:
             while dim in used:
                 dim -= 1
         elif dim >= 0 or any(p.dim == dim for p in self._plates):
-            raise ValueError(f"{self.model_name}: plate `{name}` needs a negative dim not used by an enclosing plate.")
+            raise ValueError(
+                f"{self.model_name}: plate `{name}` needs a negative dim not used by an enclosing plate."
+            )
         if any(p.name == name for p in self._plates) or name in self.trace:
             raise ValueError(f"{self.model_name}: plate name `{name}` is already in use.")
         if name in self._subsample:

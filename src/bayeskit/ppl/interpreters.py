@@ -22,7 +22,9 @@ def model_name(model: Callable) -> str:
 def check_model_args(model: Callable, args: tuple, kwargs: dict) -> None:
     """Raise a clear ``TypeError`` if ``model(m, *args, **kwargs)`` would not bind its arguments."""
     if not callable(model):
-        raise TypeError(f"A model must be a function taking the handle `m` first; got {type(model).__name__}.")
+        raise TypeError(
+            f"A model must be a function taking the handle `m` first; got {type(model).__name__}."
+        )
     try:
         sig = inspect.signature(model)
     except (TypeError, ValueError):
@@ -34,9 +36,14 @@ def check_model_args(model: Callable, args: tuple, kwargs: dict) -> None:
         missing = []
         bound = sig.bind_partial(None, *args, **kwargs).arguments if _partial_ok(sig, args, kwargs) else {}
         for p in params:
-            if p.name not in bound and p.default is inspect.Parameter.empty and p.kind in (
-                inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                inspect.Parameter.KEYWORD_ONLY,
+            if (
+                p.name not in bound
+                and p.default is inspect.Parameter.empty
+                and p.kind
+                in (
+                    inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                    inspect.Parameter.KEYWORD_ONLY,
+                )
             ):
                 missing.append(p.name)
         name = model_name(model)
@@ -87,7 +94,9 @@ def log_joint(model: Callable, values: dict[str, Any], *args, params=None, **kwa
     No Jacobian is added: this is the density with respect to the constrained variables.
     """
     tr = trace(model, *args, values=values, params=params, **kwargs)
-    missing = [s.name for s in tr.values() if s.kind == "sample" and not s.is_observed and s.name not in values]
+    missing = [
+        s.name for s in tr.values() if s.kind == "sample" and not s.is_observed and s.name not in values
+    ]
     if missing:
         raise ValueError(
             f"log_joint: no value given for latent site(s) {missing} of model `{model_name(model)}`."
@@ -146,7 +155,9 @@ def predictive(key: jax.Array, model: Callable, samples, *args, **kwargs) -> dic
     probe = trace(model, *args, key=jax.random.key(0), **kwargs)
     unknown = [n for n in draws if n not in probe]
     if unknown:
-        raise ValueError(f"predictive: sites {unknown} in `samples` are not sites of model `{model_name(model)}`.")
+        raise ValueError(
+            f"predictive: sites {unknown} in `samples` are not sites of model `{model_name(model)}`."
+        )
     latent = {n: jnp.asarray(v) for n, v in draws.items() if probe[n].kind == "sample"}
     name0, v0 = next(iter(latent.items()))
     lead = v0.shape[: v0.ndim - np.ndim(probe[name0].value)]

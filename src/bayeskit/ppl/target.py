@@ -151,7 +151,9 @@ class Target:
 
     def init(self, key: jax.Array, radius: float = 2.0) -> jax.Array:
         """Draw a starting point uniformly on ``(-radius, radius)`` in unconstrained space (Stan)."""
-        return jax.random.uniform(key, (self.dim,), minval=-radius, maxval=radius, dtype=jnp.result_type(float))
+        return jax.random.uniform(
+            key, (self.dim,), minval=-radius, maxval=radius, dtype=jnp.result_type(float)
+        )
 
     def nonfinite_sites(self, z) -> list[str]:
         """Names of the sites whose log density, or gradient with respect to ``z``, is not finite.

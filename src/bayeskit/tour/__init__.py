@@ -25,7 +25,9 @@ def _chapter(name: str):
     return importlib.import_module(CHAPTERS[name])
 
 
-def run_tour(chapters: list[str] | None = None, list_only: bool = False, out: str | None = None, seed: int = 0) -> int:
+def run_tour(
+    chapters: list[str] | None = None, list_only: bool = False, out: str | None = None, seed: int = 0
+) -> int:
     """Run the named chapters (all by default); return a process exit status."""
     from rich.console import Console
 
