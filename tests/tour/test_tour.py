@@ -19,7 +19,7 @@ EXPECTED = {
         ("posterior", "95% interval", "log p(D)", "log Bayes factor", "max |grid - exact|", "log Z on grid"),
         ("bayes_rule",),
     ),
-    "mle-map": (("estimator", "|w - w_true|", "penalty it implies"), ("mle_map",)),
+    "mle-map": (("estimator", "|w - w_true|", "scikit-learn twin"), ("mle_map",)),
     "linear-regression": (
         ("degree", "log evidence", "test RMSE", "95% coverage", "posterior mean", "prior precision"),
         ("linear_regression",),

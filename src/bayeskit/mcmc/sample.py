@@ -6,6 +6,7 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
