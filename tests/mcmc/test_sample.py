@@ -202,3 +202,66 @@ def test_discrete_latent_under_nuts_suggests_gibbs():
 
     with pytest.raises(ValueError, match="discrete latent.*Gibbs"):
         sample(jax.random.key(0), target(mixture))
+
+
+def test_until_converged_keeps_drawing():
+    post = sample(
+        jax.random.key(4),
+        T_GAUSS,
+        num_chains=2,
+        num_warmup=200,
+        num_samples=50,
+        until_converged=True,
+        min_ess=300,
+        max_samples=2000,
+        progress_bar=False,
+        warn=False,
+    )
+    assert post.num_draws > 50
+    assert post.summary()["ess_bulk"].min() >= 300 or post.num_draws == 2000
+
+
+def test_predictive_from_posterior(post8):
+    from bayeskit.ppl import predictive
+
+    pred = predictive(jax.random.key(9), eight_schools_model, post8, jnp.asarray(ES.extra["sigma"]))
+    assert pred["y"].shape == (4, 1000, 8)
+    # the replicated data scatter around theta with the known sigma
+    resid = (pred["y"] - post8["theta"]) / ES.extra["sigma"]
+    assert abs(float(resid.std()) - 1) < 0.05
+
+
+_LAYOUT_SCRIPT = """
+import os, sys
+os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+import jax
+jax.config.update("jax_enable_x64", True)
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+from test_sample import T_GAUSS, sample
+assert len(jax.devices()) == 2
+post = sample(jax.random.key(5), T_GAUSS, num_chains=2, num_warmup=50, num_samples=30, progress_bar=False, warn=False)
+np.save(sys.argv[2], post["x"])
+"""
+
+
+def test_draws_independent_of_device_layout(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "two_devices.npy"
+    script = tmp_path / "layout.py"
+    script.write_text(_LAYOUT_SCRIPT)
+    subprocess.run(
+        [sys.executable, str(script), str(Path(__file__).parent), str(out)], check=True, timeout=300
+    )
+    one = sample(
+        jax.random.key(5),
+        T_GAUSS,
+        num_chains=2,
+        num_warmup=50,
+        num_samples=30,
+        progress_bar=False,
+        warn=False,
+    )
+    np.testing.assert_allclose(np.load(out), one["x"], rtol=1e-10)
