@@ -24,6 +24,42 @@ EXPECTED = {
         ("degree", "log evidence", "test RMSE", "95% coverage", "posterior mean", "prior precision"),
         ("linear_regression",),
     ),
+    "nuts-regression": (
+        ("parameter", "truth", "94% HDI", "R-hat", "exact mean", "NUTS sd", "|mean gap| / sd", "MCSE / sd"),
+        ("nuts_regression",),
+    ),
+    "metropolis": (
+        (
+            "scale",
+            "accept",
+            "switches",
+            "mode B",
+            "estimate of E[x]",
+            "R-hat",
+            "discarded",
+            "MCSE",
+        ),
+        ("metropolis",),
+    ),
+    "gibbs-mixture": (
+        ("parameter", "truth", "94% HDI", "ESS bulk", "R-hat", "true component", "assigned 2"),
+        ("gibbs_mixture",),
+    ),
+    "logistic-regression": (
+        ("parameter", "truth", "94% HDI", "R-hat", "point", "share of"),
+        ("logistic_regression",),
+    ),
+    "hierarchical": (
+        (
+            "no pooling",
+            "partial pooling",
+            "complete pooling",
+            "parameterisation",
+            "divergent draws",
+            "tau R-hat",
+        ),
+        ("hierarchical",),
+    ),
 }
 
 

@@ -77,7 +77,7 @@ def _initial_positions(key, target: Target, num_chains: int, init, num_tries: in
         candidates = z[:, None, :]
     else:
         keys = jax.random.split(key, num_chains * num_tries)
-        candidates = jax.vmap(target.init)(keys).reshape(num_chains, num_tries, target.dim)
+        candidates = jax.jit(jax.vmap(target.init))(keys).reshape(num_chains, num_tries, target.dim)
     value_and_grad = jax.jit(jax.vmap(jax.vmap(jax.value_and_grad(target.logdensity_fn))))
     values, grads = value_and_grad(candidates)
     ok = np.isfinite(np.asarray(values)) & np.all(np.isfinite(np.asarray(grads)), axis=-1)
