@@ -7,8 +7,8 @@ a ``jax.random`` key, ``console`` a ``rich`` console and ``out`` a folder for fi
 from __future__ import annotations
 
 import importlib
-import zlib
 import time
+import zlib
 from pathlib import Path
 
 __all__ = ["CHAPTERS", "run_tour"]
