@@ -61,37 +61,60 @@ def _check_positive_int(name: str, value, minimum: int = 1) -> int:
     return int(value)
 
 
-def _initial_positions(key, target: Target, num_chains: int, init, num_tries: int = 20) -> jax.Array:
-    """Stan-style initialisation: uniform(-2, 2) unconstrained, first finite of ``num_tries``."""
-    if init is not None:
-        if isinstance(init, dict):
-            z = target.unconstrain(init)
-        else:
-            z = jnp.asarray(init, dtype=jnp.result_type(float))
-        z = jnp.broadcast_to(z, (num_chains, target.dim)) if z.ndim == 1 else z
-        if z.shape != (num_chains, target.dim):
-            raise ValueError(
-                f"sample: `init` gives shape {tuple(z.shape)}; expected ({target.dim},) or "
-                f"({num_chains}, {target.dim}) unconstrained, or a dict of constrained site values."
-            )
-        candidates = z[:, None, :]
+def _given_init(target: Target, num_chains: int, init) -> jax.Array:
+    """User starting points as an array ``(num_chains, 1, dim)`` of candidates."""
+    if isinstance(init, dict):
+        z = target.unconstrain(init)
     else:
-        keys = jax.random.split(key, num_chains * num_tries)
-        candidates = jax.jit(jax.vmap(target.init))(keys).reshape(num_chains, num_tries, target.dim)
-    value_and_grad = jax.jit(jax.vmap(jax.vmap(jax.value_and_grad(target.logdensity_fn))))
-    values, grads = value_and_grad(candidates)
-    ok = np.isfinite(np.asarray(values)) & np.all(np.isfinite(np.asarray(grads)), axis=-1)
-    if not ok.any(axis=1).all():
-        bad_chain = int(np.flatnonzero(~ok.any(axis=1))[0])
-        sites = target.nonfinite_sites(candidates[bad_chain, 0])
-        raise FloatingPointError(
-            f"sample: no finite starting point for model `{target.name}` (chain {bad_chain}, "
-            f"{candidates.shape[1]} tries{' of uniform(-2, 2) on the unconstrained scale' if init is None else ''}). "
-            f"The log density or its gradient is not finite at site(s) {sites or '(none found)'}; check "
-            "their priors, supports and the data, or pass `init`."
+        z = jnp.asarray(init, dtype=jnp.result_type(float))
+    z = jnp.broadcast_to(z, (num_chains, target.dim)) if z.ndim == 1 else z
+    if z.shape != (num_chains, target.dim):
+        raise ValueError(
+            f"sample: `init` gives shape {tuple(z.shape)}; expected ({target.dim},) or "
+            f"({num_chains}, {target.dim}) unconstrained, or a dict of constrained site values."
         )
-    first = np.argmax(ok, axis=1)
-    return candidates[np.arange(num_chains), first]
+    return z[:, None, :]
+
+
+def _make_start_fn(target: Target, num_chains: int, given, init_chain, num_tries: int = 20):
+    """One compiled function for the whole start of a run (one compilation, not a dozen).
+
+    Splits the key, draws Stan-style candidates (uniform(-2, 2) unconstrained, ``num_tries`` per
+    chain) unless ``given``, keeps each chain's first candidate with a finite log density and
+    gradient, and builds every chain's initial state.
+    """
+
+    def start(key):
+        k_init, k_chains = jax.random.split(key)
+        if given is None:
+            keys = jax.random.split(k_init, num_chains * num_tries)
+            candidates = jax.vmap(target.init)(keys).reshape(num_chains, num_tries, target.dim)
+        else:
+            candidates = given
+        values, grads = jax.vmap(jax.vmap(jax.value_and_grad(target.logdensity_fn)))(candidates)
+        ok = jnp.isfinite(values) & jnp.all(jnp.isfinite(grads), axis=-1)
+        z0 = candidates[jnp.arange(num_chains), jnp.argmax(ok, axis=1)]
+        carry = jax.vmap(init_chain)(z0)
+        return carry, jax.random.split(k_chains, num_chains), jnp.any(ok, axis=1), candidates[:, 0]
+
+    return jax.jit(start)
+
+
+def _check_start(target: Target, found, first_candidates, given) -> None:
+    """Raise, naming the non-finite sites, if some chain found no finite starting point."""
+    found = np.asarray(found)
+    if found.all():
+        return
+    bad_chain = int(np.flatnonzero(~found)[0])
+    sites = target.nonfinite_sites(first_candidates[bad_chain])
+    tries = (
+        "the given `init`" if given is not None else "20 tries of uniform(-2, 2) on the unconstrained scale"
+    )
+    raise FloatingPointError(
+        f"sample: no finite starting point for model `{target.name}` (chain {bad_chain}, {tries}). "
+        f"The log density or its gradient is not finite at site(s) {sites or '(none found)'}; check "
+        "their priors, supports and the data, or pass `init`."
+    )
 
 
 def _make_chunk_fn(target, make_kernel, num_warmup, target_accept, dense_mass, chunk_size):
@@ -253,11 +276,8 @@ def sample(
         chunk_size = max(10, math.ceil(total / 20))
     chunk_size = _check_positive_int("chunk_size", chunk_size)
 
-    k_init, k_chains = jax.random.split(key)
-    chain_keys = jax.random.split(k_chains, num_chains)
-    z0 = _initial_positions(k_init, target, num_chains, init)
     eps0 = step_size if step_size is not None else (1.0 if kernel != "rwmh" else 2.38 / math.sqrt(dim))
-    dtype = z0.dtype
+    dtype = jnp.result_type(float)
     imm0 = jnp.eye(dim, dtype=dtype) if dense_mass else jnp.ones(dim, dtype)
 
     def init_chain(z):
@@ -265,7 +285,9 @@ def sample(
         return (state, dual_averaging_init(jnp.asarray(eps0, dtype)), welford_init(dim, dense_mass, dtype),
                 jnp.asarray(eps0, dtype), imm0)  # fmt: skip
 
-    carry = jax.jit(jax.vmap(init_chain))(z0)
+    given = None if init is None else _given_init(target, num_chains, init)
+    carry, chain_keys, found, first_candidates = _make_start_fn(target, num_chains, given, init_chain)(key)
+    _check_start(target, found, first_candidates, given)
     start = 0
     kept: list[tuple[dict, dict]] = []
     if resume is not None:
@@ -276,7 +298,19 @@ def sample(
         carry = jax.device_put(carry, sharding)
         chain_keys = jax.device_put(chain_keys, sharding)
     run_chunk = _make_chunk_fn(target, make_kernel, num_warmup, target_accept, dense_mass, chunk_size)
-    chunk_fn = jax.jit(jax.vmap(run_chunk, in_axes=(0, None, None, 0), out_axes=(0, 1)))
+    chains_fn = jax.vmap(run_chunk, in_axes=(0, None, None, 0), out_axes=(0, 1))
+    if sharding is not None:
+        # shard_map gives each device its own vmapped loop over its chains. Plain jit sharding of
+        # the vmapped loop would synchronise the devices at every iteration of NUTS's while loops.
+        chain, none = jax.sharding.PartitionSpec("chain"), jax.sharding.PartitionSpec()
+        chains_fn = jax.shard_map(
+            chains_fn,
+            mesh=sharding.mesh,
+            in_specs=(chain, none, none, chain),
+            out_specs=(chain, jax.sharding.PartitionSpec(None, "chain")),
+            check_vma=False,
+        )
+    chunk_fn = jax.jit(chains_fn)
 
     t0 = time.perf_counter()
     compiled = chunk_fn.lower(carry, jnp.int32(start), jnp.int32(total), chain_keys).compile()
