@@ -15,6 +15,7 @@ from bayeskit.dist import StudentT
 from bayeskit.mcmc import sample
 from bayeskit.ppl import target
 from bayeskit.tour._figures import pyplot, save
+from bayeskit.tour._tables import posterior_table
 
 TITLE = "NUTS on a regression: diagnostics and the exact posterior"
 
@@ -64,26 +65,6 @@ def _exact(design, y, grids) -> dict:
     }
 
 
-def _summary_table(summary, truth) -> Table:
-    table = Table(show_header=True, header_style="bold")
-    table.add_column("parameter", no_wrap=True)
-    for col in ("truth", "mean", "sd", "94% HDI", "ESS\nbulk/tail", "R-hat"):
-        table.add_column(col, justify="right", no_wrap=True)
-    for name, true in zip(ROWS, truth):
-        row = summary.loc[name]
-        inside = row["hdi_3%"] <= true <= row["hdi_97%"]
-        table.add_row(
-            name,
-            f"{true:.3f}",
-            f"{row['mean']:.3f}",
-            f"{row['sd']:.3f}",
-            f"{'' if inside else '[red]'}{row['hdi_3%']:.2f} to {row['hdi_97%']:.2f}",
-            f"{row['ess_bulk']:.0f}/{row['ess_tail']:.0f}",
-            f"{'[red]' if row['r_hat'] > 1.01 else ''}{row['r_hat']:.3f}",
-        )
-    return table
-
-
 def _exact_table(summary, exact) -> tuple[Table, np.ndarray, np.ndarray]:
     table = Table(show_header=True, header_style="bold")
     table.add_column("parameter", no_wrap=True)
@@ -130,7 +111,7 @@ def run(key, console, out):
         warn=False,
     )
     summary = post.summary()
-    console.print(_summary_table(summary, truth))
+    console.print(posterior_table(summary, ROWS, truth))
     stats = post.sample_stats
     console.print(
         f"Sampler: {int(stats['diverging'].sum())} divergences, mean acceptance "
