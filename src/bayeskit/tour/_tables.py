@@ -24,3 +24,11 @@ def posterior_table(summary, names, truth) -> Table:
             f"{'[red]' if row['r_hat'] > 1.01 else ''}{row['r_hat']:.3f}",
         )
     return table
+
+
+def print_warnings(console, posterior) -> None:
+    """Show a run's diagnostics warnings, or say that there were none."""
+    for message in posterior.warnings:
+        console.print(f"  [yellow]warning:[/yellow] {message}")
+    if not posterior.warnings:
+        console.print("No warnings: no divergences, R-hat <= 1.01 and bulk and tail ESS >= 100 per chain.")

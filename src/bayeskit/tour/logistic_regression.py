@@ -12,7 +12,7 @@ from bayeskit.diagnostics import hdi
 from bayeskit.mcmc import sample
 from bayeskit.ppl import predictive, target
 from bayeskit.tour._figures import pyplot, save
-from bayeskit.tour._tables import posterior_table
+from bayeskit.tour._tables import posterior_table, print_warnings
 
 TITLE = "Logistic regression with NUTS: predictions and uncertainty"
 
@@ -79,10 +79,7 @@ def run(key, console, out):
         f"Sampler: {int(stats['diverging'].sum())} divergences, mean acceptance "
         f"{stats['acceptance_rate'].mean():.2f}, mean tree depth {stats['tree_depth'].mean():.1f}."
     )
-    for message in post.warnings:
-        console.print(f"  [yellow]warning:[/yellow] {message}")
-    if not post.warnings:
-        console.print("No warnings: no divergences, R-hat <= 1.01 and bulk and tail ESS >= 100 per chain.")
+    print_warnings(console, post)
 
     names, points = _query_points(w_true, b_true)
     axis = np.linspace(-GRID_LIMIT, GRID_LIMIT, GRID_SIZE)

@@ -15,7 +15,7 @@ from bayeskit.dist import StudentT
 from bayeskit.mcmc import sample
 from bayeskit.ppl import target
 from bayeskit.tour._figures import pyplot, save
-from bayeskit.tour._tables import posterior_table
+from bayeskit.tour._tables import posterior_table, print_warnings
 
 TITLE = "NUTS on a regression: diagnostics and the exact posterior"
 
@@ -119,10 +119,7 @@ def run(key, console, out):
         f"{stats['tree_depth'].mean():.1f}, step sizes {', '.join(f'{s:.2f}' for s in post.info['step_size'])}; "
         f"compiled in {post.info['compile_time']:.1f} s, sampled in {post.info['sampling_time']:.2f} s."
     )
-    for message in post.warnings:
-        console.print(f"  [yellow]warning:[/yellow] {message}")
-    if not post.warnings:
-        console.print("No warnings: no divergences, R-hat <= 1.01 and bulk and tail ESS >= 100 per chain.")
+    print_warnings(console, post)
     covered = sum(summary.loc[n, "hdi_3%"] <= t <= summary.loc[n, "hdi_97%"] for n, t in zip(ROWS, truth))
     realised = np.sqrt(np.mean((data.y - INTERCEPT - data.X @ data.extra["weights"]) ** 2))
     console.print(
