@@ -74,6 +74,8 @@ def test_posterior_statistics_and_info(post8):
     accept = post8.sample_stats["acceptance_rate"].mean()
     assert 0.7 < accept < 0.95  # dual averaging hits its 0.8 target on average
     assert post8.info["compile_time"] > 0 and post8.info["kernel"] == "nuts"
+    # warmup costs gradients too: at least one per warmup iteration and chain
+    assert post8.info["num_warmup_gradient_evaluations"] >= 4 * 1000
     summary = post8.summary()
     assert list(summary.columns) == [
         "mean",

@@ -318,6 +318,7 @@ def sample(
 
     progress = _Progress(progress_bar, total, num_warmup)
     interrupted = False
+    warmup_steps = 0  # gradient evaluations in this call's warmup (all chains), for efficiency reports
     t_run = time.perf_counter()
     try:
         with progress:
@@ -327,6 +328,8 @@ def sample(
                     draws, info = jax.device_get((draws, info))
                     n_new = min(chunk_size, total - start)
                     lo = max(num_warmup - start, 0)  # first sampling iteration within this chunk
+                    if "num_integration_steps" in info:
+                        warmup_steps += int(np.sum(info["num_integration_steps"][: min(lo, n_new)]))
                     new_divergences = 0
                     if lo < n_new:
                         sel = slice(lo, n_new)
@@ -363,6 +366,7 @@ def sample(
         "num_chains": num_chains,
         "num_warmup": num_warmup,
         "num_samples": int(sum(len(next(iter(d.values()))) for d, _ in kept)),
+        "num_warmup_gradient_evaluations": warmup_steps,
         "thin": thin,
         "target_accept": target_accept,
         "max_tree_depth": max_tree_depth if kernel == "nuts" else None,
