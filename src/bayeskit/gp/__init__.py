@@ -1,0 +1,29 @@
+"""Gaussian processes: kernels with algebra, exact regression with marginal-likelihood learning.
+
+``GPR(kernel, mean, noise).fit(X, y)`` learns hyperparameters by L-BFGS on the exact log
+marginal likelihood, whose gradient costs about one extra Cholesky-sized inverse
+(:mod:`bayeskit.gp.marginal_likelihood`); :mod:`bayeskit.gp.kernels` has the covariance
+functions.
+"""
+
+from bayeskit.gp import kernels
+from bayeskit.gp._fit import FitInfo
+from bayeskit.gp.cholesky import NotPositiveDefiniteError, jittered_cholesky
+from bayeskit.gp.gpr import GPR
+from bayeskit.gp.marginal_likelihood import gaussian_log_marginal
+from bayeskit.gp.means import ConstantMean, LinearMean, MeanFunction, ZeroMean
+from bayeskit.gp.prediction import GPPrediction
+
+__all__ = [
+    "ConstantMean",
+    "FitInfo",
+    "GPPrediction",
+    "GPR",
+    "LinearMean",
+    "MeanFunction",
+    "NotPositiveDefiniteError",
+    "ZeroMean",
+    "gaussian_log_marginal",
+    "jittered_cholesky",
+    "kernels",
+]

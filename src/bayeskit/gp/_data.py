@@ -1,0 +1,51 @@
+"""Checks on training and test inputs shared by every GP model."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from bayeskit.gp.kernels._base import as_inputs
+
+__all__ = ["check_inputs", "check_training_data"]
+
+
+def _check_finite(owner: str, name: str, arr: jax.Array) -> None:
+    if isinstance(arr, jax.core.Tracer):
+        return
+    a = np.asarray(arr)
+    bad = ~np.isfinite(a)
+    if bad.any():
+        where = np.argwhere(bad)[0].tolist()
+        raise ValueError(
+            f"{owner}: `{name}` contains {int(bad.sum())} NaN or infinite value(s) (first at index "
+            f"{where}); remove or impute those rows before fitting."
+        )
+
+
+def check_inputs(owner: str, X, name: str = "X", num_features: int | None = None) -> jax.Array:
+    """``X`` as a finite 2-D float array, with ``num_features`` columns when given."""
+    X = as_inputs(X, name, owner)
+    if X.shape[0] == 0:
+        raise ValueError(f"{owner}: `{name}` has no rows.")
+    _check_finite(owner, name, X)
+    if num_features is not None and X.shape[1] != num_features:
+        raise ValueError(
+            f"{owner}: `{name}` has {X.shape[1]} column(s) but the model was fitted on {num_features}."
+        )
+    return X
+
+
+def check_training_data(owner: str, X, y) -> tuple[jax.Array, jax.Array]:
+    """``(X, y)`` as finite arrays ``(n, d)`` and ``(n,)`` with matching lengths."""
+    X = check_inputs(owner, X)
+    y = as_inputs(y, "y", owner)  # (n, 1) or (n, k)
+    if y.shape[1] != 1:
+        raise ValueError(f"{owner}: `y` must be 1-D (one target per row), got shape {tuple(y.shape)}.")
+    y = y[:, 0]
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"{owner}: `X` has {X.shape[0]} rows but `y` has {y.shape[0]} entries; they must match."
+        )
+    _check_finite(owner, "y", y)
+    return X, y.astype(X.dtype) if y.dtype != X.dtype else y

@@ -1,0 +1,83 @@
+"""Cholesky factorisation with adaptive jitter, and the inverse from a Cholesky factor.
+
+A GP never returns NaN silently: ``jittered_cholesky`` tries the matrix as given and, only if the
+factorisation fails, adds ``jitter * mean(diag(K))`` to the diagonal for growing jitter, all inside
+``jit``, and reports the jitter it used. If every try fails the factor is NaN and the host-side
+caller raises :class:`NotPositiveDefiniteError` saying what to change.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["NotPositiveDefiniteError", "jittered_cholesky", "inverse_from_cholesky", "jitter_levels"]
+
+
+class NotPositiveDefiniteError(ValueError):
+    """A covariance matrix could not be factorised even after adding the largest jitter."""
+
+
+def jitter_levels(dtype) -> tuple[float, ...]:
+    """The relative jitters tried after a failed factorisation, smallest first."""
+    if jnp.finfo(dtype).bits >= 64:
+        return (1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4)
+    return (1e-6, 1e-5, 1e-4, 1e-3, 1e-2)
+
+
+def jittered_cholesky(K: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Lower Cholesky factor of ``K``, adding diagonal jitter only if ``K`` fails as given.
+
+    Returns:
+        ``(L, jitter)`` with ``L L^T = K + jitter I``; ``jitter`` is 0 when none was needed and the
+        factor is NaN when even the largest jitter of :func:`jitter_levels` failed.
+    """
+    levels = jnp.asarray((0.0, *jitter_levels(K.dtype)), dtype=K.dtype)
+    scale = jnp.maximum(jnp.mean(jnp.abs(jnp.diagonal(K))), jnp.finfo(K.dtype).tiny)
+    eye = jnp.eye(K.shape[0], dtype=K.dtype)
+
+    def failed(L):
+        return ~jnp.all(jnp.isfinite(jnp.diagonal(L)))
+
+    def retry(carry):
+        _, i = carry
+        jitter = levels[i] * scale
+        return jnp.linalg.cholesky(K + jitter * eye), i + 1
+
+    L, i = jax.lax.while_loop(
+        lambda c: failed(c[0]) & (c[1] < levels.shape[0]), retry, (jnp.linalg.cholesky(K), 1)
+    )
+    return L, levels[i - 1] * scale
+
+
+def _potri_host(L: np.ndarray) -> np.ndarray:
+    """K^{-1} from L with LAPACK's potri: n^3/3 flops less than two triangular solves."""
+    from scipy.linalg import lapack
+
+    L = np.asarray(L)
+    potri = lapack.dpotri if L.dtype == np.float64 else lapack.spotri
+    # L.T is the Fortran-ordered upper factor U (K = U^T U): no copy on the way in.
+    inv, info = potri(L.T, lower=0)
+    if info != 0:
+        return np.full(L.shape, np.nan, dtype=L.dtype)
+    upper = np.triu(inv)
+    return upper + np.triu(upper, 1).T
+
+
+def inverse_from_cholesky(L: jax.Array) -> jax.Array:
+    """``K^{-1}`` given the lower Cholesky factor ``L`` of ``K``.
+
+    On a CPU this calls LAPACK's ``potri`` on the host (about the cost of one Cholesky); elsewhere
+    it solves ``K X = I`` with two triangular solves on the device.
+    """
+
+    def on_device(L):
+        eye = jnp.eye(L.shape[0], dtype=L.dtype)
+        return jax.scipy.linalg.cho_solve((L, True), eye)
+
+    def on_cpu(L):
+        shape = jax.ShapeDtypeStruct(L.shape, L.dtype)
+        return jax.pure_callback(_potri_host, shape, L, vmap_method="sequential")
+
+    return jax.lax.platform_dependent(L, cpu=on_cpu, default=on_device)

@@ -1,0 +1,57 @@
+"""What a GP prediction returns: the latent and the predictive distribution, named apart."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jax.scipy.special import ndtri
+
+__all__ = ["GPPrediction"]
+
+
+class GPPrediction(eqx.Module):
+    """Gaussian predictions at new inputs.
+
+    Attributes:
+        mean: predictive mean (the same for f and y), shape ``(m,)``.
+        latent_var: variance of the latent function f(x*): the model's uncertainty about the
+            function itself (shrinks to 0 with enough data).
+        predictive_var: variance of a new observation y* = f(x*) + noise: ``latent_var + noise``
+            (what to use for prediction intervals and test log-likelihoods).
+        latent_cov: the full ``(m, m)`` covariance of f at the new inputs, or None unless asked
+            for with ``full_cov=True``.
+    """
+
+    mean: jax.Array
+    latent_var: jax.Array
+    predictive_var: jax.Array
+    latent_cov: jax.Array | None = None
+
+    @property
+    def latent_sd(self) -> jax.Array:
+        return jnp.sqrt(self.latent_var)
+
+    @property
+    def predictive_sd(self) -> jax.Array:
+        return jnp.sqrt(self.predictive_var)
+
+    def interval(self, level: float = 0.95, kind: str = "predictive") -> tuple[jax.Array, jax.Array]:
+        """Central interval ``(lower, upper)`` with probability ``level`` for y* or for f(x*).
+
+        Args:
+            level: coverage probability in (0, 1).
+            kind: ``"predictive"`` (new observations, noise included) or ``"latent"`` (f only).
+        """
+        if not 0.0 < level < 1.0:
+            raise ValueError(f"GPPrediction.interval: `level` must be in (0, 1), got {level!r}.")
+        if kind not in ("predictive", "latent"):
+            raise ValueError(f"GPPrediction.interval: `kind` must be 'predictive' or 'latent', got {kind!r}.")
+        sd = self.predictive_sd if kind == "predictive" else self.latent_sd
+        z = ndtri(0.5 + level / 2.0)
+        return self.mean - z * sd, self.mean + z * sd
+
+    def log_prob(self, y) -> jax.Array:
+        """Log predictive density of observations ``y`` (one per point), noise included."""
+        var = self.predictive_var
+        return -0.5 * (jnp.log(2.0 * jnp.pi * var) + (jnp.asarray(y) - self.mean) ** 2 / var)
