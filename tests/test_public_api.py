@@ -7,7 +7,13 @@ import pytest
 PUBLIC = {
     "bayeskit": {
         "Posterior", "SamplingWarning", "__version__", "conjugate", "datasets", "diagnostics", "dist",
-        "mcmc", "optimize", "ppl",
+        "mcmc", "metrics", "optimize", "ppl",
+    },
+    "bayeskit.metrics": {
+        "accuracy", "brier_score", "calibration_curve", "classification_nll", "coverage", "crps_gaussian",
+        "crps_samples", "expected_calibration_error", "expected_entropy", "gaussian_coverage",
+        "gaussian_nll", "mae", "miscalibration_area", "mixture_nll", "mutual_information",
+        "predictive_entropy", "reliability_curve", "rmse", "sample_nll",
     },
     "bayeskit.diagnostics": {
         "ebfmi", "ess_bulk", "ess_mean", "ess_tail", "hdi", "mcse_mean", "mcse_sd", "rhat", "summary",

@@ -3,12 +3,13 @@
 Subpackages: :mod:`bayeskit.dist` (distributions), :mod:`bayeskit.ppl` (the model language),
 :mod:`bayeskit.conjugate` (closed-form posteriors), :mod:`bayeskit.optimize` (MLE, MAP, Laplace),
 :mod:`bayeskit.mcmc` (NUTS, HMC, MH, Gibbs and the ``sample`` driver), :mod:`bayeskit.diagnostics`
-(R-hat, ESS, MCSE, HDI), :class:`bayeskit.Posterior`, :mod:`bayeskit.datasets`.
+(R-hat, ESS, MCSE, HDI), :mod:`bayeskit.metrics` (NLL, CRPS, calibration, ECE, entropy),
+:class:`bayeskit.Posterior`, :mod:`bayeskit.datasets`.
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
-from bayeskit import conjugate, datasets, diagnostics, dist, mcmc, optimize, ppl
+from bayeskit import conjugate, datasets, diagnostics, dist, mcmc, metrics, optimize, ppl
 from bayeskit.posterior import Posterior, SamplingWarning
 
 try:
@@ -25,6 +26,7 @@ __all__ = [
     "diagnostics",
     "dist",
     "mcmc",
+    "metrics",
     "optimize",
     "ppl",
 ]
