@@ -51,6 +51,10 @@ def jittered_cholesky(K: jax.Array) -> tuple[jax.Array, jax.Array]:
     return L, levels[i - 1] * scale
 
 
+# Below this size the callback's fixed cost (a millisecond or more) outweighs the flops saved.
+HOST_INVERSE_MIN_SIZE = 512
+
+
 def _potri_host(L: np.ndarray) -> np.ndarray:
     """K^{-1} from L with LAPACK's potri: n^3/3 flops less than two triangular solves."""
     from scipy.linalg import lapack
@@ -68,8 +72,9 @@ def _potri_host(L: np.ndarray) -> np.ndarray:
 def inverse_from_cholesky(L: jax.Array) -> jax.Array:
     """``K^{-1}`` given the lower Cholesky factor ``L`` of ``K``.
 
-    On a CPU this calls LAPACK's ``potri`` on the host (about the cost of one Cholesky); elsewhere
-    it solves ``K X = I`` with two triangular solves on the device.
+    For large matrices on a CPU this calls LAPACK's ``potri`` on the host (about the cost of one
+    Cholesky, a third of two triangular solves); small matrices, where a host callback's fixed
+    cost dominates, and other devices solve ``K X = I`` with two triangular solves.
     """
 
     def on_device(L):
@@ -80,4 +85,6 @@ def inverse_from_cholesky(L: jax.Array) -> jax.Array:
         shape = jax.ShapeDtypeStruct(L.shape, L.dtype)
         return jax.pure_callback(_potri_host, shape, L, vmap_method="sequential")
 
+    if L.shape[0] < HOST_INVERSE_MIN_SIZE:
+        return on_device(L)
     return jax.lax.platform_dependent(L, cpu=on_cpu, default=on_device)

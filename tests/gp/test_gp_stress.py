@@ -1,0 +1,74 @@
+"""Stress suite: every hard case ends in a finite fit (jitter reported) or a typed error, never NaN."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from bayeskit.gp import GPR, NotPositiveDefiniteError
+from bayeskit.gp import kernels as K
+
+rng = np.random.default_rng(7)
+X = rng.uniform(-2, 2, size=(30, 2))
+y = np.sin(2 * X[:, 0]) * np.cos(X[:, 1]) + 0.05 * rng.normal(size=30)
+
+
+def _finite_fit_or_typed_error(gp, X, y):
+    """Fit; on success everything reported must be finite. Returns the fitted model or None."""
+    try:
+        fitted = gp.fit(X, y)
+    except NotPositiveDefiniteError as err:
+        assert "noise" in str(err)  # the error says what to change
+        return None
+    pred = fitted.predict(X[:7])
+    for name, value in [
+        ("log marginal likelihood", fitted.log_marginal_likelihood()),
+        ("mean", pred.mean),
+        ("latent_var", pred.latent_var),
+        ("predictive_var", pred.predictive_var),
+        ("jitter", fitted.jitter),
+    ]:
+        assert np.all(np.isfinite(np.asarray(value))), f"{name} is not finite"
+    assert np.all(np.asarray(pred.latent_var) >= 0)
+    return fitted
+
+
+def test_duplicated_inputs():
+    Xd = np.repeat(X[:10], 3, axis=0)  # each input three times, with its own noisy target
+    yd = np.sin(2 * Xd[:, 0]) * np.cos(Xd[:, 1]) + 0.05 * rng.normal(size=30)
+    fitted = _finite_fit_or_typed_error(GPR(K.RBF(jnp.ones(2)), noise=1e-8), Xd, yd)
+    assert fitted is not None and 1e-4 < float(fitted.noise) < 1e-1
+    # Exact duplicates (targets too) make the likelihood grow without bound as noise -> 0:
+    # the fit must still end finite, with the jitter it needed reported.
+    exact = _finite_fit_or_typed_error(GPR(K.RBF(jnp.ones(2)), noise=1e-8), Xd, np.repeat(y[:10], 3))
+    assert exact is None or float(exact.jitter) >= 0
+
+
+def test_inputs_scaled_by_a_million():
+    fitted = _finite_fit_or_typed_error(GPR(K.RBF(jnp.ones(2)), noise=0.1), X * 1e6, y)
+    assert fitted is not None
+    # With the lengthscale in the units of the data the same fit is found as on the original scale.
+    scaled = _finite_fit_or_typed_error(GPR(K.RBF(1e6 * jnp.ones(2)), noise=0.1), X * 1e6, y)
+    plain = _finite_fit_or_typed_error(GPR(K.RBF(jnp.ones(2)), noise=0.1), X, y)
+    np.testing.assert_allclose(scaled.log_marginal_likelihood(), plain.log_marginal_likelihood(), rtol=1e-4)
+
+
+def test_noise_free_data_with_tiny_noise():
+    smooth = np.sin(X[:, 0]) + X[:, 1]
+    fitted = _finite_fit_or_typed_error(GPR(K.RBF(jnp.ones(2)), noise=1e-8), X, smooth)
+    assert fitted is not None
+    np.testing.assert_allclose(fitted.predict(X[:7]).mean, smooth[:7], atol=1e-3)
+
+
+@pytest.mark.parametrize("lengthscale", [1e-6, 1e6])
+def test_extreme_starting_lengthscales(lengthscale):
+    _finite_fit_or_typed_error(GPR(K.RBF(lengthscale * jnp.ones(2)), noise=1e-6), X, y)
+
+
+def test_float32_end_to_end():
+    X32, y32 = X.astype(np.float32), y.astype(np.float32)
+    gp = GPR(K.Matern52(jnp.ones(2, jnp.float32), jnp.float32(1.0)), noise=jnp.float32(1e-2))
+    fitted = _finite_fit_or_typed_error(gp, X32, y32)
+    assert fitted is not None
+    assert fitted.predict(X32[:7]).mean.dtype == jnp.float32
+    ref = GPR(K.Matern52(jnp.ones(2)), noise=1e-2).fit(X, y)
+    np.testing.assert_allclose(fitted.log_marginal_likelihood(), ref.log_marginal_likelihood(), rtol=1e-3)

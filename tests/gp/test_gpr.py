@@ -1,0 +1,175 @@
+"""Exact GPR: the marginal likelihood and its gradient, fitting against scikit-learn, prediction."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.stats import multivariate_normal
+from sklearn.gaussian_process import GaussianProcessRegressor
+from sklearn.gaussian_process import kernels as sk
+
+import bayeskit.dist as dist
+from bayeskit.gp import GPR, ConstantMean, LinearMean, NotPositiveDefiniteError
+from bayeskit.gp import kernels as K
+from bayeskit.gp.cholesky import _potri_host, inverse_from_cholesky, jittered_cholesky
+from bayeskit.gp.gpr import _Hyper, _log_marginal
+
+rng = np.random.default_rng(1)
+X = rng.uniform(-3, 3, size=(40, 3))
+f_true = np.sin(X[:, 0]) + 0.5 * X[:, 1] ** 2 / 3
+y = f_true + 0.2 * rng.normal(size=40)
+X_test = rng.uniform(-3, 3, size=(15, 3))
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return GPR(K.RBF(jnp.ones(3)), noise=0.1).fit(X, y)
+
+
+def test_log_marginal_likelihood_is_the_gaussian_density():
+    gp = GPR(K.Matern52([0.8, 1.5, 2.0], 1.3), mean=ConstantMean(0.2), noise=0.05).condition(X, y)
+    cov = np.asarray(K.Matern52([0.8, 1.5, 2.0], 1.3)(X)) + 0.05 * np.eye(40)
+    ref = multivariate_normal(0.2 * np.ones(40), cov).logpdf(y)
+    np.testing.assert_allclose(gp.log_marginal_likelihood(), ref, rtol=1e-10)
+    assert float(gp.jitter) == 0.0
+
+
+def test_gradient_equals_autodiff_of_the_direct_formula():
+    hyper = _Hyper(
+        K.RBF([0.8, 1.5, 2.0], 1.3) + K.Linear(0.1), LinearMean(weights=[0.1, -0.2, 0.3]), jnp.log(0.07)
+    )
+    Xj, yj = jnp.asarray(X), jnp.asarray(y)
+
+    def direct(h):
+        cov = h.kernel(Xj) + h.noise * jnp.eye(40)
+        return jax.scipy.stats.multivariate_normal.logpdf(yj, h.mean(Xj), cov)
+
+    ours = jax.grad(_log_marginal)(hyper, Xj, yj)
+    ref = jax.grad(direct)(hyper)
+    for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(ref)):
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("n", [30, 600], ids=["device-path", "host-potri-path"])
+def test_inverse_from_cholesky(n):
+    A = rng.normal(size=(n, n))
+    Kmat = A @ A.T / n + np.eye(n)
+    L = np.linalg.cholesky(Kmat)
+    expected = np.linalg.inv(Kmat)
+    np.testing.assert_allclose(_potri_host(L), expected, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        jax.jit(inverse_from_cholesky)(jnp.asarray(L)), expected, rtol=1e-9, atol=1e-12
+    )
+    np.testing.assert_allclose(_potri_host(L.astype(np.float32)), expected, rtol=1e-3, atol=1e-4)
+
+
+def test_jitter_is_added_only_when_needed_and_reported():
+    L, jitter = jittered_cholesky(jnp.eye(4))
+    assert float(jitter) == 0.0
+    singular = jnp.ones((5, 5))  # rank one
+    L, jitter = jittered_cholesky(singular)
+    assert float(jitter) > 0 and np.all(np.isfinite(L))
+    np.testing.assert_allclose(L @ L.T, singular + jitter * np.eye(5), atol=1e-12)
+
+
+def test_fit_reaches_scikit_learns_optimum_and_predicts_like_it(fitted):
+    kernel = sk.ConstantKernel(1.0) * sk.RBF(np.ones(3)) + sk.WhiteKernel(0.1)
+    ref = GaussianProcessRegressor(kernel, n_restarts_optimizer=3, random_state=0).fit(X, y)
+    assert fitted.fit_info.converged
+    assert fitted.log_marginal_likelihood() >= ref.log_marginal_likelihood_value_ - 1e-4
+    np.testing.assert_allclose(
+        fitted.log_marginal_likelihood(), ref.log_marginal_likelihood_value_, atol=1e-3
+    )
+    mean, sd = ref.predict(X_test, return_std=True)  # sklearn's std includes the White noise
+    pred = fitted.predict(X_test)
+    np.testing.assert_allclose(pred.mean, mean, atol=2e-3)
+    np.testing.assert_allclose(np.sqrt(pred.predictive_var), sd, rtol=2e-3)
+
+
+def test_prediction_names_latent_and_predictive_variance(fitted):
+    pred = fitted.predict(X_test, full_cov=True)
+    np.testing.assert_allclose(pred.predictive_var, pred.latent_var + fitted.noise)
+    np.testing.assert_allclose(np.diagonal(pred.latent_cov), pred.latent_var, rtol=1e-8)
+    # Exact conditional from the definition.
+    k = fitted.kernel
+    Kxx = np.asarray(k(X)) + float(fitted.noise) * np.eye(40)
+    Ks = np.asarray(k(X, X_test))
+    np.testing.assert_allclose(pred.mean, Ks.T @ np.linalg.solve(Kxx, y), rtol=1e-8, atol=1e-10)
+    cov = np.asarray(k(X_test)) - Ks.T @ np.linalg.solve(Kxx, Ks)
+    np.testing.assert_allclose(pred.latent_cov, cov, atol=1e-9)
+    lo, hi = pred.interval(0.95)
+    np.testing.assert_allclose(hi - pred.mean, 1.959964 * np.sqrt(pred.predictive_var), rtol=1e-6)
+    np.testing.assert_allclose(
+        pred.log_prob(y[:15]),
+        [dist.Normal(m, s).log_prob(v) for m, s, v in zip(pred.mean, pred.predictive_sd, y[:15])],
+    )
+
+
+def test_posterior_samples_have_the_predicted_moments(fitted):
+    draws = fitted.sample(jax.random.key(0), X_test[:4], num_samples=4000)
+    pred = fitted.predict(X_test[:4])
+    se = np.sqrt(pred.latent_var / 4000)
+    assert draws.shape == (4000, 4)
+    assert np.all(np.abs(draws.mean(0) - pred.mean) < 5 * se)
+    np.testing.assert_allclose(draws.var(0), pred.latent_var, rtol=0.15)
+
+
+def test_standardize_reports_original_units():
+    Y = 1000.0 + 50.0 * y
+    gp = GPR(K.RBF(jnp.ones(3)), noise=0.1, standardize=True).fit(X, Y)
+    loc, scale = Y.mean(), Y.std()
+    plain = GPR(gp.kernel, noise=gp.noise).condition(X, (Y - loc) / scale)
+    np.testing.assert_allclose(gp.predict(X_test).mean, loc + scale * plain.predict(X_test).mean, rtol=1e-8)
+    np.testing.assert_allclose(
+        gp.predict(X_test).predictive_var, scale**2 * plain.predict(X_test).predictive_var
+    )
+    cov = scale**2 * (np.asarray(gp.kernel(X)) + float(gp.noise) * np.eye(40))
+    ref = multivariate_normal(loc * np.ones(40), cov).logpdf(Y)
+    np.testing.assert_allclose(gp.log_marginal_likelihood(), ref, rtol=1e-8)
+
+
+def test_fixed_hyperparameters_and_map_prior():
+    gp = GPR(K.RBF(jnp.ones(3)), noise=0.3).fit(X, y, fixed=("noise",), num_restarts=1)
+    np.testing.assert_allclose(gp.noise, 0.3)
+    assert not np.allclose(gp.kernel.lengthscale, 1.0)
+
+    def log_prior(h):  # a tight prior pulling every lengthscale to 5
+        return jnp.sum(dist.LogNormal(jnp.log(5.0), 0.05).log_prob(h.kernel.lengthscale))
+
+    mapped = GPR(K.RBF(jnp.ones(3)), noise=0.1).fit(X, y, log_prior_fn=log_prior, num_restarts=1)
+    np.testing.assert_allclose(mapped.kernel.lengthscale, 5.0, rtol=0.2)
+    with pytest.raises(ValueError, match="`fixed` names 'kernel.nope'"):
+        GPR(K.RBF()).fit(X, y, fixed=("kernel.nope",))
+
+
+def test_restarts_with_a_key_are_reproducible():
+    a = GPR(K.RBF(jnp.ones(3)), noise=0.1).fit(X, y, key=jax.random.key(3), num_restarts=2)
+    b = GPR(K.RBF(jnp.ones(3)), noise=0.1).fit(X, y, key=jax.random.key(3), num_restarts=2)
+    assert a.fit_info.start_objectives == b.fit_info.start_objectives
+
+
+def test_bad_input_is_a_clear_error(fitted):
+    with pytest.raises(ValueError, match="`X` has 40 rows but `y` has 39"):
+        GPR(K.RBF()).condition(X, y[:-1])
+    with pytest.raises(ValueError, match="`y` contains 1 NaN"):
+        GPR(K.RBF()).condition(X, np.where(np.arange(40) == 3, np.nan, y))
+    with pytest.raises(ValueError, match="`X` contains"):
+        GPR(K.RBF()).condition(np.where(X > 2.9, np.inf, X), y)
+    with pytest.raises(ValueError, match="3 ARD lengthscales"):
+        GPR(K.RBF(jnp.ones(3))).condition(X[:, :2], y)
+    with pytest.raises(ValueError, match="`noise` must be positive"):
+        GPR(K.RBF(), noise=-1.0)
+    with pytest.raises(TypeError, match="`kernel` must be"):
+        GPR("rbf")
+    with pytest.raises(ValueError, match="has not been fitted"):
+        GPR(K.RBF()).predict(X_test)
+    with pytest.raises(ValueError, match="`X_new` has 2 column"):
+        fitted.predict(X_test[:, :2])
+    with pytest.raises(ValueError, match="`num_restarts`"):
+        GPR(K.RBF()).fit(X, y, num_restarts=0)
+
+
+def test_failed_factorisation_is_a_typed_error():
+    overflowing = GPR(K.RBF(variance=1e308) + K.RBF(variance=1e308))  # K overflows to inf
+    with pytest.raises(NotPositiveDefiniteError, match="not positive definite"):
+        overflowing.condition(X, y)
