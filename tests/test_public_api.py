@@ -7,8 +7,9 @@ import pytest
 PUBLIC = {
     "bayeskit": {
         "Posterior", "SamplingWarning", "__version__", "conjugate", "datasets", "diagnostics", "dist",
-        "mcmc", "metrics", "optimize", "ppl",
+        "mcmc", "metrics", "optimize", "ppl", "sbc",
     },
+    "bayeskit.sbc": {"SBCResult", "rank_statistics", "run", "uniformity_test"},
     "bayeskit.metrics": {
         "accuracy", "brier_score", "calibration_curve", "classification_nll", "coverage", "crps_gaussian",
         "crps_samples", "expected_calibration_error", "expected_entropy", "gaussian_coverage",

@@ -4,12 +4,13 @@ Subpackages: :mod:`bayeskit.dist` (distributions), :mod:`bayeskit.ppl` (the mode
 :mod:`bayeskit.conjugate` (closed-form posteriors), :mod:`bayeskit.optimize` (MLE, MAP, Laplace),
 :mod:`bayeskit.mcmc` (NUTS, HMC, MH, Gibbs and the ``sample`` driver), :mod:`bayeskit.diagnostics`
 (R-hat, ESS, MCSE, HDI), :mod:`bayeskit.metrics` (NLL, CRPS, calibration, ECE, entropy),
-:class:`bayeskit.Posterior`, :mod:`bayeskit.datasets`.
+:mod:`bayeskit.sbc` (simulation-based calibration), :class:`bayeskit.Posterior`,
+:mod:`bayeskit.datasets`.
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
-from bayeskit import conjugate, datasets, diagnostics, dist, mcmc, metrics, optimize, ppl
+from bayeskit import conjugate, datasets, diagnostics, dist, mcmc, metrics, optimize, ppl, sbc
 from bayeskit.posterior import Posterior, SamplingWarning
 
 try:
@@ -29,4 +30,5 @@ __all__ = [
     "metrics",
     "optimize",
     "ppl",
+    "sbc",
 ]
