@@ -14,6 +14,17 @@ from bayeskit.tour import CHAPTERS
 # Per chapter: table headings it must print and the figures it must write with `out`. A chapter
 # missing here is still run, and must print some table and write some figure.
 EXPECTED = {
+    "gaussian-processes": (
+        (
+            "zero crossings",
+            "log marginal likelihood",
+            "test NLL",
+            "95% coverage",
+            "extrapolation RMSE (t > 8)",
+            "learned period",
+        ),
+        ("gp_prior_samples", "gp_regression", "gp_trend_season"),
+    ),
     "distributions": (("distribution", "exact mean", "sample mean", "exact var"), ("distributions",)),
     "bayes-rule": (
         ("posterior", "95% interval", "log p(D)", "log Bayes factor", "max |grid - exact|", "log Z on grid"),

@@ -162,7 +162,10 @@ def maximize(
         starts = [z_init]
     results = []
     for z0 in starts:
-        z, value, grad_norm, iters = _run_lbfgs(z0, learned, static, objective, data, max_iterations, tol)
+        # Iteration budget and tolerance are traced, so changing them does not recompile.
+        z, value, grad_norm, iters = _run_lbfgs(
+            z0, learned, static, objective, data, jnp.asarray(max_iterations), jnp.asarray(tol, z_init.dtype)
+        )
         results.append((float(value), z, float(grad_norm), int(iters)))
     values = [r[0] for r in results]
     finite = [i for i, v in enumerate(values) if np.isfinite(v)]

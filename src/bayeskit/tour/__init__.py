@@ -24,6 +24,7 @@ CHAPTERS: dict[str, str] = {
     "gibbs-mixture": "bayeskit.tour.gibbs_mixture",
     "logistic-regression": "bayeskit.tour.logistic_regression",
     "hierarchical": "bayeskit.tour.hierarchical",
+    "gaussian-processes": "bayeskit.tour.gaussian_processes",
 }
 
 
