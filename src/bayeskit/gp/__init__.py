@@ -8,11 +8,14 @@ functions.
 
 from bayeskit.gp import kernels
 from bayeskit.gp._fit import FitInfo
+from bayeskit.gp._sparse_inducing import select_inducing
 from bayeskit.gp.cholesky import NotPositiveDefiniteError, jittered_cholesky
 from bayeskit.gp.gpr import GPR
 from bayeskit.gp.marginal_likelihood import gaussian_log_marginal
 from bayeskit.gp.means import ConstantMean, LinearMean, MeanFunction, ZeroMean
 from bayeskit.gp.prediction import GPPrediction
+from bayeskit.gp.sgpr import SGPR
+from bayeskit.gp.svgp import SVGP
 
 __all__ = [
     "ConstantMean",
@@ -22,8 +25,11 @@ __all__ = [
     "LinearMean",
     "MeanFunction",
     "NotPositiveDefiniteError",
+    "SGPR",
+    "SVGP",
     "ZeroMean",
     "gaussian_log_marginal",
     "jittered_cholesky",
     "kernels",
+    "select_inducing",
 ]

@@ -1,0 +1,341 @@
+"""Sparse GP regression (SGPR): Titsias' collapsed variational bound with learned inducing inputs."""
+
+from __future__ import annotations
+
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.scipy.linalg import solve_triangular
+
+from bayeskit.gp._data import check_inputs, check_training_data
+from bayeskit.gp._fit import FitInfo, maximize
+from bayeskit.gp._sparse_inducing import (
+    check_inducing_columns,
+    check_inducing_points,
+    inducing_cholesky,
+    select_inducing,
+)
+from bayeskit.gp.cholesky import NotPositiveDefiniteError, jittered_cholesky
+from bayeskit.gp.kernels._base import Kernel, log_positive
+from bayeskit.gp.means import MeanFunction, ZeroMean
+from bayeskit.gp.prediction import GPPrediction
+
+__all__ = ["SGPR"]
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+class _Hyper(eqx.Module):
+    """The learned part of an SGPR: kernel, mean, log noise variance and inducing inputs Z."""
+
+    kernel: Kernel
+    mean: MeanFunction
+    log_noise: jax.Array
+    inducing_points: jax.Array
+
+    @property
+    def noise(self):
+        return jnp.exp(self.log_noise)
+
+
+def _factors(hyper: _Hyper, X, y):
+    """The bound and the factors the predictions reuse, in O(n m^2) time and O(n m) memory.
+
+    With K_mm = L L^T, A = L^{-1} K_mn / sigma and B = I + A A^T = L_B L_B^T, Woodbury and the
+    determinant lemma give Q + sigma^2 I = sigma^2 (I + A^T A), so
+    log|Q + sigma^2 I| = n log sigma^2 + log|B| and
+    r^T (Q + sigma^2 I)^{-1} r = r^T r / sigma^2 - c^T c with c = L_B^{-1} A r / sigma.
+    """
+    Z = hyper.inducing_points
+    L, jitter = inducing_cholesky(hyper.kernel, Z)
+    sigma2 = hyper.noise
+    A = solve_triangular(L, hyper.kernel._matrix(Z, X, False), lower=True) / jnp.sqrt(sigma2)
+    L_B = jnp.linalg.cholesky(jnp.eye(Z.shape[0], dtype=A.dtype) + A @ A.T)
+    r = y - hyper.mean(X)
+    c = solve_triangular(L_B, A @ r, lower=True) / jnp.sqrt(sigma2)
+    n = X.shape[0]
+    log_det = 2.0 * jnp.sum(jnp.log(jnp.diagonal(L_B))) + n * hyper.log_noise
+    quad = jnp.dot(r, r) / sigma2 - jnp.dot(c, c)
+    trace = jnp.sum(hyper.kernel._diag(X)) / sigma2 - jnp.sum(A * A)  # tr(K - Q) / sigma^2
+    bound = -0.5 * (n * _LOG_2PI + log_det + quad + trace)
+    bound = jnp.where(jnp.isfinite(bound), bound, -jnp.inf)
+    return bound, L, L_B, c, jitter
+
+
+def _elbo(hyper: _Hyper, X, y):
+    """The objective ``maximize`` climbs (module level, so refits reuse the compiled optimiser)."""
+    return _factors(hyper, X, y)[0]
+
+
+_condition = eqx.filter_jit(_factors)
+
+
+@eqx.filter_jit
+def _predict(hyper: _Hyper, L, L_B, c, X_new, full_cov: bool):
+    Z = hyper.inducing_points
+    T1 = solve_triangular(L, hyper.kernel._matrix(Z, X_new, False), lower=True)  # L^{-1} K_m*
+    T2 = solve_triangular(L_B, T1, lower=True)
+    mean = hyper.mean(X_new) + T2.T @ c
+    if full_cov:
+        cov = hyper.kernel._matrix(X_new, X_new, True) - T1.T @ T1 + T2.T @ T2
+        latent_var = jnp.maximum(jnp.diagonal(cov), 0.0)
+    else:
+        cov = None
+        latent_var = hyper.kernel._diag(X_new) - jnp.sum(T1 * T1, axis=0) + jnp.sum(T2 * T2, axis=0)
+        latent_var = jnp.maximum(latent_var, 0.0)
+    return mean, latent_var, cov
+
+
+class SGPR(eqx.Module):
+    r"""Sparse GP regression with Titsias' (2009) collapsed variational bound: O(n m^2) for m inducing inputs.
+
+    The exact posterior is approximated through m inducing variables u = f(Z) whose optimal
+    Gaussian distribution q(u) is found in closed form; what remains is a lower bound on the log
+    marginal likelihood,
+
+    .. math:: \mathcal{L} = \log \mathcal N(y \mid m, Q + \sigma^2 I)
+              - \frac{1}{2\sigma^2} \operatorname{tr}(K - Q), \qquad Q = K_{nm} K_{mm}^{-1} K_{mn},
+
+    which ``fit`` maximises over the kernel's hyperparameters, the mean's parameters, ``noise``
+    *and* the inducing inputs Z, with L-BFGS. Only m x m matrices are factorised (the n x n
+    matrices K and Q are never formed). The trace term is the variance the inducing points fail
+    to explain; when it is small the bound is tight and the predictions match exact GPR (with
+    Z = X they are equal). Predictions use the optimal q(u):
+
+    .. math:: \mu_* = \sigma^{-2} K_{*m} \Sigma K_{mn} (y - m), \quad
+              \operatorname{var}_* = k_{**} - Q_{**} + K_{*m} \Sigma K_{m*}, \quad
+              \Sigma = (K_{mm} + \sigma^{-2} K_{mn} K_{nm})^{-1}.
+
+    Reference: M. Titsias, "Variational learning of inducing variables in sparse Gaussian
+    processes", AISTATS 2009.
+
+    Args:
+        kernel: the covariance function.
+        inducing_points: initial inducing inputs Z ``(m, d)`` (see :func:`select_inducing`), or an
+            integer m: ``fit`` then chooses m rows of X with ``select_inducing`` (k-means++ with the
+            fit's key, farthest-point traversal without one).
+        mean: the prior mean function (default zero).
+        noise: the observation noise *variance* sigma^2 (positive).
+        standardize: fit on ``(y - mean(y)) / sd(y)`` and map predictions back.
+
+    Example:
+        >>> X = jnp.linspace(0, 10, 5000)[:, None]; y = jnp.sin(X[:, 0]) + 0.1 * noise
+        >>> gp = SGPR(RBF(), inducing_points=30, noise=0.1).fit(X, y)
+        >>> gp.elbo(), gp.predict(jnp.array([[1.0]])).mean  # doctest: +SKIP
+    """
+
+    kernel: Kernel
+    mean: MeanFunction
+    log_noise: jax.Array
+    inducing_points: jax.Array | None
+    num_inducing: int = eqx.field(static=True)
+    standardize: bool = eqx.field(static=True)
+    num_data: int | None = eqx.field(static=True)
+    y_loc: jax.Array
+    y_scale: jax.Array
+    cholesky_mm: jax.Array | None
+    cholesky_b: jax.Array | None
+    projected_residual: jax.Array | None
+    jitter: jax.Array
+    bound: jax.Array | None
+    fit_info: FitInfo | None = eqx.field(static=True)
+
+    def __init__(
+        self,
+        kernel: Kernel,
+        inducing_points,
+        mean: MeanFunction | None = None,
+        noise=1e-2,
+        standardize: bool = False,
+        *,
+        _fitted: tuple | None = None,
+    ):
+        if not isinstance(kernel, Kernel):
+            raise TypeError(
+                f"SGPR: `kernel` must be a bayeskit.gp.kernels.Kernel, got {type(kernel).__name__}."
+            )
+        mean = ZeroMean() if mean is None else mean
+        if not isinstance(mean, MeanFunction):
+            raise TypeError(f"SGPR: `mean` must be a bayeskit.gp.MeanFunction, got {type(mean).__name__}.")
+        self.kernel = kernel
+        self.mean = mean
+        self.inducing_points, self.num_inducing = check_inducing_points("SGPR", inducing_points, kernel)
+        self.log_noise = log_positive("SGPR", "noise", noise)
+        if self.log_noise.ndim != 0:
+            raise ValueError("SGPR: `noise` must be a scalar variance.")
+        self.standardize = bool(standardize)
+        n, loc, scale, L, L_B, c, jitter, bound, info = _fitted or (None,) * 9
+        self.num_data, self.cholesky_mm, self.cholesky_b, self.projected_residual = n, L, L_B, c
+        self.y_loc = jnp.asarray(0.0) if loc is None else loc
+        self.y_scale = jnp.asarray(1.0) if scale is None else scale
+        self.jitter = jnp.asarray(0.0) if jitter is None else jitter
+        self.bound, self.fit_info = bound, info
+
+    # -- hyperparameters -----------------------------------------------------------------------
+    @property
+    def noise(self) -> jax.Array:
+        """The observation noise variance (in standardised units when ``standardize=True``)."""
+        return jnp.exp(self.log_noise)
+
+    @property
+    def is_fitted(self) -> bool:
+        return self.bound is not None
+
+    def _prepare(self, owner: str, X, y, key):
+        X, y = check_training_data(owner, X, y)
+        if self.kernel.num_features is not None and self.kernel.num_features != X.shape[1]:
+            self.kernel._check(X, "X")  # raises, naming the mismatch
+        Z = self.inducing_points
+        if Z is None:
+            if self.num_inducing > X.shape[0]:
+                raise ValueError(
+                    f"{owner}: `inducing_points` asks for {self.num_inducing} points but `X` has only "
+                    f"{X.shape[0]} rows; use at most n inducing points (or exact GPR for small n)."
+                )
+            Z = select_inducing(key, X, self.num_inducing).astype(X.dtype)
+        check_inducing_columns(owner, Z, X)
+        if self.standardize:
+            loc, scale = jnp.mean(y), jnp.std(y)
+            scale = jnp.where(scale > 0, scale, 1.0)
+        else:
+            loc, scale = jnp.asarray(0.0, y.dtype), jnp.asarray(1.0, y.dtype)
+        return X, y, loc, scale, _Hyper(self.kernel, self.mean, self.log_noise, Z.astype(X.dtype))
+
+    # -- fitting -------------------------------------------------------------------------------
+    def fit(
+        self,
+        X,
+        y,
+        *,
+        key: jax.Array | None = None,
+        num_restarts: int = 1,
+        max_iterations: int = 200,
+        tol: float = 1e-6,
+        fixed: tuple[str, ...] = (),
+    ) -> SGPR:
+        """Maximise the collapsed bound over hyperparameters and inducing inputs; condition on the data.
+
+        Args:
+            X: inputs ``(n, d)`` (a 1-D array is one column).
+            y: targets ``(n,)``.
+            key: optional; chooses the inducing points (when ``inducing_points`` is a count) and
+                the random restarts. Without one, both are deterministic.
+            num_restarts: number of L-BFGS starts; the later ones perturb every learned value,
+                inducing inputs included, by up to 2 (on the log scale for positive parameters).
+            max_iterations: L-BFGS iterations per start.
+            tol: stop when every gradient entry of the per-point bound is below ``tol``.
+            fixed: values to keep as given, as dotted paths (``"inducing_points"``, ``"noise"``,
+                ``"kernel.lengthscale"``).
+
+        Returns:
+            A fitted SGPR; ``elbo()`` is the bound reached and ``fit_info`` how the search went.
+
+        Raises:
+            NotPositiveDefiniteError: when no start gives a factorisable K_mm.
+        """
+        k_select, k_restart = (None, None) if key is None else jax.random.split(key)
+        X, y, loc, scale, hyper = self._prepare("SGPR.fit", X, y, k_select)
+        hyper, info = maximize(
+            _elbo,
+            hyper,
+            (X, (y - loc) / scale),
+            owner="SGPR.fit",
+            key=k_restart,
+            num_restarts=num_restarts,
+            max_iterations=max_iterations,
+            tol=tol,
+            fixed=fixed,
+        )
+        if not np.isfinite(info.objective):
+            raise NotPositiveDefiniteError(
+                "SGPR.fit: the bound could not be evaluated from any start (K_mm not factorisable even "
+                "with jitter). Standardise the inputs and targets, raise the starting `noise`, or use "
+                "float64 (jax_enable_x64)."
+            )
+        return self._conditioned(hyper, X, y, loc, scale, info)
+
+    def condition(self, X, y) -> SGPR:
+        """Compute the optimal q(u) for ``(X, y)`` with hyperparameters and Z as they are (no optimisation)."""
+        X, y, loc, scale, hyper = self._prepare("SGPR.condition", X, y, None)
+        return self._conditioned(hyper, X, y, loc, scale, None)
+
+    def _conditioned(self, hyper, X, y, loc, scale, info) -> SGPR:
+        bound, L, L_B, c, jitter = _condition(hyper, X, (y - loc) / scale)
+        if not bool(jnp.isfinite(bound)):
+            raise NotPositiveDefiniteError(
+                f"SGPR: the bound is not finite; K_mm could not be factorised even with the largest "
+                f"jitter (kernel={hyper.kernel!r}, noise={float(hyper.noise):.3g}). Spread the inducing "
+                f"points, standardise X, raise `noise`, or use float64."
+            )
+        bound = bound - y.shape[0] * jnp.log(scale)  # the bound on log p(y) in y's own units
+        return SGPR(
+            hyper.kernel,
+            hyper.inducing_points,
+            hyper.mean,
+            jnp.exp(hyper.log_noise),
+            self.standardize,
+            _fitted=(X.shape[0], loc, scale, L, L_B, c, jitter, bound, info),
+        )
+
+    # -- using a fitted model ------------------------------------------------------------------
+    def _require_fitted(self, what: str) -> None:
+        if not self.is_fitted:
+            raise ValueError(f"SGPR.{what}: this SGPR has not been fitted; call `gp = gp.fit(X, y)` first.")
+
+    def _hyper(self) -> _Hyper:
+        return _Hyper(self.kernel, self.mean, self.log_noise, self.inducing_points)
+
+    def elbo(self, X=None, y=None) -> jax.Array:
+        """The collapsed bound on log p(y | X): at the fit, or for the ``(X, y)`` given (same Z and hyperparameters)."""
+        if X is None and y is None:
+            self._require_fitted("elbo")
+            return self.bound
+        if X is None or y is None:
+            raise ValueError("SGPR.elbo: give both `X` and `y`, or neither.")
+        if self.inducing_points is None:
+            raise ValueError("SGPR.elbo: the inducing points are not chosen yet; fit the model first.")
+        return self.condition(X, y).bound
+
+    def predict(self, X_new, full_cov: bool = False) -> GPPrediction:
+        """Predict at ``X_new`` under the optimal q(u): mean, ``latent_var`` and ``predictive_var``.
+
+        Args:
+            X_new: inputs ``(s, d)``.
+            full_cov: also return the ``(s, s)`` latent covariance.
+        """
+        self._require_fitted("predict")
+        X_new = check_inputs("SGPR.predict", X_new, "X_new", self.inducing_points.shape[1])
+        mean, latent_var, cov = _predict(
+            self._hyper(), self.cholesky_mm, self.cholesky_b, self.projected_residual, X_new, full_cov
+        )
+        s2 = self.y_scale**2
+        return GPPrediction(
+            mean=self.y_loc + self.y_scale * mean,
+            latent_var=s2 * latent_var,
+            predictive_var=s2 * (latent_var + self.noise),
+            latent_cov=None if cov is None else s2 * cov,
+        )
+
+    def sample(self, key: jax.Array, X_new, num_samples: int = 1, include_noise: bool = False) -> jax.Array:
+        """Draw functions from the approximate posterior at ``X_new``: shape ``(num_samples, s)``.
+
+        With ``include_noise`` the draws are of new observations y*, otherwise of f(x*).
+        """
+        pred = self.predict(X_new, full_cov=True)
+        L, _ = jittered_cholesky(pred.latent_cov)
+        k_f, k_e = jax.random.split(key)
+        s = pred.mean.shape[0]
+        f = pred.mean + jax.random.normal(k_f, (num_samples, s), dtype=L.dtype) @ L.T
+        if include_noise:
+            f = f + jnp.sqrt(self.noise) * self.y_scale * jax.random.normal(k_e, f.shape, dtype=f.dtype)
+        return f
+
+    def __repr__(self) -> str:
+        state = f"fitted, elbo={float(self.bound):.4f}" if self.is_fitted else "unfitted"
+        return (
+            f"SGPR({self.kernel!r}, num_inducing={self.num_inducing}, mean={self.mean!r}, "
+            f"noise={float(self.noise):.4g}, {state})"
+        )
