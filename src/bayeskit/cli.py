@@ -26,6 +26,12 @@ def _parser() -> argparse.ArgumentParser:
     tour.add_argument("--list", action="store_true", help="list the chapters and exit")
     tour.add_argument("--out", metavar="DIR", help="write figures (PNG) to this folder")
     tour.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    tour.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="do not keep compiled functions on disk (by default they are cached in "
+        "$XDG_CACHE_HOME/bayeskit/jax, so a second run skips most compiling)",
+    )
     return p
 
 
@@ -38,7 +44,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "tour":
         from bayeskit.tour import run_tour
 
-        return run_tour(chapters=args.chapter, list_only=args.list, out=args.out, seed=args.seed)
+        return run_tour(
+            chapters=args.chapter,
+            list_only=args.list,
+            out=args.out,
+            seed=args.seed,
+            compilation_cache=not args.no_cache,
+        )
     return 2  # argparse rejects unknown commands before this
 
 

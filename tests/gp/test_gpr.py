@@ -72,6 +72,17 @@ def test_jitter_is_added_only_when_needed_and_reported():
     np.testing.assert_allclose(L @ L.T, singular + jitter * np.eye(5), atol=1e-12)
 
 
+def test_jittered_cholesky_differentiates_like_cholesky():
+    A = rng.normal(size=(6, 6))
+    S = jnp.asarray(A @ A.T + 6 * np.eye(6))
+    W = jnp.asarray(rng.normal(size=(6, 6)))
+    ours = lambda S: jnp.sum(W * jittered_cholesky(S)[0])
+    ref = lambda S: jnp.sum(W * jnp.linalg.cholesky(S))
+    np.testing.assert_allclose(jax.grad(ours)(S), jax.grad(ref)(S), rtol=1e-9, atol=1e-12)
+    dS = jnp.asarray(A + A.T)
+    np.testing.assert_allclose(jax.jvp(ours, (S,), (dS,))[1], jax.jvp(ref, (S,), (dS,))[1], rtol=1e-9)
+
+
 def test_fit_reaches_scikit_learns_optimum_and_predicts_like_it(fitted):
     kernel = sk.ConstantKernel(1.0) * sk.RBF(np.ones(3)) + sk.WhiteKernel(0.1)
     ref = GaussianProcessRegressor(kernel, n_restarts_optimizer=3, random_state=0).fit(X, y)

@@ -72,6 +72,21 @@ def learnable_filter(params, fixed: tuple[str, ...], owner: str):
     return spec
 
 
+def _log_scale_mask(learned) -> jax.Array:
+    """1 for entries of log-stored hyperparameters (fields named ``log_*``), 0 elsewhere.
+
+    Restarts move scale parameters by factors; values in the units of the data (inducing
+    inputs, mean-function weights) stay where they were given.
+    """
+    leaves = jax.tree_util.tree_flatten_with_path(learned)[0]
+    parts = []
+    for path, leaf in leaves:
+        last = path[-1] if path else None
+        name = getattr(last, "name", "")
+        parts.append(jnp.full(jnp.size(leaf), 1.0 if name.startswith("log_") else 0.0, dtype=leaf.dtype))
+    return jnp.concatenate(parts) if parts else jnp.zeros(0)
+
+
 def _halton(num: int, dim: int) -> np.ndarray:
     """The first ``num`` points of the Halton sequence in [0, 1]^dim (deterministic restarts)."""
     primes, k = [], 2
@@ -130,15 +145,18 @@ def maximize(
     key: jax.Array | None = None,
     num_restarts: int = 3,
     max_iterations: int = 200,
-    tol: float = 1e-6,
+    tol: float | None = None,
     fixed: tuple[str, ...] = (),
     spread: float = 2.0,
 ):
     """Maximise ``objective(params, *data)`` over the learned arrays of ``params``.
 
-    The first start is ``params`` as given; the others move every learned (unconstrained) value
-    by up to ``spread`` in either direction: on a Halton design when ``key`` is None (so a fit is
+    The first start is ``params`` as given; the others move every learned log-scale value by up
+    to ``spread`` in either direction: on a Halton design when ``key`` is None (so a fit is
     reproducible without a key), uniformly at random when a key is given.
+
+    ``tol`` bounds the gradient's infinity norm of the per-point objective (default 1e-6 in
+    float64, 1e-3 in float32).
 
     Returns:
         ``(best_params, FitInfo)``.
@@ -152,12 +170,14 @@ def maximize(
     learned, static = eqx.partition(params, spec)
     z_init, unravel = ravel_pytree(learned)
     dim = z_init.shape[0]
+    if tol is None:
+        tol = 1e-6 if jnp.finfo(z_init.dtype).bits >= 64 else 1e-3
     if num_restarts > 1 and dim > 0:
         if key is None:
             u = jnp.asarray(_halton(num_restarts - 1, dim), dtype=z_init.dtype)
         else:
             u = jax.random.uniform(key, (num_restarts - 1, dim), dtype=z_init.dtype)
-        starts = [z_init] + list(z_init + spread * (2.0 * u - 1.0))
+        starts = [z_init] + list(z_init + spread * _log_scale_mask(learned) * (2.0 * u - 1.0))
     else:
         starts = [z_init]
     results = []

@@ -29,10 +29,20 @@ def jitter_levels(dtype) -> tuple[float, ...]:
 def jittered_cholesky(K: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Lower Cholesky factor of ``K``, adding diagonal jitter only if ``K`` fails as given.
 
+    Differentiable in ``K`` (forward and reverse mode): the jitter is found on the values and
+    then treated as a constant, and the factor's derivative is the Cholesky derivative at
+    ``K + jitter I``.
+
     Returns:
         ``(L, jitter)`` with ``L L^T = K + jitter I``; ``jitter`` is 0 when none was needed and the
         factor is NaN when even the largest jitter of :func:`jitter_levels` failed.
     """
+    L, jitter = _search(jax.lax.stop_gradient(K))
+    eye = jnp.eye(K.shape[0], dtype=K.dtype)
+    return _factor_of(K + jitter * eye, L), jitter
+
+
+def _search(K):
     levels = jnp.asarray((0.0, *jitter_levels(K.dtype)), dtype=K.dtype)
     scale = jnp.maximum(jnp.mean(jnp.abs(jnp.diagonal(K))), jnp.finfo(K.dtype).tiny)
     eye = jnp.eye(K.shape[0], dtype=K.dtype)
@@ -42,13 +52,30 @@ def jittered_cholesky(K: jax.Array) -> tuple[jax.Array, jax.Array]:
 
     def retry(carry):
         _, i = carry
-        jitter = levels[i] * scale
-        return jnp.linalg.cholesky(K + jitter * eye), i + 1
+        return jnp.linalg.cholesky(K + levels[i] * scale * eye), i + 1
 
     L, i = jax.lax.while_loop(
         lambda c: failed(c[0]) & (c[1] < levels.shape[0]), retry, (jnp.linalg.cholesky(K), 1)
     )
     return L, levels[i - 1] * scale
+
+
+@jax.custom_jvp
+def _factor_of(A, L):
+    """``L``, the Cholesky factor of ``A`` already computed; its derivative is the Cholesky one."""
+    return L
+
+
+@_factor_of.defjvp
+def _factor_of_jvp(primals, tangents):
+    A, L = primals
+    dA = tangents[0]
+    dA = 0.5 * (dA + dA.T)
+    # dL = L Phi(L^{-1} dA L^{-T}), Phi = lower triangle with half the diagonal (Murray 2016).
+    left = jax.scipy.linalg.solve_triangular(L, dA, lower=True)
+    inner = jax.scipy.linalg.solve_triangular(L, left.T, lower=True)
+    phi = jnp.tril(inner) - 0.5 * jnp.diag(jnp.diagonal(inner))
+    return L, L @ phi
 
 
 # Below this size the callback's fixed cost (a millisecond or more) outweighs the flops saved.

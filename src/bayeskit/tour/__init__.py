@@ -7,6 +7,7 @@ a ``jax.random`` key, ``console`` a ``rich`` console and ``out`` a folder for fi
 from __future__ import annotations
 
 import importlib
+import os
 import time
 import zlib
 from pathlib import Path
@@ -33,9 +34,17 @@ def _chapter(name: str):
 
 
 def run_tour(
-    chapters: list[str] | None = None, list_only: bool = False, out: str | None = None, seed: int = 0
+    chapters: list[str] | None = None,
+    list_only: bool = False,
+    out: str | None = None,
+    seed: int = 0,
+    compilation_cache: bool = False,
 ) -> int:
-    """Run the named chapters (all by default); return a process exit status."""
+    """Run the named chapters (all by default); return a process exit status.
+
+    With ``compilation_cache`` compiled programs are kept on disk (``$XDG_CACHE_HOME/bayeskit/jax``)
+    so that a second run skips most compiling; the ``bayeskit`` command turns it on.
+    """
     from rich.console import Console
 
     console = Console()
@@ -54,6 +63,10 @@ def run_tour(
 
     # The tour owns its process, so it may choose float64 on the CPU for exact tables.
     jax.config.update("jax_enable_x64", True)
+    if compilation_cache:
+        cache_root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        jax.config.update("jax_compilation_cache_dir", str(cache_root / "bayeskit" / "jax"))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
     out_dir = None
     if out is not None:
         out_dir = Path(out)
