@@ -13,6 +13,12 @@ EXPECTED = {
     "model_language.py": ("prior predictive", "logdensity_fn(z)", "constrain(z)"),
     "conjugate.py": ("posterior mean", "log Bayes factor", "log evidence: line"),
     "optimize.py": ("MLE", "MAP", "Laplace", "log evidence"),
+    "gaussian_processes.py": (
+        "learned ARD lengthscales",
+        "predictive sd",
+        "log marginal likelihood, Matern52",
+        "SGPR",
+    ),
 }
 
 
