@@ -24,11 +24,16 @@ _LOG_2PI = math.log(2.0 * math.pi)
 
 
 class _Hyper(eqx.Module):
-    """The learned part of a GPR: kernel, mean function and log noise variance."""
+    """The learned part of a GPR: kernel, mean function and log noise variance.
+
+    ``log_prior_fn`` is static: fits with the same prior function (or none) share one compiled
+    optimiser, and no cache of objectives is kept anywhere.
+    """
 
     kernel: Kernel
     mean: MeanFunction
     log_noise: jax.Array
+    log_prior_fn: Callable | None = eqx.field(static=True, default=None)
 
     @property
     def noise(self):
@@ -45,22 +50,12 @@ def _log_marginal(hyper: _Hyper, X, y):
     return value
 
 
-def _make_objective(log_prior_fn):
-    # One objective per prior function object, so the compiled optimiser is shared between fits
-    # that use the same (or no) prior.
-    if log_prior_fn is None:
-        return _log_marginal
-    return _objectives.setdefault(log_prior_fn, _with_prior(log_prior_fn))
-
-
-def _with_prior(log_prior_fn):
-    def objective(hyper, X, y):
-        return _log_marginal(hyper, X, y) + log_prior_fn(_as_view(hyper))
-
-    return objective
-
-
-_objectives: dict = {}
+def _objective(hyper: _Hyper, X, y):
+    """Log marginal likelihood, plus the log prior of the hyperparameters when there is one."""
+    value = _log_marginal(hyper, X, y)
+    if hyper.log_prior_fn is not None:
+        value = value + hyper.log_prior_fn(_as_view(hyper))
+    return value
 
 
 class _View(eqx.Module):
@@ -230,8 +225,8 @@ class GPR(eqx.Module):
         X, y, loc, scale = self._prepare(X, y)
         ys = (y - loc) / scale
         hyper, info = maximize(
-            _make_objective(log_prior_fn),
-            self._hyper(),
+            _objective,
+            _Hyper(self.kernel, self.mean, self.log_noise, log_prior_fn),
             (X, ys),
             owner="GPR.fit",
             key=key,
