@@ -7,7 +7,7 @@ import pytest
 PUBLIC = {
     "bayeskit": {
         "Posterior", "SamplingWarning", "__version__", "conjugate", "datasets", "diagnostics", "dist",
-        "mcmc", "metrics", "optimize", "ppl", "sbc",
+        "gp", "mcmc", "metrics", "optimize", "ppl", "sbc",
     },
     "bayeskit.sbc": {"SBCResult", "rank_statistics", "run", "uniformity_test"},
     "bayeskit.metrics": {
@@ -15,6 +15,15 @@ PUBLIC = {
         "crps_samples", "expected_calibration_error", "expected_entropy", "gaussian_coverage",
         "gaussian_nll", "mae", "miscalibration_area", "mixture_nll", "mutual_information",
         "predictive_entropy", "reliability_curve", "rmse", "sample_nll",
+    },
+    "bayeskit.gp": {
+        "ConstantMean", "FitInfo", "GPC", "GPPrediction", "GPR", "LinearMean", "MeanFunction",
+        "NotPositiveDefiniteError", "SGPR", "SVGP", "ZeroMean", "conditional", "gaussian_log_marginal",
+        "gp_marginal", "jittered_cholesky", "kernels", "latent_gp", "select_inducing",
+    },
+    "bayeskit.gp.kernels": {
+        "Constant", "Kernel", "Linear", "Matern12", "Matern32", "Matern52", "Periodic", "Polynomial",
+        "Product", "RBF", "RationalQuadratic", "Sum", "White",
     },
     "bayeskit.diagnostics": {
         "ebfmi", "ess_bulk", "ess_mean", "ess_tail", "hdi", "mcse_mean", "mcse_sd", "rhat", "summary",

@@ -4,13 +4,14 @@ Subpackages: :mod:`bayeskit.dist` (distributions), :mod:`bayeskit.ppl` (the mode
 :mod:`bayeskit.conjugate` (closed-form posteriors), :mod:`bayeskit.optimize` (MLE, MAP, Laplace),
 :mod:`bayeskit.mcmc` (NUTS, HMC, MH, Gibbs and the ``sample`` driver), :mod:`bayeskit.diagnostics`
 (R-hat, ESS, MCSE, HDI), :mod:`bayeskit.metrics` (NLL, CRPS, calibration, ECE, entropy),
-:mod:`bayeskit.sbc` (simulation-based calibration), :class:`bayeskit.Posterior`,
+:mod:`bayeskit.sbc` (simulation-based calibration), :mod:`bayeskit.gp` (Gaussian processes),
+:class:`bayeskit.Posterior`,
 :mod:`bayeskit.datasets`.
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
-from bayeskit import conjugate, datasets, diagnostics, dist, mcmc, metrics, optimize, ppl, sbc
+from bayeskit import conjugate, datasets, diagnostics, dist, gp, mcmc, metrics, optimize, ppl, sbc
 from bayeskit.posterior import Posterior, SamplingWarning
 
 try:
@@ -26,6 +27,7 @@ __all__ = [
     "datasets",
     "diagnostics",
     "dist",
+    "gp",
     "mcmc",
     "metrics",
     "optimize",
