@@ -88,6 +88,8 @@ def gradient_fit(
         }
         if "is_divergent" in sampling:
             stats["num_divergent"] = jnp.sum(sampling["is_divergent"])
+        if kernel == "nuts":
+            stats["num_max_tree_depth"] = jnp.sum(sampling["tree_depth"] >= max_tree_depth)
         if "num_integration_steps" in info:
             stats["num_gradient_evaluations"] = jnp.sum(info["num_integration_steps"])
         return draws, stats
