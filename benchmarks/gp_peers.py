@@ -904,6 +904,9 @@ def main():
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats (median reported)")
     parser.add_argument("--max-iterations", type=int, default=100, help="L-BFGS iterations, every library")
     parser.add_argument("--skip-fit", action="store_true", help="only the value-and-gradient timings")
+    parser.add_argument(
+        "--fit-sizes", nargs="*", type=int, default=None, help="fit only at these sizes (default: every size)"
+    )
     parser.add_argument("--peers", nargs="*", choices=PEERS, default=list(PEERS))
     parser.add_argument("--gpytorch-optimizer", choices=("lbfgs", "adam"), default="lbfgs")
     args = parser.parse_args()
@@ -937,7 +940,7 @@ def main():
         X, y, X_test, _ = make_data(n)
         libs = {name: LIBRARY_CLASSES[name](X, y) for name in libraries}
         row = {"n": n, "value_and_grad": measure_value_and_grad(libs, X, args.repeats)}
-        if not args.skip_fit:
+        if not args.skip_fit and (args.fit_sizes is None or n in args.fit_sizes):
             row["fit"] = measure_fit(libs, X, y, X_test, args.max_iterations, args.repeats)
         row["load"] = os.getloadavg()[0]
         sizes.append(row)
