@@ -7,8 +7,9 @@ import pytest
 PUBLIC = {
     "bayeskit": {
         "Posterior", "SamplingWarning", "__version__", "conjugate", "datasets", "diagnostics", "dist",
-        "gp", "mcmc", "metrics", "optimize", "ppl", "sbc",
+        "gp", "mcmc", "metrics", "nn", "optimize", "ppl", "sbc",
     },
+    "bayeskit.nn": {"ELBOTerms", "MLP", "VAE", "VAEHistory"},
     "bayeskit.sbc": {"SBCResult", "rank_statistics", "run", "uniformity_test"},
     "bayeskit.metrics": {
         "accuracy", "brier_score", "calibration_curve", "classification_nll", "coverage", "crps_gaussian",

@@ -5,13 +5,14 @@ Subpackages: :mod:`bayeskit.dist` (distributions), :mod:`bayeskit.ppl` (the mode
 :mod:`bayeskit.mcmc` (NUTS, HMC, MH, Gibbs and the ``sample`` driver), :mod:`bayeskit.diagnostics`
 (R-hat, ESS, MCSE, HDI), :mod:`bayeskit.metrics` (NLL, CRPS, calibration, ECE, entropy),
 :mod:`bayeskit.sbc` (simulation-based calibration), :mod:`bayeskit.gp` (Gaussian processes),
+:mod:`bayeskit.nn` (neural networks: the variational autoencoder),
 :class:`bayeskit.Posterior`,
 :mod:`bayeskit.datasets`.
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
-from bayeskit import conjugate, datasets, diagnostics, dist, gp, mcmc, metrics, optimize, ppl, sbc
+from bayeskit import conjugate, datasets, diagnostics, dist, gp, mcmc, metrics, nn, optimize, ppl, sbc
 from bayeskit.posterior import Posterior, SamplingWarning
 
 try:
@@ -30,6 +31,7 @@ __all__ = [
     "gp",
     "mcmc",
     "metrics",
+    "nn",
     "optimize",
     "ppl",
     "sbc",
