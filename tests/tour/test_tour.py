@@ -71,6 +71,10 @@ EXPECTED = {
         ),
         ("hierarchical",),
     ),
+    "vae": (
+        ("model / split", "ELBO", "reconstruction E[log p(x|z)]", "KL(q || prior)", "IWAE log p(x), k=100"),
+        ("vae_reconstructions", "vae_samples", "vae_latent_space"),
+    ),
 }
 
 

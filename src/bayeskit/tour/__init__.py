@@ -26,6 +26,7 @@ CHAPTERS: dict[str, str] = {
     "logistic-regression": "bayeskit.tour.logistic_regression",
     "hierarchical": "bayeskit.tour.hierarchical",
     "gaussian-processes": "bayeskit.tour.gaussian_processes",
+    "vae": "bayeskit.tour.vae",
 }
 
 
