@@ -1,0 +1,57 @@
+"""Inputs and targets standardised on the training data, and a validation split carved from it."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+__all__ = ["Scaling", "carve_validation"]
+
+
+class Scaling(eqx.Module):
+    """Column means and standard deviations of X (and of y for regression); constant columns get sd 1."""
+
+    x_loc: jax.Array
+    x_scale: jax.Array
+    y_loc: jax.Array
+    y_scale: jax.Array
+
+    @classmethod
+    def fit(cls, X, y=None, standardize: bool = True) -> Scaling:
+        if not standardize:
+            one = jnp.ones((), X.dtype)
+            return cls(jnp.zeros(X.shape[1], X.dtype), jnp.ones(X.shape[1], X.dtype), 0 * one, one)
+        sx = jnp.std(X, axis=0)
+        if y is None:
+            y_loc, y_scale = jnp.zeros((), X.dtype), jnp.ones((), X.dtype)
+        else:
+            y_loc, sy = jnp.mean(y), jnp.std(y)
+            y_scale = jnp.where(sy > 0, sy, 1.0)
+        return cls(jnp.mean(X, axis=0), jnp.where(sx > 0, sx, 1.0), y_loc, y_scale)
+
+    def x(self, X):
+        return (X - self.x_loc) / self.x_scale
+
+    def y(self, y):
+        return (y - self.y_loc) / self.y_scale
+
+
+def carve_validation(key: jax.Array, X, y, validation, owner: str):
+    """``(X_train, y_train, X_val, y_val)``: ``validation`` is None, a fraction in (0, 1) or ``(X_val, y_val)``."""
+    if validation is None:
+        return X, y, None, None
+    if isinstance(validation, tuple):
+        return X, y, validation[0], validation[1]
+    fraction = float(validation)
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(
+            f"{owner}: `validation` must be a fraction in (0, 1) or (X_val, y_val), got {validation!r}."
+        )
+    n = X.shape[0]
+    num_val = max(1, int(round(fraction * n)))
+    if num_val >= n:
+        raise ValueError(f"{owner}: `validation`={validation!r} leaves no training rows out of {n}.")
+    order = jax.random.permutation(key, n)
+    val, tr = order[:num_val], order[num_val:]
+    return X[tr], y[tr], X[val], y[val]

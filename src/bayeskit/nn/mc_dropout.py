@@ -1,0 +1,323 @@
+r"""MC dropout (Gal & Ghahramani 2016): a network trained with dropout is an approximate posterior.
+
+Training with dropout rate ``p`` on the input of every layer and weight decay
+
+.. math:: \lambda = \frac{l^2 (1 - p)}{2 N \tau}
+
+(prior length-scale ``l``, ``N`` training rows, model precision :math:`\tau = 1/\sigma^2`)
+minimises, up to a constant factor, the KL divergence from a Bernoulli variational distribution
+over the weights to the posterior of a Bayesian network with prior
+:math:`W \sim \mathcal N(0, l^{-2} I)`. Prediction keeps dropout on: ``T`` stochastic passes
+:math:`\hat y_t(x)` are samples from the approximate predictive, and the predictive is the mixture
+:math:`\frac1T \sum_t \mathcal N(y \mid \hat y_t(x), \tau^{-1})`: its variance splits into the
+aleatoric :math:`\tau^{-1}` and the epistemic variance of the passes.
+
+The objective used here is the mean Gaussian negative log-likelihood plus
+:math:`\frac{l^2(1-p)}{2N}\sum_l \lVert W_l\rVert^2`; divided by :math:`\tau` it is
+:math:`\frac1{2N}\sum_i (y_i - \hat y_i)^2 + \lambda \sum_l \lVert W_l\rVert^2` plus a constant, the
+form of the paper. With ``tau=None`` the noise level is learned with the weights instead.
+
+Reference: Gal & Ghahramani (2016), "Dropout as a Bayesian approximation: representing model
+uncertainty in deep learning", ICML.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from bayeskit import metrics
+from bayeskit.nn import _bdl_checks as checks
+from bayeskit.nn._fitted import with_fitted
+from bayeskit.nn._standardize import Scaling, carve_validation
+from bayeskit.nn.gaussian_head import gaussian_head, gaussian_nll_terms, head_size
+from bayeskit.nn.networks import dense_forward, init_dense, weight_norm
+from bayeskit.nn.predictive import ClassificationPredictive, RegressionPredictive
+from bayeskit.nn.training import TrainHistory, train
+
+__all__ = ["MCDropoutClassifier", "MCDropoutRegressor"]
+
+_VALIDATION_PASSES = 20
+
+
+@eqx.filter_jit
+def _passes(layers, X, key, rate, num_passes: int):
+    """``num_passes`` dropout passes of the whole batch: outputs of shape ``(T, n, out)``."""
+    return jax.vmap(lambda k: dense_forward(layers, X, k, rate))(jax.random.split(key, num_passes))
+
+
+class _GaussianLikelihood(eqx.Module):
+    """Per-point Gaussian NLL of a one-output network; ``log_noise`` fixed (from tau) or learned."""
+
+    log_noise: jax.Array | None  # None: learned, read from params["log_noise"]
+
+    def noise(self, params):
+        return params["log_noise"] if self.log_noise is None else self.log_noise
+
+    def terms(self, params, out, y):
+        return gaussian_nll_terms(y, *gaussian_head(out, self.noise(params)))
+
+    def predictive_nll(self, params, outs, y):
+        return metrics.sample_nll(y, outs[..., 0], jnp.exp(self.noise(params)))
+
+
+class _CategoricalLikelihood(eqx.Module):
+    """Per-point cross-entropy of softmax outputs."""
+
+    def terms(self, params, out, y):
+        return -jnp.take_along_axis(jax.nn.log_softmax(out), y[:, None], axis=1)[:, 0]
+
+    def predictive_nll(self, params, outs, y):
+        return metrics.classification_nll(y, jnp.mean(jax.nn.softmax(outs), axis=0))
+
+
+class _DropoutObjective(eqx.Module):
+    likelihood: eqx.Module
+    rate: jax.Array
+    decay: jax.Array
+
+    def __call__(self, key, params, X, y):
+        out = dense_forward(params["layers"], X, key, self.rate)
+        return jnp.mean(self.likelihood.terms(params, out, y)) + self.decay * weight_norm(params["layers"])
+
+
+class _DropoutValidation(eqx.Module):
+    likelihood: eqx.Module
+    rate: jax.Array
+
+    def __call__(self, key, params, X, y):
+        outs = jax.vmap(lambda k: dense_forward(params["layers"], X, k, self.rate))(
+            jax.random.split(key, _VALIDATION_PASSES)
+        )
+        return self.likelihood.predictive_nll(params, outs, y)
+
+
+class _MCDropout(eqx.Module):
+    hidden: tuple[int, ...] = eqx.field(static=True)
+    dropout_rate: float
+    lengthscale: float
+    num_epochs: int = eqx.field(static=True)
+    batch_size: int = eqx.field(static=True)
+    learning_rate: float = eqx.field(static=True)
+    patience: int | None = eqx.field(static=True)
+    num_passes: int = eqx.field(static=True)
+    progress_bar: bool = eqx.field(static=True)
+    params: object = None
+    scaling: Scaling | None = None
+    predict_key: jax.Array | None = None
+    history: TrainHistory | None = None
+
+    def _check_hyper(self, owner):
+        checks.check_hidden(owner, self.hidden)
+        checks.check_rate(owner, "dropout_rate", self.dropout_rate)
+        checks.check_positive(owner, "lengthscale", self.lengthscale)
+        for name in ("num_epochs", "batch_size", "num_passes"):
+            checks.check_positive_int(owner, name, getattr(self, name))
+        checks.check_positive(owner, "learning_rate", self.learning_rate)
+
+    def weight_decay_factor(self, num_train: int):
+        """:math:`l^2(1-p)/(2N)`, the prior's weight on the squared weights in the per-point objective."""
+        return self.lengthscale**2 * (1.0 - self.dropout_rate) / (2.0 * num_train)
+
+    def _train(self, key, params, likelihood, X, y, Xv, yv):
+        rate = jnp.asarray(self.dropout_rate, X.dtype)
+        decay = jnp.asarray(self.weight_decay_factor(X.shape[0]), X.dtype)
+        return train(
+            key,
+            params,
+            _DropoutObjective(likelihood, rate, decay),
+            X,
+            y,
+            learning_rate=self.learning_rate,
+            num_epochs=self.num_epochs,
+            batch_size=self.batch_size,
+            validation=None if Xv is None else (Xv, yv),
+            val_fn=None if Xv is None else _DropoutValidation(likelihood, rate),
+            patience=self.patience,
+            progress_bar=self.progress_bar,
+            description=type(self).__name__,
+        )
+
+
+class MCDropoutRegressor(_MCDropout):
+    r"""Regression with MC dropout: a ReLU network, dropout kept on at prediction.
+
+    Inputs and targets are standardised on the training data; everything the user sees (``tau``,
+    predictions) is in the original units.
+
+    Args:
+        hidden: hidden-layer widths (default one layer of 50 units, the UCI protocol's).
+        dropout_rate: the probability ``p`` of dropping a unit, in (0, 1).
+        tau: the model precision :math:`\tau = 1/\sigma^2` in the units of ``y``; ``None`` learns a
+            homoscedastic noise level with the weights.
+        lengthscale: the prior length-scale ``l`` (prior :math:`\mathcal N(0, l^{-2})` on weights
+            of the standardised problem).
+        num_epochs, batch_size, learning_rate: Adam on minibatches.
+        patience: early-stopping patience in epochs (used with validation data).
+        num_passes: stochastic forward passes ``T`` at prediction.
+        progress_bar: show a ``rich`` progress bar while training.
+
+    Example:
+        >>> model = MCDropoutRegressor(dropout_rate=0.05, tau=100.0).fit(key, X, y)
+        >>> pred = model.predict(X_new)  # pred.mean, pred.epistemic_var, pred.aleatoric_var
+    """
+
+    tau: float | None = None
+
+    def __init__(
+        self,
+        hidden=(50,),
+        dropout_rate=0.05,
+        tau=None,
+        lengthscale=1e-2,
+        num_epochs: int = 400,
+        batch_size: int = 32,
+        learning_rate: float = 1e-2,
+        patience: int | None = None,
+        num_passes: int = 1000,
+        progress_bar: bool = False,
+    ):
+        self.hidden = checks.check_hidden("MCDropoutRegressor", hidden)
+        self.dropout_rate, self.tau, self.lengthscale = dropout_rate, tau, lengthscale
+        self.num_epochs, self.batch_size, self.learning_rate = num_epochs, batch_size, learning_rate
+        self.patience, self.num_passes, self.progress_bar = patience, num_passes, progress_bar
+        self._check_hyper("MCDropoutRegressor")
+        if tau is not None:
+            checks.check_positive("MCDropoutRegressor", "tau", tau)
+
+    def weight_decay(self, num_train: int, y_scale=1.0):
+        r"""Gal & Ghahramani's :math:`\lambda = l^2(1-p)/(2N\tau)` for ``N`` rows (``tau`` in standardised units
+        when the target's standard deviation ``y_scale`` is given: :math:`\tau_{std} = \tau\, s_y^2`)."""
+        if self.tau is None:
+            raise ValueError("MCDropoutRegressor.weight_decay: `tau` is None (learned); give a fixed `tau`.")
+        return self.weight_decay_factor(num_train) / (self.tau * y_scale**2)
+
+    def _log_noise(self, params, scaling):
+        if self.tau is None:
+            return params["log_noise"]
+        return -0.5 * jnp.log(self.tau * scaling.y_scale**2)
+
+    def objective(self, key, params, X, y, num_train: int, scaling: Scaling):
+        """The per-point training objective on a standardised batch (exposed for tests and inspection)."""
+        out = dense_forward(params["layers"], X, key, self.dropout_rate)
+        loc, scale = gaussian_head(out, self._log_noise(params, scaling))
+        return jnp.mean(gaussian_nll_terms(y, loc, scale)) + self.weight_decay_factor(
+            num_train
+        ) * weight_norm(params["layers"])
+
+    def fit(self, key: jax.Array, X, y, validation=None) -> MCDropoutRegressor:
+        """Train on ``(X, y)`` and return a fitted copy (this one is unchanged).
+
+        Args:
+            key: a ``jax.random`` key (initial weights, minibatches, masks, and the prediction key).
+            X: inputs ``(n, d)`` (or ``(n,)``); y: targets ``(n,)``.
+            validation: ``None``, a fraction of the rows to hold out for early stopping, or
+                ``(X_val, y_val)``.
+        """
+        X, y = checks.check_regression_data("MCDropoutRegressor", X, y)
+        k_init, k_val, k_train, k_pred = jax.random.split(key, 4)
+        X, y, Xv, yv = carve_validation(k_val, X, y, validation, "MCDropoutRegressor")
+        if Xv is not None:
+            Xv, yv = checks.check_regression_data("MCDropoutRegressor", Xv, yv, "X_val", "y_val")
+        scaling = Scaling.fit(X, y)
+        params = {"layers": init_dense(k_init, (X.shape[1], *self.hidden, head_size(False)), X.dtype)}
+        if self.tau is None:
+            params["log_noise"] = jnp.asarray(jnp.log(0.5), X.dtype)
+
+        fixed = None if self.tau is None else self._log_noise(params, scaling).astype(X.dtype)
+        params, history = self._train(
+            k_train,
+            params,
+            _GaussianLikelihood(fixed),
+            scaling.x(X),
+            scaling.y(y),
+            None if Xv is None else scaling.x(Xv),
+            None if Xv is None else scaling.y(yv),
+        )
+        return with_fitted(self, params=params, scaling=scaling, predict_key=k_pred, history=history)
+
+    def predict(self, X, key: jax.Array | None = None, num_passes: int | None = None) -> RegressionPredictive:
+        """Predict with ``num_passes`` dropout masks (default ``self.num_passes``).
+
+        The masks come from ``key``, or, without one, from a key split off the fit key, so that
+        ``predict(X)`` is repeatable.
+        """
+        checks.check_fitted("MCDropoutRegressor", self.params)
+        X = checks.check_features("MCDropoutRegressor", X, self.scaling.x_loc.shape[0])
+        T = checks.check_positive_int("MCDropoutRegressor", "num_passes", num_passes or self.num_passes)
+        outs = _passes(
+            self.params["layers"],
+            self.scaling.x(X),
+            self.predict_key if key is None else key,
+            jnp.asarray(self.dropout_rate),
+            T,
+        )
+        loc = outs[..., 0] * self.scaling.y_scale + self.scaling.y_loc
+        scale = jnp.exp(self._log_noise(self.params, self.scaling)) * self.scaling.y_scale
+        return RegressionPredictive(loc, jnp.broadcast_to(scale, (1, 1)))
+
+
+class MCDropoutClassifier(_MCDropout):
+    r"""Classification with MC dropout: softmax outputs averaged over ``T`` dropout passes.
+
+    Trained on the cross-entropy plus :math:`\frac{l^2(1-p)}{2N}\sum_l\lVert W_l\rVert^2`; the
+    predictive's mutual information (BALD) is the epistemic part of its entropy. Arguments as for
+    :class:`MCDropoutRegressor` (no ``tau``: the likelihood is categorical).
+
+    Example:
+        >>> clf = MCDropoutClassifier(dropout_rate=0.1).fit(key, X, labels)
+        >>> pred = clf.predict(X_new)  # pred.probs, pred.mutual_information
+    """
+
+    num_classes: int | None = eqx.field(static=True, default=None)
+
+    def __init__(
+        self,
+        hidden=(50,),
+        dropout_rate=0.1,
+        lengthscale=1e-2,
+        num_epochs: int = 200,
+        batch_size: int = 32,
+        learning_rate: float = 1e-2,
+        patience: int | None = None,
+        num_passes: int = 200,
+        progress_bar: bool = False,
+        num_classes: int | None = None,
+    ):
+        self.hidden = checks.check_hidden("MCDropoutClassifier", hidden)
+        self.dropout_rate, self.lengthscale = dropout_rate, lengthscale
+        self.num_epochs, self.batch_size, self.learning_rate = num_epochs, batch_size, learning_rate
+        self.patience, self.num_passes, self.progress_bar = patience, num_passes, progress_bar
+        self.num_classes = num_classes
+        self._check_hyper("MCDropoutClassifier")
+
+    def fit(self, key: jax.Array, X, y, validation=None) -> MCDropoutClassifier:
+        """Train on inputs ``X`` and labels ``y`` in ``0..K-1``; return a fitted copy."""
+        X, y, K = checks.check_classification_data("MCDropoutClassifier", X, y, self.num_classes)
+        k_init, k_val, k_train, k_pred = jax.random.split(key, 4)
+        X, y, Xv, yv = carve_validation(k_val, X, y, validation, "MCDropoutClassifier")
+        scaling = Scaling.fit(X)
+        params = {"layers": init_dense(k_init, (X.shape[1], *self.hidden, K), X.dtype)}
+
+        Xv_s = None if Xv is None else scaling.x(jnp.asarray(Xv))
+        params, history = self._train(k_train, params, _CategoricalLikelihood(), scaling.x(X), y, Xv_s, yv)
+        return with_fitted(
+            self, params=params, scaling=scaling, predict_key=k_pred, history=history, num_classes=K
+        )
+
+    def predict(
+        self, X, key: jax.Array | None = None, num_passes: int | None = None
+    ) -> ClassificationPredictive:
+        """Class-probability samples from ``num_passes`` dropout masks (key as in the regressor)."""
+        checks.check_fitted("MCDropoutClassifier", self.params)
+        X = checks.check_features("MCDropoutClassifier", X, self.scaling.x_loc.shape[0])
+        T = checks.check_positive_int("MCDropoutClassifier", "num_passes", num_passes or self.num_passes)
+        outs = _passes(
+            self.params["layers"],
+            self.scaling.x(X),
+            self.predict_key if key is None else key,
+            jnp.asarray(self.dropout_rate),
+            T,
+        )
+        return ClassificationPredictive(jax.nn.softmax(outs, axis=-1))
