@@ -64,7 +64,7 @@ def test_fullrank_recovers_the_exact_posterior_and_closes_the_evidence_gap(case,
     else:
         t, post, log_z = blr
         mean, cov = post.loc, post.covariance_matrix
-    result = _fit(0, t, guide="fullrank", num_steps=3000, num_particles=8, tol=None)
+    result = _fit(0, t, guide="fullrank", init="zero", num_steps=3000, num_particles=8, tol=None)
     q = result.guide
     sd = jnp.sqrt(jnp.diag(cov))
     # The full-rank family contains the posterior, and with "sticking the landing" gradients the
@@ -111,7 +111,9 @@ def test_meanfield_underestimates_variance_and_lowrank_does_not():
     assert np.ptp(mf.elbo[-10:]) < 1e-8  # an exact ELBO: no Monte Carlo noise at all
 
     # Rank one plus a diagonal represents this covariance exactly (w w^T + D^2), so it is recovered.
-    lr = _fit(1, t, guide="lowrank", rank=1, num_steps=3000, estimator="closed_form_kl", tol=None)
+    lr = _fit(
+        1, t, guide="lowrank", rank=1, init="zero", num_steps=3000, estimator="closed_form_kl", tol=None
+    )
     np.testing.assert_allclose(lr.guide.covariance, COV, atol=2e-3)
     assert lr.final_elbo > mf.final_elbo  # the better approximation has the higher ELBO (both <= 0)
     assert lr.final_elbo <= 1e-12
@@ -228,7 +230,7 @@ def test_minibatch_elbo_is_unbiased_and_minibatch_fit_finds_the_posterior():
     assert abs(values.mean() - full) < 4 * values.std() / np.sqrt(values.size)
     assert values.std() > 1.0  # the minibatches really differ
 
-    result = _fit(1, t, guide="meanfield", num_steps=2000, num_particles=2, tol=None)
+    result = _fit(1, t, guide="meanfield", init="zero", num_steps=2000, num_particles=2, tol=None)
     assert result.info["minibatch"]
     exact = NormalNormal(0.0, 1.0, NOISE).update(y)
     sd = float(exact.scale)
@@ -264,7 +266,7 @@ def test_custom_guide_fits_and_gives_a_posterior(nn):
 
 def test_map_guide_is_the_map_estimate(nn):
     t, exact, _ = nn
-    result = _fit(0, t, guide="map", optimizer=optax.adam(0.05), num_steps=3000, tol=1e-9)
+    result = _fit(0, t, guide="map", init="zero", optimizer=optax.adam(0.05), num_steps=3000, tol=1e-9)
     # The normal-normal posterior is symmetric: its mode is its mean.
     np.testing.assert_allclose(result.guide.loc[0], exact.loc, atol=1e-4)
     assert result.converged and result.num_steps < 3000
@@ -272,9 +274,14 @@ def test_map_guide_is_the_map_estimate(nn):
 
 
 # ----------------------------------------------------------------------------------- calibration
+@pytest.mark.slow
 def test_simulation_based_calibration_of_the_fullrank_guide():
-    """Ranks of true parameters among fitted-guide draws are uniform (Talts et al. 2018)."""
-    num_sims, num_draws, num_steps = 50, 99, 600
+    """Ranks of true parameters among fitted-guide draws are uniform (Talts et al. 2018).
+
+    A long validation (DESIGN: simulation-based calibration is marked slow): about 6 s on a
+    2-core machine. Run with ``pytest -m slow tests/vi``.
+    """
+    num_sims, num_draws, num_steps = 50, 99, 400
     X = jax.random.normal(jax.random.key(8), (10, 2))
     prior = KnownNoiseLinearRegression(jnp.zeros(2), 1.0, NOISE)
     q0 = vi.make_guide("fullrank", jnp.zeros(2))

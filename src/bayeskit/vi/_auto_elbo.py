@@ -31,6 +31,7 @@ from bayeskit.dist._distribution import ExpandedDistribution
 from bayeskit.dist._independent import Independent
 from bayeskit.dist.multivariate_normal import MultivariateNormal
 from bayeskit.dist.normal import Normal
+from bayeskit.vi._precondition import Preconditioner
 from bayeskit.vi._program import Program, depends_on_input
 from bayeskit.vi.guides import Guide, PointMassGuide
 
@@ -54,6 +55,7 @@ class AutoPlan:
     minibatch: bool
     closed: tuple[str, ...]
     is_point_mass: bool
+    precondition: Preconditioner | None = None  # the guide lives on w, z = shift + P w
 
     @property
     def needs_score(self) -> bool:
@@ -78,7 +80,13 @@ def _fixed_gaussian_sites(program: Program) -> tuple[str, ...]:
     )
 
 
-def auto_plan(program: Program, guide: Guide, estimator: str, minibatch: bool) -> AutoPlan:
+def auto_plan(
+    program: Program,
+    guide: Guide,
+    estimator: str,
+    minibatch: bool,
+    precondition: Preconditioner | None = None,
+) -> AutoPlan:
     """Decide how to evaluate the ELBO of ``guide`` on ``program``; check the guide's size."""
     t = program.target
     if guide.dim != t.dim:
@@ -93,7 +101,7 @@ def auto_plan(program: Program, guide: Guide, estimator: str, minibatch: bool) -
     closed = ()
     if estimator == "closed_form_kl" and not is_point:
         closed = _fixed_gaussian_sites(program)
-    return AutoPlan(program, estimator, minibatch, closed, is_point)
+    return AutoPlan(program, estimator, minibatch, closed, is_point, precondition)
 
 
 def _check_no_local_latents(program: Program) -> None:
@@ -107,22 +115,26 @@ def _check_no_local_latents(program: Program) -> None:
         )
 
 
-def _expected_log_prior(guide: Guide, info, d) -> jax.Array:
-    """E_q[log p_b(z_b)] in closed form for a Normal or MultivariateNormal prior on site block b."""
+def _expected_log_prior(loc, variance, covariance_fn, info, d) -> jax.Array:
+    """E_q[log p_b(z_b)] in closed form for a Normal or MultivariateNormal prior on site block b.
+
+    ``loc`` and ``variance`` are the guide's mean and marginal variances over all of z;
+    ``covariance_fn()`` gives its covariance (needed only for a MultivariateNormal prior).
+    """
     idx = info.offset + np.arange(info.size)
-    mu = guide.loc[idx]
+    mu = loc[idx]
     base = _unwrap(d)
     if isinstance(base, Normal):
         m = jnp.broadcast_to(base.loc, info.shape).reshape(-1)
         s = jnp.broadcast_to(base.scale, info.shape).reshape(-1)
-        var = guide.variance[idx]
+        var = variance[idx]
         return jnp.sum(-0.5 * (_LOG_2PI + 2.0 * jnp.log(s) + (var + (mu - m) ** 2) / s**2))
     k = info.shape[-1]
     nb = info.size // k
     m = jnp.broadcast_to(base.loc, info.shape).reshape(nb, k)
     L = jnp.broadcast_to(base.scale_tril, tuple(info.shape[:-1]) + (k, k)).reshape(nb, k, k)
     blocks = idx.reshape(nb, k)
-    cov = guide.covariance[blocks[:, :, None], blocks[:, None, :]]
+    cov = covariance_fn()[blocks[:, :, None], blocks[:, None, :]]
     diff = jax.scipy.linalg.solve_triangular(L, (mu.reshape(nb, k) - m)[..., None], lower=True)[..., 0]
     a = jax.scipy.linalg.solve_triangular(L, cov, lower=True)  # L^-1 C
     trace = jnp.trace(
@@ -141,9 +153,12 @@ def auto_particles(plan: AutoPlan, key: jax.Array, guide: Guide, num_particles: 
         data_keys = jax.random.split(k_data, num_particles)
     else:
         k_z, data_keys = key, jnp.zeros((num_particles,))
-    z = guide.sample(k_z, (num_particles,))
+    w = guide.sample(k_z, (num_particles,))
     if plan.needs_score:
-        z = jax.lax.stop_gradient(z)
+        w = jax.lax.stop_gradient(w)
+    pre = plan.precondition
+    z = w if pre is None else pre.to_z(w)
+    log_det = 0.0 if pre is None else pre.log_det  # log q(z) = log q(w) - log |det P|
     closed = set(plan.closed)
 
     def one(zz, kk):
@@ -164,20 +179,24 @@ def auto_particles(plan: AutoPlan, key: jax.Array, guide: Guide, num_particles: 
         return lik, -prior, jnp.zeros_like(lik)
     if plan.estimator == "closed_form_kl":
         infos = {s.name: s for s in t.sites}
+        if pre is None:
+            moments = (guide.loc, guide.variance, lambda: guide.covariance)
+        else:
+            moments = pre.moments(guide)
         cross = sum(
             (
-                _expected_log_prior(guide, infos[n], jax.tree.map(lambda x: x[0], dists[n]))
+                _expected_log_prior(*moments, infos[n], jax.tree.map(lambda x: x[0], dists[n]))
                 for n in plan.closed
             ),
             jnp.zeros((), z.dtype),
         )
-        kl = -guide.entropy() - cross - prior - log_jac
+        kl = -(guide.entropy() + log_det) - cross - prior - log_jac
         return lik, kl, jnp.zeros_like(lik)
-    log_q = guide.log_prob(z)
+    log_q = guide.log_prob(w) - log_det
     if plan.estimator == "stl":
         # "Sticking the landing": log q's own parameter gradient has mean zero, so drop it; the
         # draws keep theirs. At an exact fit the gradient is then exactly zero.
-        log_q = jax.lax.stop_gradient(guide).log_prob(z)
+        log_q = jax.lax.stop_gradient(guide).log_prob(w) - log_det
     kl = log_q - prior - log_jac
     return lik, kl, (log_q if plan.needs_score else jnp.zeros_like(lik))
 
@@ -185,7 +204,10 @@ def auto_particles(plan: AutoPlan, key: jax.Array, guide: Guide, num_particles: 
 def auto_nonfinite_sites(plan: AutoPlan, key: jax.Array, guide: Guide, num_particles: int) -> list[str]:
     """Name the sites whose log density is not finite at the first bad particle (for errors)."""
     k_z = jax.random.split(key)[0] if plan.minibatch else key
-    z = np.asarray(guide.sample(k_z, (num_particles,)))
+    z = guide.sample(k_z, (num_particles,))
+    if plan.precondition is not None:
+        z = plan.precondition.to_z(z)
+    z = np.asarray(z)
     t = plan.program.target
     values = np.asarray(jax.jit(jax.vmap(t.logdensity_fn))(jnp.asarray(z)))
     bad = np.flatnonzero(~np.isfinite(values))

@@ -50,6 +50,7 @@ import jax
 import jax.numpy as jnp
 
 from bayeskit.vi._auto_elbo import auto_nonfinite_sites, auto_particles, auto_plan
+from bayeskit.vi._precondition import Preconditioner
 from bayeskit.vi._program import Program, program
 from bayeskit.vi._site_elbo import site_nonfinite_sites, site_particles, site_plan
 from bayeskit.vi.custom_guide import CustomGuide
@@ -133,9 +134,18 @@ def elbo_estimator(
 
 
 def build_estimator(
-    fn: str, prog: Program, guide, num_particles: int, estimator: str, minibatch: bool
+    fn: str,
+    prog: Program,
+    guide,
+    num_particles: int,
+    estimator: str,
+    minibatch: bool,
+    precondition: Preconditioner | None = None,
 ) -> ELBOEstimator:
-    """:func:`elbo_estimator` for an already built :class:`Program` (errors name ``fn``)."""
+    """:func:`elbo_estimator` for an already built :class:`Program` (errors name ``fn``).
+
+    With ``precondition``, automatic guides live on whitened coordinates w, z = shift + P w.
+    """
     num_particles = _check_count(fn, "num_particles", num_particles)
     if estimator not in ESTIMATORS:
         raise ValueError(
@@ -152,7 +162,7 @@ def build_estimator(
                 f"{[s.name for s in prog.latent if s.is_discrete]}; automatic guides live on the "
                 "continuous unconstrained vector. Write a custom guide that draws them."
             )
-        plan = auto_plan(prog, guide, estimator, minibatch)
+        plan = auto_plan(prog, guide, estimator, minibatch, precondition)
         particles = lambda key, g: auto_particles(plan, key, g, num_particles)
         bad_sites = lambda key, g: auto_nonfinite_sites(plan, key, g, num_particles)
     else:

@@ -20,10 +20,15 @@ Choices (documented here because users see their effects):
 - Non-finite steps (a draw far in a tail overflows) are skipped: the guide keeps its values, the
   step is counted in ``info["num_nonfinite_steps"]`` and a warning is raised if any occurred. A
   non-finite ELBO at the very first step is an error naming the sites responsible.
-- Starting point of the automatic guides: z = 0 (Stan's ``init=0``: real sites at 0, positive
-  sites at 1, interval sites at their midpoint), standard deviation ``init_scale`` = 0.1. If the
-  ELBO is not finite there, the first of 20 draws uniform on (-2, 2) where the log density and
-  its gradient are finite, as MCMC starts.
+- Start of the automatic guides (``init="laplace"``, the default): the Laplace approximation
+  (L-BFGS to the mode of the unconstrained density, the Hessian there), and the guide is fitted in
+  coordinates whitened by it (:mod:`bayeskit.vi._precondition`), so that Adam's steps are
+  fractions of a posterior sd in every direction: without this, posteriors with sds of 1e-3 or
+  correlations of 0.99 do not converge in 10 000 steps. It costs one L-BFGS run. If there is no
+  finite mode or the Hessian is not negative definite there, or with ``init="zero"``: z = 0
+  (Stan's ``init=0``: real sites at 0, positive sites at 1, interval sites at their midpoint) with
+  standard deviation ``init_scale``, and if the ELBO is not finite there, the first of 20 draws
+  uniform on (-2, 2) where the log density and its gradient are finite, as MCMC starts.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import numpy as np
 import optax
 
 from bayeskit.posterior import SamplingWarning
+from bayeskit.vi._precondition import laplace_start
 from bayeskit.vi._program import program
 from bayeskit.vi.custom_guide import CustomGuide, custom_guide
 from bayeskit.vi.elbo import ESTIMATORS, build_estimator
@@ -88,10 +94,10 @@ def _search_loc(key, t) -> jax.Array:
     return z
 
 
-def _build_guide(key, prog, guide, loc, init_scale, rank):
-    """The initial guide and its display name; ``loc`` is the automatic guides' initial mean."""
+def _build_guide(key, prog, guide, init, init_scale, rank):
+    """The initial guide, its display name, its preconditioner (or None) and a note on the start."""
     if isinstance(guide, Guide | CustomGuide):
-        return guide, type(guide).__name__
+        return guide, type(guide).__name__, None, "given guide"
     if isinstance(guide, str):
         if guide not in GUIDES:
             raise ValueError(
@@ -104,13 +110,36 @@ def _build_guide(key, prog, guide, loc, init_scale, rank):
                 f"{[s.name for s in prog.latent if s.is_discrete]}, and the automatic guide "
                 f"{guide!r} lives on the continuous unconstrained vector. Write a custom guide."
             )
-        if prog.target.dim == 0:
+        t = prog.target
+        if t.dim == 0:
             raise ValueError(f"fit: model `{prog.name}` has no latent sites to fit.")
+        k_laplace, k_guide = jax.random.split(key)
+        note = "z = 0"
+        if isinstance(init, str) and init == "laplace":
+            try:
+                pre, q = laplace_start(k_laplace, t, guide, rank)
+                return q, guide, pre, "laplace"
+            except FloatingPointError as err:
+                note = f"z = 0 (the Laplace start failed: {err})"
+            loc = None
+        elif init is None or (isinstance(init, str) and init == "zero"):
+            loc = None
+        elif isinstance(init, str):
+            raise ValueError(
+                f"fit: unknown init {init!r}; use 'laplace', 'zero', a dict of site values or a vector."
+            )
+        else:
+            loc, note = _given_loc(t, init), "given init"
         if loc is None:
-            loc = jnp.zeros((prog.target.dim,), jnp.result_type(float))
-        return make_guide(guide, loc, init_scale=init_scale, rank=rank, key=key), guide
+            loc = jnp.zeros((t.dim,), jnp.result_type(float))
+        return make_guide(guide, loc, init_scale=init_scale, rank=rank, key=k_guide), guide, None, note
     if callable(guide):
-        return custom_guide(key, guide, prog), f"custom ({getattr(guide, '__name__', 'guide')})"
+        return (
+            custom_guide(key, guide, prog),
+            f"custom ({getattr(guide, '__name__', 'guide')})",
+            None,
+            "guide's init",
+        )
     raise TypeError(
         f"fit: `guide` must be a name, a guide function or a guide object, got {type(guide).__name__}."
     )
@@ -151,7 +180,7 @@ def fit(
     estimator: str = "stl",
     minibatch: bool = True,
     tol: float | None = 1e-4,
-    init=None,
+    init="laplace",
     init_scale: float = 0.1,
     rank: int | None = None,
     chunk_size: int | None = None,
@@ -179,9 +208,11 @@ def fit(
             every step (likelihood scaled by N / B); False uses all the data every step.
         tol: stop when the windowed mean ELBO changes by less than this, relatively, twice in a
             row; None runs all ``num_steps``.
-        init: the automatic guide's initial mean: a dict of constrained site values or an
-            unconstrained vector.
-        init_scale: the automatic guide's initial standard deviation per coordinate.
+        init: how the automatic guides start: ``"laplace"`` (default: at the Laplace
+            approximation, fitted in coordinates it whitens), ``"zero"`` (z = 0, sd
+            ``init_scale``; no L-BFGS run, so quicker for small, well-scaled models), or the
+            initial mean as a dict of constrained site values or an unconstrained vector.
+        init_scale: the initial standard deviation per coordinate (not with ``"laplace"``).
         rank: the rank of ``"lowrank"`` (default ``min(dim, 10)``).
         chunk_size: steps per compiled chunk and per stopping-rule window (default: 1/50 of
             ``num_steps``, at least 50).
@@ -216,9 +247,8 @@ def fit(
     chunk_size = min(_positive_int("chunk_size", chunk_size), num_steps)
     prog = program("fit", target)
     k_guide, k_run, k_search = jax.random.split(key, 3)
-    loc = None if init is None or prog.target is None else _given_loc(prog.target, init)
-    q, guide_name = _build_guide(k_guide, prog, guide, loc, init_scale, rank)
-    est = build_estimator("fit", prog, q, num_particles, estimator, minibatch)
+    q, guide_name, pre, start_note = _build_guide(k_guide, prog, guide, init, init_scale, rank)
+    est = build_estimator("fit", prog, q, num_particles, estimator, minibatch, pre)
     if optimizer is None:
         optimizer = default_optimizer(num_steps)
     if not (hasattr(optimizer, "init") and hasattr(optimizer, "update")):
@@ -247,7 +277,7 @@ def fit(
                 terms, finite = jax.device_get((terms, finite))
                 history.append(np.stack([np.asarray(x)[:n] for x in terms], axis=1))
                 finite_steps.append(np.asarray(finite)[:n])
-                if done == 0 and not finite_steps[0][0] and isinstance(guide, str) and init is None:
+                if done == 0 and not finite_steps[0][0] and start_note.startswith("z = 0"):
                     # z = 0 did not work: search as MCMC does, and start over from there.
                     q = make_guide(guide, _search_loc(k_search, prog.target), init_scale=init_scale,
                                    rank=rank, key=k_guide)  # fmt: skip
@@ -308,12 +338,13 @@ def fit(
         "compile_time": compile_time,
         "run_time": run_time,
         "model": prog.name,
+        "start": start_note,
     }
     if warn:
         for m in messages:
             warnings.warn(m, SamplingWarning, stacklevel=2)
     return VIResult(
-        guide=carry[0],
+        guide=carry[0] if pre is None else pre.to_z_guide(carry[0]),
         elbo=steps[:, 0],
         expected_log_likelihood=steps[:, 1],
         kl=steps[:, 2],
