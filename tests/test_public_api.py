@@ -7,7 +7,13 @@ import pytest
 PUBLIC = {
     "bayeskit": {
         "Posterior", "SamplingWarning", "__version__", "conjugate", "datasets", "diagnostics", "dist",
-        "gp", "mcmc", "metrics", "nn", "optimize", "ppl", "sbc",
+        "gp", "mcmc", "metrics", "nn", "optimize", "ppl", "sbc", "vi",
+    },
+    "bayeskit.vi": {
+        "CustomGuide", "ELBOEstimator", "ELBOTerms", "ESTIMATORS", "EvidenceDecomposition",
+        "FullRankGuide", "GUIDES", "Guide", "LowRankGuide", "MeanFieldGuide", "PointMassGuide",
+        "VIResult", "custom_guide", "decompose_evidence", "default_optimizer", "elbo", "elbo_estimator",
+        "fit", "make_guide",
     },
     "bayeskit.nn": {"ELBOTerms", "MLP", "VAE", "VAEHistory"},
     "bayeskit.sbc": {"SBCResult", "rank_statistics", "run", "uniformity_test"},

@@ -6,13 +6,14 @@ Subpackages: :mod:`bayeskit.dist` (distributions), :mod:`bayeskit.ppl` (the mode
 (R-hat, ESS, MCSE, HDI), :mod:`bayeskit.metrics` (NLL, CRPS, calibration, ECE, entropy),
 :mod:`bayeskit.sbc` (simulation-based calibration), :mod:`bayeskit.gp` (Gaussian processes),
 :mod:`bayeskit.nn` (neural networks: the variational autoencoder),
+:mod:`bayeskit.vi` (variational inference: ELBO estimators, guides, the ``fit`` driver),
 :class:`bayeskit.Posterior`,
 :mod:`bayeskit.datasets`.
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
-from bayeskit import conjugate, datasets, diagnostics, dist, gp, mcmc, metrics, nn, optimize, ppl, sbc
+from bayeskit import conjugate, datasets, diagnostics, dist, gp, mcmc, metrics, nn, optimize, ppl, sbc, vi
 from bayeskit.posterior import Posterior, SamplingWarning
 
 try:
@@ -35,4 +36,5 @@ __all__ = [
     "optimize",
     "ppl",
     "sbc",
+    "vi",
 ]
