@@ -100,7 +100,7 @@ def test_chapter_runs(name, tmp_path):
 
 
 def test_cli_runs_one_chapter(tmp_path, capsys):
-    assert main(["tour", "--chapter", "bayes-rule", "--out", str(tmp_path)]) == 0
+    assert main(["tour", "--chapter", "bayes-rule", "--out", str(tmp_path), "--no-cache"]) == 0
     out = capsys.readouterr().out
     assert "(bayes-rule:" in out and "Figures written to" in out
     assert (tmp_path / "bayes_rule.png").exists()
