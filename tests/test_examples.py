@@ -13,6 +13,7 @@ EXPECTED = {
     "model_language.py": ("prior predictive", "logdensity_fn(z)", "constrain(z)"),
     "conjugate.py": ("posterior mean", "log Bayes factor", "log evidence: line"),
     "optimize.py": ("MLE", "MAP", "Laplace", "log evidence"),
+    "vi.py": ("mean-field", "full-rank", "KL(q || posterior)", "posterior summary"),
     "gaussian_processes.py": (
         "learned ARD lengthscales",
         "predictive sd",
