@@ -15,7 +15,12 @@ PUBLIC = {
         "VIResult", "custom_guide", "decompose_evidence", "default_optimizer", "elbo", "elbo_estimator",
         "fit", "make_guide",
     },
-    "bayeskit.nn": {"ELBOTerms", "MLP", "VAE", "VAEHistory"},
+    "bayeskit.nn": {
+        "BayesByBackpropRegressor", "ClassificationPredictive", "DeepEnsembleClassifier",
+        "DeepEnsembleRegressor", "ELBOTerms", "MCDropoutClassifier", "MCDropoutRegressor", "MLP",
+        "NUTSBNNRegressor", "RegressionPredictive", "TrainHistory", "VAE", "VAEHistory", "bnn_model",
+        "gaussian_head", "gaussian_kl", "train",
+    },
     "bayeskit.sbc": {"SBCResult", "rank_statistics", "run", "uniformity_test"},
     "bayeskit.metrics": {
         "accuracy", "brier_score", "calibration_curve", "classification_nll", "coverage", "crps_gaussian",

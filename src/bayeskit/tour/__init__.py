@@ -27,6 +27,7 @@ CHAPTERS: dict[str, str] = {
     "hierarchical": "bayeskit.tour.hierarchical",
     "gaussian-processes": "bayeskit.tour.gaussian_processes",
     "vae": "bayeskit.tour.vae",
+    "bayesian-deep-learning": "bayeskit.tour.bayesian_deep_learning",
 }
 
 
