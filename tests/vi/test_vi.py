@@ -374,3 +374,37 @@ def test_nonfinite_elbo_at_the_start_names_the_site():
     t = target(model, jnp.array([1.0, -0.5]))  # a negative waiting time: log p = -inf everywhere
     with pytest.raises(FloatingPointError, match=r"not finite at the start.*\['y'\]"):
         vi.fit(jax.random.key(0), t, init={"rate": 1.0}, num_steps=10)
+
+
+def hierarchical(m, y, batch):
+    mu = m.sample("mu", dist.Normal(0.0, 1.0))
+    with m.plate("groups", y.shape[0], subsample_size=batch) as idx:
+        theta = m.sample("theta", dist.Normal(mu, 1.0))
+        m.sample("y", dist.Normal(theta, NOISE), obs=y[idx])
+
+
+def hierarchical_guide(m, y, batch):
+    m.sample("mu", dist.Normal(m.param("mu_loc", 0.2), m.param("mu_scale", 0.3, constraints.positive)))
+    # Different initial values per group, so that pairing a group's draw with another group's
+    # data would show (as a biased ELBO).
+    loc = m.param("theta_loc", y)
+    scale = m.param("theta_scale", 0.2 + 0.05 * jnp.arange(y.shape[0]), constraints.positive)
+    with m.plate("groups", y.shape[0], subsample_size=batch) as idx:
+        m.sample("theta", dist.Normal(loc[idx], scale[idx]))
+
+
+def test_local_latents_in_a_subsampled_plate_share_the_minibatch():
+    # Guide and model draw the same minibatch of groups (same key, same plate name): the minibatch
+    # ELBO of a custom guide with per-group latents is unbiased for the full-data ELBO.
+    y = jnp.linspace(-1.0, 2.0, 12)
+    t = target(hierarchical, y, 4)
+    q = vi.custom_guide(jax.random.key(0), hierarchical_guide, t)
+    keys = jax.random.split(jax.random.key(1), 8000)
+    values = {}
+    for minibatch in (True, False):
+        est = vi.elbo_estimator(t, q, estimator="reparam", minibatch=minibatch)
+        values[minibatch] = np.asarray(jax.jit(jax.vmap(lambda k, e=est: e.value_fn(k, q).elbo))(keys))
+    se = np.hypot(values[True].std(), values[False].std()) / np.sqrt(keys.shape[0])
+    assert abs(values[True].mean() - values[False].mean()) < 4 * se
+    with pytest.raises(ValueError, match=r"latent site\(s\) \['theta'\].*inside a subsampled plate"):
+        vi.fit(jax.random.key(0), t, guide="meanfield")

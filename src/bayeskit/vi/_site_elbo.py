@@ -140,7 +140,10 @@ def site_nonfinite_sites(plan: SitePlan, key: jax.Array, guide: CustomGuide, num
     for k in jax.random.split(key, num_particles):
         gtr = guide.run(program, key=k, full_data=True)
         values = {n: gtr[n].value for n in names}
-        mtr, _ = program.run(values=values, full_data=True)
+        try:
+            mtr, _ = program.run(values=values, full_data=True)
+        except ValueError as err:  # a distribution refused a non-finite parameter: say so
+            return [f"(the model could not be evaluated at the guide's draw: {err})"]
         bad = [f"{n} (guide)" for n in names if not np.all(np.isfinite(np.asarray(gtr[n].log_prob)))]
         bad += [
             n

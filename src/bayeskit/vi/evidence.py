@@ -22,7 +22,7 @@ import numpy as np
 from bayeskit.vi._program import program
 from bayeskit.vi.custom_guide import CustomGuide
 from bayeskit.vi.elbo import build_estimator
-from bayeskit.vi.guides import Guide
+from bayeskit.vi.guides import Guide, PointMassGuide
 
 __all__ = ["EvidenceDecomposition", "decompose_evidence"]
 
@@ -73,7 +73,7 @@ def decompose_evidence(
         >>> d.elbo + d.kl_to_posterior == d.log_evidence
     """
     prog = program("decompose_evidence", target)
-    if type(guide).__name__ == "PointMassGuide":
+    if isinstance(guide, PointMassGuide):
         raise ValueError(
             "decompose_evidence: a point-mass guide has no density, so its ELBO does not bound log p(D); "
             "fit a Gaussian or custom guide."
