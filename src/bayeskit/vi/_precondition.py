@@ -5,8 +5,8 @@ When a posterior sd is 0.001 (a regression on unscaled predictors), steps of 0.0
 when the log density at the start is -1e5, Adam's second-moment estimate stays huge for thousands
 of steps after the gradients have shrunk. Both disappear in whitened coordinates.
 
-``fit`` therefore (by default) finds the mode :math:`z^*` and the Laplace covariance
-:math:`H^{-1}` with L-BFGS (:func:`bayeskit.optimize.laplace`), and fits the guide over
+``fit`` therefore (by default) finds the mode :math:`z^*` with L-BFGS and the Laplace covariance
+:math:`H^{-1}` there (as :func:`bayeskit.optimize.laplace`), and fits the guide over
 :math:`w` with :math:`z = z^* + P w`: :math:`P` is the Cholesky factor of :math:`H^{-1}` for the
 full-rank guide and the diagonal of marginal sds otherwise. In w the Laplace approximation is a
 standard normal, so a step of 0.01 is 0.01 posterior sd in every direction. The ELBO is the same
@@ -74,26 +74,38 @@ class Preconditioner:
 def laplace_start(key: jax.Array, target, kind: str, rank: int | None = None):
     """Fit the Laplace approximation; return its preconditioner and the whitened initial guide.
 
-    Raises ``FloatingPointError`` (from :func:`bayeskit.optimize.laplace`) when there is no finite
-    mode or the Hessian there is not negative definite; ``fit`` then starts without it.
+    The mode comes from :func:`bayeskit.optimize.point.optimize_target` (L-BFGS, one start, the
+    log density with its Jacobian, as :func:`bayeskit.optimize.laplace`); the Hessian is compiled
+    rather than evaluated op by op, which matters for models with loops (scans).
+
+    Raises:
+        FloatingPointError: no finite mode, or the Hessian there is not negative definite; ``fit``
+            then starts without preconditioning.
     """
-    from bayeskit.optimize import laplace
+    from bayeskit.optimize.point import optimize_target
     from bayeskit.vi.guides import make_guide
 
-    approx = laplace(key, target, num_starts=1)
-    cov = 0.5 * (approx.covariance + approx.covariance.T)
+    opt = optimize_target("fit (Laplace start)", key, target, target.logdensity_fn, 1, 1000, 1e-6)
+    hess = jax.jit(jax.hessian(target.logdensity_fn))(opt.z)
+    precision = -0.5 * (hess + hess.T)
+    chol = jnp.linalg.cholesky(precision)
+    if not bool(jnp.all(jnp.isfinite(chol))):
+        raise FloatingPointError(
+            "the negative Hessian at the mode is not positive definite (a saddle, or a flat direction)"
+        )
     d = target.dim
+    eye = jnp.eye(d, dtype=chol.dtype)
+    chol_inv = jax.scipy.linalg.solve_triangular(chol, eye, lower=True)
+    cov = chol_inv.T @ chol_inv
     zeros = jnp.zeros((d,), cov.dtype)
     if kind == "fullrank":
-        pre = Preconditioner(approx.loc, jnp.linalg.cholesky(cov))
-        return pre, FullRankGuide(zeros, jnp.eye(d, dtype=cov.dtype))
+        pre = Preconditioner(opt.z, jnp.linalg.cholesky(cov))
+        return pre, FullRankGuide(zeros, eye)
     sd = jnp.sqrt(jnp.diag(cov))
-    pre = Preconditioner(approx.loc, sd)
+    pre = Preconditioner(opt.z, sd)
     if kind == "meanfield":
         # Start at the mean-field optimum of the Laplace Gaussian: conditional sds 1 / sqrt(H_ii).
-        precision_diag = jnp.diag(jnp.linalg.inv(cov))
-        return pre, MeanFieldGuide(zeros, 1.0 / (sd * jnp.sqrt(precision_diag)))
+        return pre, MeanFieldGuide(zeros, 1.0 / (sd * jnp.sqrt(jnp.diag(precision))))
     if kind == "lowrank":
-        guide = make_guide("lowrank", zeros, init_scale=1.0, rank=rank, key=jax.random.fold_in(key, 1))
-        return pre, guide
+        return pre, make_guide("lowrank", zeros, init_scale=1.0, rank=rank, key=jax.random.fold_in(key, 1))
     return pre, PointMassGuide(zeros)

@@ -24,7 +24,7 @@ variance:
   the Gaussian guides' exact entropy (as Stan's ADVI) plus exact expected log priors for sites
   with fixed Normal/MultivariateNormal priors on the real line; for custom guides,
   :func:`bayeskit.dist.kl_divergence` per site where the pair has one. Lower variance, same
-  expectation. For the point-mass guide all three are the same.
+  expectation. For the point-mass guide all four are the same.
 - ``"score_function"``: no gradient through the draws; the gradient is
   :math:`\mathbb E_q[(f(\theta) - b)\,\nabla_\phi \log q_\phi(\theta)]` with
   :math:`f = \log p(\theta, D) - \log q(\theta)` (Williams 1992; Ranganath, Gerrish & Blei 2014,

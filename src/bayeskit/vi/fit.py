@@ -321,6 +321,8 @@ def fit(
             f"{num_bad} of {finite_all.size} steps had a non-finite ELBO or gradient and were skipped; "
             "if many, lower the learning rate or init_scale, or check the model's supports."
         )
+    if "Laplace start failed" in start_note:
+        messages.append(f"fit: started at {start_note}; the guide was fitted without preconditioning.")
     if interrupted:
         messages.append(f"interrupted: kept the guide after {done} steps.")
     info = {
