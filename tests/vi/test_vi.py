@@ -1,8 +1,8 @@
-"""bayeskit.vi: exact answers on conjugate models, the known mean-field answer, unbiased estimators,
-custom guides, minibatches, calibration and the promised errors.
+"""bayeskit.vi, correctness: exact answers on conjugate models, the known mean-field answer,
+unbiased estimators (closed-form KL, score function), a discrete latent site, calibration.
 
-Compilation dominates the cost of these tests (each fit compiles one chunk of steps), so fits are
-shared through module-scoped fixtures and the statistical checks vmap many draws into one call.
+Compilation dominates the cost of these tests (each fit compiles one chunk of steps), so the
+statistical checks vmap many draws into one call. Fixtures ``nn`` and ``blr``: conftest.py.
 """
 
 import jax
@@ -14,45 +14,22 @@ from scipy import stats
 
 import bayeskit.dist as dist
 from bayeskit import vi
-from bayeskit.conjugate import KnownNoiseLinearRegression, NormalNormal
+from bayeskit.conjugate import KnownNoiseLinearRegression
 from bayeskit.dist import constraints
-from bayeskit.ppl import predictive, target
+from bayeskit.ppl import target
 
 NOISE = 0.5
 
 
-def normal_normal(m, n, y=None):
-    mu = m.sample("mu", dist.Normal(0.0, 1.0))
-    m.deterministic("twice_mu", 2.0 * mu)
-    with m.plate("data", n):
-        m.sample("y", dist.Normal(mu, NOISE), obs=y)
+def _fit(key, t, **kw):
+    kw.setdefault("progress_bar", False)
+    return vi.fit(jax.random.key(key), t, **kw)
 
 
 def regression(m, X, y):
     w = m.sample("w", dist.Normal(0.0, 1.0).expand((X.shape[1],)).to_event(1))
     with m.plate("data", X.shape[0]):
         m.sample("y", dist.Normal(X @ w, NOISE), obs=y)
-
-
-@pytest.fixture(scope="module")
-def nn():
-    y = 1.0 + NOISE * jax.random.normal(jax.random.key(1), (20,))
-    prior = NormalNormal(0.0, 1.0, NOISE)
-    return target(normal_normal, 20, y=y), prior.update(y), float(prior.log_marginal_likelihood(y))
-
-
-@pytest.fixture(scope="module")
-def blr():
-    kx, ky = jax.random.split(jax.random.key(2))
-    X = jax.random.normal(kx, (40, 3))
-    y = X @ jnp.array([1.0, -2.0, 0.5]) + NOISE * jax.random.normal(ky, (40,))
-    prior = KnownNoiseLinearRegression(jnp.zeros(3), 1.0, NOISE)
-    return target(regression, X, y), prior.update(X, y).posterior, float(prior.log_marginal_likelihood(X, y))
-
-
-def _fit(key, t, **kw):
-    kw.setdefault("progress_bar", False)
-    return vi.fit(jax.random.key(key), t, **kw)
 
 
 # ----------------------------------------------------------------------------------- exactness
@@ -160,11 +137,11 @@ def test_closed_form_kl_equals_the_monte_carlo_kl_in_expectation(kind):
     assert np.var(kl_cf) < np.var(kl_mc)  # the point of closed forms: less noise
 
 
-def test_score_function_gradient_is_unbiased():
+def test_score_function_gradient_is_unbiased(nn):
     # Normal-normal with a mean-field guide away from the optimum: the exact ELBO is a closed form
     # of (loc, log_scale), so both estimators' mean gradients can be checked against it.
-    y = 1.0 + NOISE * jax.random.normal(jax.random.key(1), (20,))
-    t = target(normal_normal, 20, y=y)
+    t = nn[0]
+    y = t.kwargs["y"]
     q = vi.MeanFieldGuide(jnp.array([0.3]), jnp.array([0.4]))
 
     def exact_elbo(g):
@@ -210,69 +187,6 @@ def test_discrete_latent_site_is_fitted_by_the_score_function():
     assert result.final_elbo <= np.logaddexp(*log_joint) + 0.05
 
 
-# ----------------------------------------------------------------------------------- minibatches
-def subsampled(m, y, batch):
-    mu = m.sample("mu", dist.Normal(0.0, 1.0))
-    with m.plate("data", y.shape[0], subsample_size=batch) as idx:
-        m.sample("y", dist.Normal(mu, NOISE), obs=y[idx])
-
-
-def test_minibatch_elbo_is_unbiased_and_minibatch_fit_finds_the_posterior():
-    y = 1.0 + NOISE * jax.random.normal(jax.random.key(6), (200,))
-    t = target(subsampled, y, 20)
-    # At a fixed point the minibatch log joint averages to the full-data one (a Target scores all).
-    point = vi.PointMassGuide(jnp.array([0.7]))
-    est = vi.elbo_estimator(t, point, estimator="reparam", minibatch=True)
-    values = jax.jit(jax.vmap(lambda k: est.value_fn(k, point).elbo))(
-        jax.random.split(jax.random.key(7), 4000)
-    )
-    full = float(t.log_prior_fn(point.loc) + t.log_likelihood_fn(point.loc))
-    assert abs(values.mean() - full) < 4 * values.std() / np.sqrt(values.size)
-    assert values.std() > 1.0  # the minibatches really differ
-
-    result = _fit(1, t, guide="meanfield", init="zero", num_steps=2000, num_particles=2, tol=None)
-    assert result.info["minibatch"]
-    exact = NormalNormal(0.0, 1.0, NOISE).update(y)
-    sd = float(exact.scale)
-    # Minibatch gradients are noisy (each step sees a tenth of the data), so the final iterate
-    # wanders by a fraction of a posterior sd; the optimum it wanders around is the posterior's.
-    assert abs(float(result.guide.loc[0]) - float(exact.loc)) < 0.5 * sd
-    assert 0.7 < float(result.guide.scale[0]) / sd < 1.3
-
-
-# ----------------------------------------------------------------------------------- custom guides
-def nn_guide(m):
-    loc = m.param("loc", 0.0)
-    scale = m.param("scale", 0.5, constraints.positive)
-    m.sample("mu", dist.Normal(loc, scale))
-
-
-def test_custom_guide_fits_and_gives_a_posterior(nn):
-    t, exact, log_z = nn
-    result = _fit(0, t, guide=nn_guide, num_steps=3000, num_particles=4, tol=None, progress_bar=True)
-    params = result.guide.constrained_params()
-    np.testing.assert_allclose(params["loc"], exact.loc, atol=0.01 * float(exact.scale))
-    np.testing.assert_allclose(params["scale"], exact.scale, rtol=0.01)
-    post = result.sample(jax.random.key(1), 2000)
-    assert post["mu"].shape == (1, 2000)
-    np.testing.assert_allclose(post["twice_mu"], 2 * post["mu"])
-    table = post.summary()
-    assert abs(table.loc["mu", "mean"] - float(exact.loc)) < 5 * float(exact.scale) / np.sqrt(2000)
-    pred = predictive(jax.random.key(2), normal_normal, post, 20)
-    assert pred["y"].shape == (1, 2000, 20)
-    assert list(result.history().columns) == ["elbo", "expected_log_likelihood", "kl"]
-    np.testing.assert_allclose(result.elbo, result.expected_log_likelihood - result.kl)
-
-
-def test_map_guide_is_the_map_estimate(nn):
-    t, exact, _ = nn
-    result = _fit(0, t, guide="map", init="zero", optimizer=optax.adam(0.05), num_steps=3000, tol=1e-9)
-    # The normal-normal posterior is symmetric: its mode is its mean.
-    np.testing.assert_allclose(result.guide.loc[0], exact.loc, atol=1e-4)
-    assert result.converged and result.num_steps < 3000
-    np.testing.assert_allclose(result.kl[-1], -t.log_prior_fn(result.guide.loc), rtol=1e-9)
-
-
 # ----------------------------------------------------------------------------------- calibration
 @pytest.mark.slow
 def test_simulation_based_calibration_of_the_fullrank_guide():
@@ -308,103 +222,3 @@ def test_simulation_based_calibration_of_the_fullrank_guide():
     for j in range(2):
         counts = np.bincount(np.asarray(ranks[:, j]) // 10, minlength=10)
         assert stats.chisquare(counts).pvalue > 1e-3, counts
-
-
-# ----------------------------------------------------------------------------------- bad input
-def test_custom_guide_site_errors(nn):
-    t = nn[0]
-
-    def missing(m):
-        m.param("loc", 0.0)
-
-    def extra(m):
-        nn_guide(m)
-        m.sample("tau", dist.Normal(0.0, 1.0))
-
-    def wrong_support(m):
-        m.sample("mu", dist.LogNormal(m.param("loc", 0.0), 1.0))
-
-    def wrong_shape(m):
-        m.sample("mu", dist.Normal(jnp.zeros(2), 1.0))
-
-    with pytest.raises(ValueError, match=r"does not draw the latent site\(s\) \['mu'\]"):
-        vi.fit(jax.random.key(0), t, guide=missing)
-    with pytest.raises(ValueError, match=r"draws site\(s\) \['tau'\] that are not latent sites"):
-        vi.fit(jax.random.key(0), t, guide=extra)
-    with pytest.raises(ValueError, match="site `mu` has support positive in the guide but real"):
-        vi.fit(jax.random.key(0), t, guide=wrong_support)
-    with pytest.raises(ValueError, match=r"site `mu` has shape \(2,\) in the guide"):
-        vi.fit(jax.random.key(0), t, guide=wrong_shape)
-
-
-def test_argument_errors(nn):
-    t = nn[0]
-    with pytest.raises(ValueError, match="unknown guide 'advi'"):
-        vi.fit(jax.random.key(0), t, guide="advi")
-    with pytest.raises(ValueError, match="`num_steps` must be an integer >= 1"):
-        vi.fit(jax.random.key(0), t, num_steps=0)
-    with pytest.raises(ValueError, match="`num_particles` must be an integer >= 1"):
-        vi.fit(jax.random.key(0), t, num_particles=0)
-    with pytest.raises(ValueError, match="unknown estimator 'rao'"):
-        vi.fit(jax.random.key(0), t, estimator="rao")
-    with pytest.raises(ValueError, match="`num_particles` must be an integer >= 1"):
-        vi.elbo(jax.random.key(0), t, vi.make_guide("meanfield", jnp.zeros(1)), num_particles=0)
-    with pytest.raises(ValueError, match="has dim 2 but model `normal_normal` has 1"):
-        vi.elbo(jax.random.key(0), t, vi.make_guide("meanfield", jnp.zeros(2)))
-    with pytest.raises(TypeError, match="expected a Target"):
-        vi.fit(jax.random.key(0), "not a model")
-    with pytest.raises(ValueError, match="discrete latent site"):
-        vi.fit(jax.random.key(0), lambda m: coin(m, jnp.ones(2)), guide="meanfield")
-
-
-def test_empty_data_set_is_an_error():
-    def model(m, y):
-        mu = m.sample("mu", dist.Normal(0.0, 1.0))
-        m.sample("y", dist.Normal(mu, 1.0), obs=y)
-
-    with pytest.raises(ValueError, match="observed site `y` of model `model` has no data"):
-        vi.fit(jax.random.key(0), target(model, jnp.zeros((0,))))
-
-
-def test_nonfinite_elbo_at_the_start_names_the_site():
-    def model(m, y):
-        rate = m.sample("rate", dist.Gamma(2.0, 2.0))
-        m.sample("y", dist.Exponential(rate), obs=y)
-
-    t = target(model, jnp.array([1.0, -0.5]))  # a negative waiting time: log p = -inf everywhere
-    with pytest.raises(FloatingPointError, match=r"not finite at the start.*\['y'\]"):
-        vi.fit(jax.random.key(0), t, init={"rate": 1.0}, num_steps=10)
-
-
-def hierarchical(m, y, batch):
-    mu = m.sample("mu", dist.Normal(0.0, 1.0))
-    with m.plate("groups", y.shape[0], subsample_size=batch) as idx:
-        theta = m.sample("theta", dist.Normal(mu, 1.0))
-        m.sample("y", dist.Normal(theta, NOISE), obs=y[idx])
-
-
-def hierarchical_guide(m, y, batch):
-    m.sample("mu", dist.Normal(m.param("mu_loc", 0.2), m.param("mu_scale", 0.3, constraints.positive)))
-    # Different initial values per group, so that pairing a group's draw with another group's
-    # data would show (as a biased ELBO).
-    loc = m.param("theta_loc", y)
-    scale = m.param("theta_scale", 0.2 + 0.05 * jnp.arange(y.shape[0]), constraints.positive)
-    with m.plate("groups", y.shape[0], subsample_size=batch) as idx:
-        m.sample("theta", dist.Normal(loc[idx], scale[idx]))
-
-
-def test_local_latents_in_a_subsampled_plate_share_the_minibatch():
-    # Guide and model draw the same minibatch of groups (same key, same plate name): the minibatch
-    # ELBO of a custom guide with per-group latents is unbiased for the full-data ELBO.
-    y = jnp.linspace(-1.0, 2.0, 12)
-    t = target(hierarchical, y, 4)
-    q = vi.custom_guide(jax.random.key(0), hierarchical_guide, t)
-    keys = jax.random.split(jax.random.key(1), 8000)
-    values = {}
-    for minibatch in (True, False):
-        est = vi.elbo_estimator(t, q, estimator="reparam", minibatch=minibatch)
-        values[minibatch] = np.asarray(jax.jit(jax.vmap(lambda k, e=est: e.value_fn(k, q).elbo))(keys))
-    se = np.hypot(values[True].std(), values[False].std()) / np.sqrt(keys.shape[0])
-    assert abs(values[True].mean() - values[False].mean()) < 4 * se
-    with pytest.raises(ValueError, match=r"latent site\(s\) \['theta'\].*inside a subsampled plate"):
-        vi.fit(jax.random.key(0), t, guide="meanfield")
