@@ -185,6 +185,22 @@ def render(results: list[dict], meta: dict) -> str:
         "1 / Lambda_ii, not the marginal ones). A Gaussian in unconstrained space also cannot "
         "represent skewed or heavy-tailed posteriors (scales of hierarchical models, funnels).",
         "",
+        "The quantity with the smallest sd ratio, per posterior:",
+        "",
+        "| posterior | mean-field | full-rank |",
+        "|---|---|---|",
+    ]
+    for r in results:
+        worst = []
+        for g in GUIDES:
+            name, q = min(r[g]["quantities"].items(), key=lambda kv: kv[1]["sd_ratio"])
+            worst.append(f"`{name}` {q['sd_ratio']:.2f}")
+        lines.append(f"| `{r['name']}` | {worst[0]} | {worst[1]} |")
+    lines += [
+        "",
+        "NUTS wall times come from the `posteriordb.py` run (same machine, another session; 4 chains on "
+        "2 cores), so they compare orders of magnitude, not percentages.",
+        "",
     ]
     return "\n".join(lines)
 
