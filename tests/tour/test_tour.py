@@ -14,6 +14,10 @@ from bayeskit.tour import CHAPTERS
 # Per chapter: table headings it must print and the figures it must write with `out`. A chapter
 # missing here is still run, and must print some table and write some figure.
 EXPECTED = {
+    "variational-inference": (
+        ("method", "sd / exact sd", "ELBO", "KL(q || posterior)", "mean-field", "full-rank", "NUTS"),
+        ("variational_inference",),
+    ),
     "bayesian-deep-learning": (
         ("test NLL", "95% coverage", "miscalibration area", "epistemic sd: gap / data", "aleatoric sd"),
         ("bdl_uncertainty", "bdl_calibration"),

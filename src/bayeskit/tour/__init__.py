@@ -25,6 +25,7 @@ CHAPTERS: dict[str, str] = {
     "gibbs-mixture": "bayeskit.tour.gibbs_mixture",
     "logistic-regression": "bayeskit.tour.logistic_regression",
     "hierarchical": "bayeskit.tour.hierarchical",
+    "variational-inference": "bayeskit.tour.variational_inference",
     "gaussian-processes": "bayeskit.tour.gaussian_processes",
     "vae": "bayeskit.tour.vae",
     "bayesian-deep-learning": "bayeskit.tour.bayesian_deep_learning",
