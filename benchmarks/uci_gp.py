@@ -305,6 +305,8 @@ def _pm(pair, digits: int) -> str:
     mean, se = pair
     if not np.isfinite(mean):
         return "-"
+    if 0 < abs(mean) < 10 ** (1 - digits):  # naval's RMSE is ~1e-4: fixed point would print 0.000
+        return f"{mean:.2e} ± {se:.1e}" if np.isfinite(se) else f"{mean:.2e}"
     return f"{mean:.{digits}f} ± {se:.{digits}f}" if np.isfinite(se) else f"{mean:.{digits}f}"
 
 
