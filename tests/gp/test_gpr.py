@@ -11,7 +11,7 @@ from sklearn.gaussian_process import kernels as sk
 import bayeskit.dist as dist
 from bayeskit.gp import GPR, ConstantMean, LinearMean, NotPositiveDefiniteError
 from bayeskit.gp import kernels as K
-from bayeskit.gp.cholesky import _potri_host, inverse_from_cholesky, jittered_cholesky
+from bayeskit.gp.cholesky import _potri_host, inverse_for_gradient, inverse_from_cholesky, jittered_cholesky
 from bayeskit.gp.gpr import _Hyper, _log_marginal
 
 rng = np.random.default_rng(1)
@@ -56,11 +56,13 @@ def test_inverse_from_cholesky(n):
     Kmat = A @ A.T / n + np.eye(n)
     L = np.linalg.cholesky(Kmat)
     expected = np.linalg.inv(Kmat)
-    np.testing.assert_allclose(_potri_host(L), expected, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(_potri_host(L), np.tril(expected), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(
         jax.jit(inverse_from_cholesky)(jnp.asarray(L)), expected, rtol=1e-9, atol=1e-12
     )
-    np.testing.assert_allclose(_potri_host(L.astype(np.float32)), expected, rtol=1e-3, atol=1e-4)
+    W = np.asarray(jax.jit(inverse_for_gradient)(jnp.asarray(L)))  # only its symmetric part counts
+    np.testing.assert_allclose((W + W.T) / 2, expected, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(_potri_host(L.astype(np.float32)), np.tril(expected), rtol=1e-3, atol=1e-4)
 
 
 def test_jitter_is_added_only_when_needed_and_reported():
@@ -70,6 +72,18 @@ def test_jitter_is_added_only_when_needed_and_reported():
     L, jitter = jittered_cholesky(singular)
     assert float(jitter) > 0 and np.all(np.isfinite(L))
     np.testing.assert_allclose(L @ L.T, singular + jitter * np.eye(5), atol=1e-12)
+
+
+def test_jitter_search_on_the_host_path_for_large_matrices():
+    B = rng.normal(size=(600, 5))
+    singular = jnp.asarray(B @ B.T)  # rank 5
+    L, jitter = jax.jit(jittered_cholesky)(singular)
+    assert float(jitter) > 0 and np.all(np.isfinite(L))
+    np.testing.assert_allclose(L @ L.T, singular + jitter * np.eye(600), atol=1e-9)
+    full = jnp.asarray(B @ B.T + np.eye(600))
+    L, jitter = jax.jit(jittered_cholesky)(full)
+    assert float(jitter) == 0.0
+    np.testing.assert_allclose(L, np.linalg.cholesky(np.asarray(full)), atol=1e-10)
 
 
 def test_jittered_cholesky_differentiates_like_cholesky():

@@ -12,7 +12,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["NotPositiveDefiniteError", "jittered_cholesky", "inverse_from_cholesky", "jitter_levels"]
+__all__ = [
+    "NotPositiveDefiniteError",
+    "jittered_cholesky",
+    "inverse_from_cholesky",
+    "inverse_for_gradient",
+    "jitter_levels",
+]
 
 
 class NotPositiveDefiniteError(ValueError):
@@ -37,9 +43,20 @@ def jittered_cholesky(K: jax.Array) -> tuple[jax.Array, jax.Array]:
         ``(L, jitter)`` with ``L L^T = K + jitter I``; ``jitter`` is 0 when none was needed and the
         factor is NaN when even the largest jitter of :func:`jitter_levels` failed.
     """
-    L, jitter = _search(jax.lax.stop_gradient(K))
+    K0 = jax.lax.stop_gradient(K)
+    if K.shape[0] >= HOST_INVERSE_MIN_SIZE:
+        # On a CPU, scipy's LAPACK factorises large matrices about twice as fast as XLA's call.
+        L, jitter = jax.lax.platform_dependent(K0, cpu=_host_search, default=_search)
+    else:
+        L, jitter = _search(K0)
     eye = jnp.eye(K.shape[0], dtype=K.dtype)
     return _factor_of(K + jitter * eye, L), jitter
+
+
+def _cholesky(K):
+    # The factorisation reads the lower triangle only: no pass to symmetrise a matrix that a
+    # kernel built symmetric (jnp.linalg.cholesky would average K and K^T first).
+    return jax.lax.linalg.cholesky(K, symmetrize_input=False)
 
 
 def _search(K):
@@ -52,12 +69,31 @@ def _search(K):
 
     def retry(carry):
         _, i = carry
-        return jnp.linalg.cholesky(K + levels[i] * scale * eye), i + 1
+        return _cholesky(K + levels[i] * scale * eye), i + 1
 
-    L, i = jax.lax.while_loop(
-        lambda c: failed(c[0]) & (c[1] < levels.shape[0]), retry, (jnp.linalg.cholesky(K), 1)
-    )
+    L, i = jax.lax.while_loop(lambda c: failed(c[0]) & (c[1] < levels.shape[0]), retry, (_cholesky(K), 1))
     return L, levels[i - 1] * scale
+
+
+def _potrf_host(K: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The jitter search of :func:`_search` with LAPACK's potrf on the host."""
+    from scipy.linalg import lapack
+
+    K = np.asarray(K)
+    potrf = lapack.dpotrf if K.dtype == np.float64 else lapack.spotrf
+    scale = max(float(np.mean(np.abs(np.diagonal(K)))), float(np.finfo(K.dtype).tiny))
+    for level in (0.0, *jitter_levels(K.dtype)):
+        A = K.T if level == 0.0 else (K + (level * scale) * np.eye(K.shape[0], dtype=K.dtype)).T
+        # K.T is Fortran-ordered; its upper factor U (K = U^T U), transposed, is the C-ordered L.
+        U, info = potrf(A, lower=0, clean=1, overwrite_a=0)
+        if info == 0:
+            return U.T, np.asarray(level * scale, dtype=K.dtype)
+    return np.full(K.shape, np.nan, dtype=K.dtype), np.asarray(level * scale, dtype=K.dtype)
+
+
+def _host_search(K):
+    shapes = (jax.ShapeDtypeStruct(K.shape, K.dtype), jax.ShapeDtypeStruct((), K.dtype))
+    return jax.pure_callback(_potrf_host, shapes, K, vmap_method="sequential")
 
 
 @jax.custom_jvp
@@ -83,17 +119,51 @@ HOST_INVERSE_MIN_SIZE = 512
 
 
 def _potri_host(L: np.ndarray) -> np.ndarray:
-    """K^{-1} from L with LAPACK's potri: n^3/3 flops less than two triangular solves."""
+    """The lower triangle of K^{-1} (zeros above) from L, by LAPACK's potri.
+
+    potri costs about one Cholesky, a third of two triangular solves. Nothing is symmetrised
+    here: on the host that would be several single-threaded passes over n^2 numbers.
+    """
     from scipy.linalg import lapack
 
     L = np.asarray(L)
     potri = lapack.dpotri if L.dtype == np.float64 else lapack.spotri
-    # L.T is the Fortran-ordered upper factor U (K = U^T U): no copy on the way in.
+    # L.T is the Fortran-ordered upper factor U (K = U^T U); potri overwrites U's upper triangle
+    # with K^{-1}'s and leaves the zeros below, and the transpose of that Fortran array is a
+    # C-ordered lower triangle: no copies beyond potri's own.
     inv, info = potri(L.T, lower=0)
     if info != 0:
         return np.full(L.shape, np.nan, dtype=L.dtype)
-    upper = np.triu(inv)
-    return upper + np.triu(upper, 1).T
+    return inv.T
+
+
+def _lower_inverse(L: jax.Array) -> jax.Array:
+    shape = jax.ShapeDtypeStruct(L.shape, L.dtype)
+    return jax.pure_callback(_potri_host, shape, L, vmap_method="sequential")
+
+
+def inverse_for_gradient(L: jax.Array) -> jax.Array:
+    """A matrix whose symmetric part is ``K^{-1}``, as cheaply as the platform allows.
+
+    Enough wherever the result is contracted with a symmetric matrix (the gradient of a function
+    of a symmetric K): on a CPU it is twice the strict lower triangle of K^{-1} plus its diagonal,
+    straight from LAPACK's ``potri``; elsewhere K^{-1} itself.
+    """
+    if L.shape[0] < HOST_INVERSE_MIN_SIZE:
+        return _device_inverse(L)
+
+    def on_cpu(L):
+        T = _lower_inverse(L)
+        i = jax.lax.broadcasted_iota(jnp.int32, T.shape, 0)
+        j = jax.lax.broadcasted_iota(jnp.int32, T.shape, 1)
+        return jnp.where(i > j, 2.0 * T, jnp.where(i == j, T, 0.0))
+
+    return jax.lax.platform_dependent(L, cpu=on_cpu, default=_device_inverse)
+
+
+def _device_inverse(L):
+    eye = jnp.eye(L.shape[0], dtype=L.dtype)
+    return jax.scipy.linalg.cho_solve((L, True), eye)
 
 
 def inverse_from_cholesky(L: jax.Array) -> jax.Array:
@@ -103,15 +173,11 @@ def inverse_from_cholesky(L: jax.Array) -> jax.Array:
     Cholesky, a third of two triangular solves); small matrices, where a host callback's fixed
     cost dominates, and other devices solve ``K X = I`` with two triangular solves.
     """
-
-    def on_device(L):
-        eye = jnp.eye(L.shape[0], dtype=L.dtype)
-        return jax.scipy.linalg.cho_solve((L, True), eye)
+    if L.shape[0] < HOST_INVERSE_MIN_SIZE:
+        return _device_inverse(L)
 
     def on_cpu(L):
-        shape = jax.ShapeDtypeStruct(L.shape, L.dtype)
-        return jax.pure_callback(_potri_host, shape, L, vmap_method="sequential")
+        T = _lower_inverse(L)
+        return T + jnp.tril(T, -1).T
 
-    if L.shape[0] < HOST_INVERSE_MIN_SIZE:
-        return on_device(L)
-    return jax.lax.platform_dependent(L, cpu=on_cpu, default=on_device)
+    return jax.lax.platform_dependent(L, cpu=on_cpu, default=_device_inverse)

@@ -16,7 +16,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from bayeskit.gp.cholesky import inverse_from_cholesky, jittered_cholesky
+from bayeskit.gp.cholesky import inverse_for_gradient, jittered_cholesky
 
 __all__ = ["gaussian_log_marginal"]
 
@@ -50,7 +50,9 @@ def _forward(K, r):
 def _backward(residuals, cotangents):
     L, alpha = residuals
     g = cotangents[0]
-    K_inv = inverse_from_cholesky(L)
+    # Only the symmetric part of the cotangent matters (K is symmetric), so K^{-1} may come as
+    # 2 tril - diag straight from LAPACK, with no pass to symmetrise it.
+    K_inv = inverse_for_gradient(L)
     dK = (0.5 * g) * (jnp.outer(alpha, alpha) - K_inv)
     return dK, -g * alpha
 
