@@ -123,8 +123,14 @@ def run_mc_dropout(key, data, hidden, epochs, passes, taus):
     t = jnp.tile(jnp.array([g[1] for g in grid]), S)
     rep = lambda a: jnp.repeat(a, G, axis=0)
     keys = jax.random.split(key, S * G)
-    val = fit(keys, rep(Xa), rep(ya), rep(Xv), p, t)
-    val_ll = -np.asarray(_nll_rows(val, rep(yv))).reshape(S, G)
+    # One split's grid at a time (one compile, same shapes): all S x G fits at once, each with its
+    # test-time passes, need tens of GB on the larger sets.
+    val_ll = np.concatenate(
+        [
+            -np.asarray(_nll_rows(fit(keys[c], rep(Xa)[c], rep(ya)[c], rep(Xv)[c], p[c], t[c]), rep(yv)[c]))
+            for c in (slice(i * G, (i + 1) * G) for i in range(S))
+        ]
+    ).reshape(S, G)
     best = np.argmax(val_ll, axis=1)
     chosen = [grid[b] for b in best]
     pred = fit(jax.random.split(jax.random.fold_in(key, 1), S), Xtr, ytr, Xte,
