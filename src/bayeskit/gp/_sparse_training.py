@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from bayeskit._progress import ProgressBar
 from bayeskit.gp._fit import learnable_filter
 
 __all__ = ["DEFAULT_LEARNING_RATE", "check_positive_int", "stochastic_ascent"]
@@ -63,36 +64,15 @@ def _run_chunk(objective, learned, opt_state, static, optimizer, X, y, key, star
     return learned, opt_state, values
 
 
-class _Progress:
-    """A rich progress bar over optimiser steps showing the recent objective, or nothing."""
+class _Progress(ProgressBar):
+    """The sparse GP's bar over optimiser steps: the recent objective."""
 
     def __init__(self, enabled: bool, title: str, total: int):
-        self.enabled = enabled
-        if enabled:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self._bar = Progress(
-                TextColumn(f"[bold]{title}"),
-                BarColumn(),
-                TextColumn("{task.completed}/{task.total}"),
-                TextColumn("{task.fields[status]}"),
-                TimeRemainingColumn(),
-                transient=True,
-            )
-            self._task = self._bar.add_task("fit", total=total, status="")
-
-    def __enter__(self):
-        if self.enabled:
-            self._bar.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self._bar.__exit__(*exc)
+        super().__init__(enabled, total, title)
 
     def update(self, done: int, recent: np.ndarray) -> None:
         if self.enabled:
-            self._bar.update(self._task, completed=done, status=f"elbo {np.mean(recent):.5g}")
+            self.show(done, f"elbo {np.mean(recent):.5g}")
 
 
 def _optimizer_and_state(owner: str, learned, learning_rate, optimizer):

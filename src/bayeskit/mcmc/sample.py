@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayeskit._progress import ProgressBar
 from bayeskit.mcmc.adaptation import (
     dual_averaging_init,
     dual_averaging_update,
@@ -443,44 +444,19 @@ def _load_checkpoint(path, carry_template):
         return jax.tree.unflatten(treedef, leaves), int(f["start"]), kept
 
 
-class _Progress:
-    """A rich progress bar over iterations, or nothing."""
+class _Progress(ProgressBar):
+    """The sampler's bar: phase, median step size and divergences so far."""
 
     def __init__(self, enabled: bool, total: int, num_warmup: int):
-        self.enabled = enabled
+        super().__init__(enabled, total, "warmup")
         self.num_warmup = num_warmup
         self.divergences = 0
-        if enabled:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self._bar = Progress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                TextColumn("{task.completed}/{task.total}"),
-                TextColumn("{task.fields[status]}"),
-                TimeRemainingColumn(),
-                transient=True,
-            )
-            self._task = self._bar.add_task("warmup", total=total, status="")
-
-    def __enter__(self):
-        if self.enabled:
-            self._bar.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self._bar.__exit__(*exc)
 
     def update(self, done: int, new_divergences: int, step_size) -> None:
-        if not self.enabled:
-            return
         self.divergences += new_divergences
-        eps = np.asarray(step_size)
-        status = f"step size {np.median(eps):.3g}  divergences {self.divergences}"
-        phase = "warmup" if done <= self.num_warmup else "sampling"
-        self._bar.update(self._task, completed=done, description=phase, status=status)
+        if self.enabled:
+            status = f"step size {np.median(np.asarray(step_size)):.3g}  divergences {self.divergences}"
+            self.show(done, status, "warmup" if done <= self.num_warmup else "sampling")
 
     def extend(self, total: int) -> None:
-        if self.enabled:
-            self._bar.update(self._task, total=total)
+        self.set_total(total)

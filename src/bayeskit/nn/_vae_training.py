@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from bayeskit._progress import ProgressBar
 from bayeskit.nn.mlp import check_size
 from bayeskit.nn.vae import VAE, _elbo_terms
 
@@ -157,37 +158,13 @@ def _epoch(vae: VAE, opt_state, key, X, X_valid, optimizer, batch_size: int):
     return vae, opt_state, jnp.mean(stats, axis=0), valid
 
 
-class _Progress:
-    """A rich progress bar over epochs showing the ELBO, or nothing."""
+class _Progress(ProgressBar):
+    """The VAE's bar over epochs: training (and validation) ELBO."""
 
     def __init__(self, enabled: bool, total: int):
-        self.enabled = enabled
-        if enabled:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self._bar = Progress(
-                TextColumn("[bold]VAE epochs"),
-                BarColumn(),
-                TextColumn("{task.completed}/{task.total}"),
-                TextColumn("{task.fields[status]}"),
-                TimeRemainingColumn(),
-                transient=True,
-            )
-            self._task = self._bar.add_task("epochs", total=total, status="")
-
-    def __enter__(self):
-        if self.enabled:
-            self._bar.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self._bar.__exit__(*exc)
+        super().__init__(enabled, total, "VAE epochs")
 
     def update(self, done: int, train_elbo: float, valid_elbo: float | None) -> None:
-        if not self.enabled:
-            return
-        status = f"ELBO {train_elbo:.2f}"
-        if valid_elbo is not None:
-            status += f"  valid {valid_elbo:.2f}"
-        self._bar.update(self._task, completed=done, status=status)
+        self.show(
+            done, f"ELBO {train_elbo:.2f}" + ("" if valid_elbo is None else f"  valid {valid_elbo:.2f}")
+        )

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayeskit._progress import ProgressBar
 from bayeskit.posterior import SamplingWarning
 from bayeskit.ppl.interpreters import model_name, sample_prior
 from bayeskit.ppl.target import target
@@ -274,29 +275,11 @@ def run(
     )
 
 
-class _Progress:
-    """A rich progress bar over simulations, or nothing."""
+class _Progress(ProgressBar):
+    """SBC's bar over simulations."""
 
     def __init__(self, enabled: bool, total: int):
-        self.enabled = enabled
-        if enabled:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self._bar = Progress(
-                TextColumn("[bold]sbc"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                TimeRemainingColumn(), transient=True,
-            )  # fmt: skip
-            self._task = self._bar.add_task("sbc", total=total)
-
-    def __enter__(self):
-        if self.enabled:
-            self._bar.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self._bar.__exit__(*exc)
+        super().__init__(enabled, total, "sbc")
 
     def update(self, done: int) -> None:
-        if self.enabled:
-            self._bar.update(self._task, completed=done)
+        self.show(done)

@@ -42,6 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from bayeskit._progress import ProgressBar
 from bayeskit.posterior import SamplingWarning
 from bayeskit.vi._precondition import laplace_start
 from bayeskit.vi._program import program
@@ -356,35 +357,11 @@ def fit(
     )
 
 
-class _Progress:
-    """A rich progress bar over steps showing the windowed ELBO, or nothing."""
+class _Progress(ProgressBar):
+    """VI's bar: the windowed ELBO and its relative change."""
 
     def __init__(self, enabled: bool, total: int):
-        self.enabled = enabled
-        if enabled:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self._bar = Progress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                TextColumn("{task.completed}/{task.total}"),
-                TextColumn("{task.fields[status]}"),
-                TimeRemainingColumn(),
-                transient=True,
-            )
-            self._task = self._bar.add_task("VI", total=total, status="")
-
-    def __enter__(self):
-        if self.enabled:
-            self._bar.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self._bar.__exit__(*exc)
+        super().__init__(enabled, total, "VI")
 
     def update(self, done: int, elbo: float, rel: float | None) -> None:
-        if not self.enabled:
-            return
-        status = f"ELBO {elbo:.6g}" + ("" if rel is None else f"  rel. change {rel:.1e}")
-        self._bar.update(self._task, completed=done, status=status)
+        self.show(done, f"ELBO {elbo:.6g}" + ("" if rel is None else f"  rel. change {rel:.1e}"))
