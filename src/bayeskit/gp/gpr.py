@@ -290,27 +290,15 @@ class GPR(eqx.Module):
         self._require_fitted("predict")
         X_new = check_inputs("GPR.predict", X_new, "X_new", self.X.shape[1])
         mean, latent_var, cov = _predict(self._hyper(), self.X, self.cholesky, self.alpha, X_new, full_cov)
-        s2 = self.y_scale**2
-        return GPPrediction(
-            mean=self.y_loc + self.y_scale * mean,
-            latent_var=s2 * latent_var,
-            predictive_var=s2 * (latent_var + self.noise),
-            latent_cov=None if cov is None else s2 * cov,
-        )
+        return GPPrediction.in_original_units(mean, latent_var, cov, self.noise, self.y_loc, self.y_scale)
 
     def sample(self, key: jax.Array, X_new, num_samples: int = 1, include_noise: bool = False) -> jax.Array:
         """Draw functions from the posterior at ``X_new``: shape ``(num_samples, m)``.
 
         With ``include_noise`` the draws are of new observations y*, otherwise of f(x*).
         """
-        pred = self.predict(X_new, full_cov=True)
-        L, _ = jittered_cholesky(pred.latent_cov)
-        k_f, k_e = jax.random.split(key)
-        m = pred.mean.shape[0]
-        f = pred.mean + jax.random.normal(k_f, (num_samples, m), dtype=L.dtype) @ L.T
-        if include_noise:
-            f = f + jnp.sqrt(self.noise) * self.y_scale * jax.random.normal(k_e, f.shape, dtype=f.dtype)
-        return f
+        noise = self.noise * self.y_scale**2 if include_noise else None
+        return self.predict(X_new, full_cov=True).sample(key, num_samples, noise_variance=noise)
 
     def __repr__(self) -> str:
         state = "fitted" if self.is_fitted else "unfitted"

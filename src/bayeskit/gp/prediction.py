@@ -28,6 +28,33 @@ class GPPrediction(eqx.Module):
     predictive_var: jax.Array
     latent_cov: jax.Array | None = None
 
+    @classmethod
+    def in_original_units(cls, mean, latent_var, latent_cov, noise, loc, scale) -> GPPrediction:
+        """A prediction made on ``(y - loc) / scale``, mapped back to the units of ``y``."""
+        s2 = scale**2
+        return cls(
+            mean=loc + scale * mean,
+            latent_var=s2 * latent_var,
+            predictive_var=s2 * (latent_var + noise),
+            latent_cov=None if latent_cov is None else s2 * latent_cov,
+        )
+
+    def sample(self, key: jax.Array, num_samples: int = 1, noise_variance=None) -> jax.Array:
+        """Joint draws of f at the predicted inputs, ``(num_samples, m)``; needs ``latent_cov``.
+
+        With ``noise_variance`` (in the units of y) the draws are of new observations instead.
+        """
+        from bayeskit.gp.cholesky import jittered_cholesky
+
+        if self.latent_cov is None:
+            raise ValueError("GPPrediction.sample: predict with `full_cov=True` to draw joint samples.")
+        L, _ = jittered_cholesky(self.latent_cov)
+        k_f, k_e = jax.random.split(key)
+        f = self.mean + jax.random.normal(k_f, (num_samples, self.mean.shape[0]), dtype=L.dtype) @ L.T
+        if noise_variance is not None:
+            f = f + jnp.sqrt(noise_variance) * jax.random.normal(k_e, f.shape, dtype=f.dtype)
+        return f
+
     @property
     def latent_sd(self) -> jax.Array:
         return jnp.sqrt(self.latent_var)

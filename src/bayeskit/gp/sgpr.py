@@ -18,7 +18,7 @@ from bayeskit.gp._sparse_inducing import (
     inducing_cholesky,
     select_inducing,
 )
-from bayeskit.gp.cholesky import NotPositiveDefiniteError, jittered_cholesky
+from bayeskit.gp.cholesky import NotPositiveDefiniteError
 from bayeskit.gp.kernels._base import Kernel, log_positive
 from bayeskit.gp.means import MeanFunction, ZeroMean
 from bayeskit.gp.prediction import GPPrediction
@@ -311,27 +311,15 @@ class SGPR(eqx.Module):
         mean, latent_var, cov = _predict(
             self._hyper(), self.cholesky_mm, self.cholesky_b, self.projected_residual, X_new, full_cov
         )
-        s2 = self.y_scale**2
-        return GPPrediction(
-            mean=self.y_loc + self.y_scale * mean,
-            latent_var=s2 * latent_var,
-            predictive_var=s2 * (latent_var + self.noise),
-            latent_cov=None if cov is None else s2 * cov,
-        )
+        return GPPrediction.in_original_units(mean, latent_var, cov, self.noise, self.y_loc, self.y_scale)
 
     def sample(self, key: jax.Array, X_new, num_samples: int = 1, include_noise: bool = False) -> jax.Array:
         """Draw functions from the approximate posterior at ``X_new``: shape ``(num_samples, s)``.
 
         With ``include_noise`` the draws are of new observations y*, otherwise of f(x*).
         """
-        pred = self.predict(X_new, full_cov=True)
-        L, _ = jittered_cholesky(pred.latent_cov)
-        k_f, k_e = jax.random.split(key)
-        s = pred.mean.shape[0]
-        f = pred.mean + jax.random.normal(k_f, (num_samples, s), dtype=L.dtype) @ L.T
-        if include_noise:
-            f = f + jnp.sqrt(self.noise) * self.y_scale * jax.random.normal(k_e, f.shape, dtype=f.dtype)
-        return f
+        noise = self.noise * self.y_scale**2 if include_noise else None
+        return self.predict(X_new, full_cov=True).sample(key, num_samples, noise_variance=noise)
 
     def __repr__(self) -> str:
         state = f"fitted, elbo={float(self.bound):.4f}" if self.is_fitted else "unfitted"
