@@ -221,7 +221,15 @@ def run_dataset(name: str, args, started: float, on_progress) -> dict:
         "methods": {},
     }
     for method in methods:
-        entry = {"label": LABELS[method], "splits": []}
+        entry = {
+            "label": LABELS[method],
+            "splits": [],
+            "device": "cpu" if method == "sklearn" else _device(),
+            "cpu_count": os.cpu_count(),
+            "date": result["date"],
+            "max_iterations": args.max_iterations,
+            "num_restarts": 1 if method == "sklearn" else args.num_restarts,
+        }
         if method == "sgpr" and SGPR is None:
             entry["skipped"] = SGPR_ERROR
         if method == "sklearn" and (reason := sklearn_skip_reason(int(splits[0][0].size), d)):
@@ -274,6 +282,19 @@ def run_dataset(name: str, args, started: float, on_progress) -> dict:
 
 
 # ---------------------------------------------------------------------------------------- report
+def _device() -> str:
+    """Where bayeskit's fits run, in words (``"cpu"`` or the accelerator's name)."""
+    dev = jax.devices()[0]
+    return "cpu" if dev.platform == "cpu" else f"{dev.platform}: {dev.device_kind}"
+
+
+def merge_dataset(old: dict | None, new: dict) -> dict:
+    """``new`` with the methods of ``old`` that it did not run (a set can be run method by method)."""
+    if old is None:
+        return new
+    return {**old, **new, "methods": {**old.get("methods", {}), **new["methods"]}}
+
+
 def versions() -> dict:
     out = {"python": platform.python_version()}
     for pkg in ("jax", "jaxlib", "numpy", "scipy", "scikit-learn", "bayeskit"):
@@ -328,7 +349,9 @@ def render(payload: dict) -> str:
     lines = [
         "# UCI regression: bayeskit GPs vs scikit-learn (standard 90/10 splits)",
         "",
-        f"Machine: {meta['cpu']} ({meta['cpu_count']} cores), {meta['platform']}; float64 on the CPU. "
+        f"Machine of the last run: {meta['cpu']} ({meta['cpu_count']} cores), {meta['platform']}; float64; "
+        "each row's settings say the device it ran on (a GPU row's fit time is not comparable with a CPU "
+        "row's). "
         "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v) + ".",
         "",
         "Protocol: `../shared/data/uci/README.md` (loader `benchmarks/_uci.py`): X and y standardised on the "
@@ -364,9 +387,14 @@ def render(payload: dict) -> str:
             if entry.get("num_failed"):
                 splits += f" ({entry['num_failed']} failed)"
             versus = versus_sklearn(entry, ref) if method in ("rbf", "matern52") else "-"
-            settings = f"max_iter {ds['max_iterations']}, {ds['num_restarts']} start(s), {ds['date'][:10]}"
-            if method == "sklearn":
-                settings = f"max_iter {ds['max_iterations']}, 1 start, {ds['date'][:10]}"
+            get = lambda key: entry.get(key, ds.get(key))  # noqa: B023 (older entries: per data set)
+            device = entry.get("device", "cpu")
+            if device == "cpu":
+                device = f"cpu, {entry.get('cpu_count', payload['meta']['cpu_count'])} cores"
+            settings = (
+                f"max_iter {get('max_iterations')}, "
+                f"{1 if method == 'sklearn' else get('num_restarts')} start(s), {device}, {get('date')[:10]}"
+            )
             if method == "sgpr" and entry["splits"]:
                 settings = f"m = {entry['splits'][0].get('num_inducing', '?')}, " + settings
             lines.append(
@@ -393,12 +421,30 @@ def main():
     parser.add_argument("--num-inducing", type=int, default=500, help="SGPR inducing points")
     parser.add_argument("--num-restarts", type=int, default=1, help="bayeskit L-BFGS starts")
     parser.add_argument("--fresh", action="store_true", help="drop the results of sets not run now")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="folder for uci_gp.json / .md")
+    parser.add_argument(
+        "--merge-from",
+        nargs="+",
+        type=Path,
+        default=(),
+        help="only merge these uci_gp.json files' methods into the results (e.g. from another machine)",
+    )
     args = parser.parse_args()
 
-    path = RESULTS / "uci_gp.json"
+    path = args.out / "uci_gp.json"
     payload = {"datasets": {}}
     if path.exists() and not args.fresh:
         payload = json.loads(path.read_text())
+    if args.merge_from:
+        for other in args.merge_from:
+            for name, ds in json.loads(other.read_text())["datasets"].items():
+                payload["datasets"][name] = merge_dataset(payload["datasets"].get(name), ds)
+        order = {n: i for i, n in enumerate(UCI_DATASETS)}
+        payload["datasets"] = dict(sorted(payload["datasets"].items(), key=lambda kv: order[kv[0]]))
+        path.write_text(json.dumps(payload, indent=2))
+        (args.out / "uci_gp.md").write_text(render(payload))
+        print(render(payload))
+        return
     payload["meta"] = {
         "cpu": cpu_name(),
         "cpu_count": os.cpu_count(),
@@ -407,12 +453,14 @@ def main():
     }
     order = {n: i for i, n in enumerate(UCI_DATASETS)}
 
+    previous = dict(payload["datasets"])
+
     def save(name, result):
-        payload["datasets"][name] = result
+        payload["datasets"][name] = merge_dataset(previous.get(name), result)
         payload["datasets"] = dict(sorted(payload["datasets"].items(), key=lambda kv: order[kv[0]]))
-        RESULTS.mkdir(exist_ok=True)
+        args.out.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(payload, indent=2))
-        (RESULTS / "uci_gp.md").write_text(render(payload))
+        (args.out / "uci_gp.md").write_text(render(payload))
 
     started = time.perf_counter()
     for name in sorted(args.datasets, key=order.get):

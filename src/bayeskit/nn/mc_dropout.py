@@ -41,10 +41,19 @@ __all__ = ["MCDropoutClassifier", "MCDropoutRegressor"]
 _VALIDATION_PASSES = 20
 
 
+# Passes run in batches whose hidden activations hold at most this many numbers (32 MB in float64):
+# all T passes at once would hold T x n x width, tens of GB for a validation split of thousands of
+# rows under a vmap over a hyperparameter grid.
+_PASS_BATCH_ELEMENTS = 2**22
+
+
 @eqx.filter_jit
 def _passes(layers, X, key, rate, num_passes: int):
     """``num_passes`` dropout passes of the whole batch: outputs of shape ``(T, n, out)``."""
-    return jax.vmap(lambda k: dense_forward(layers, X, k, rate))(jax.random.split(key, num_passes))
+    width = max(max(W.shape) for W, _ in layers)
+    batch = max(1, min(num_passes, _PASS_BATCH_ELEMENTS // max(1, X.shape[0] * width)))
+    keys = jax.random.split(key, num_passes)
+    return jax.lax.map(lambda k: dense_forward(layers, X, k, rate), keys, batch_size=batch)
 
 
 class _GaussianLikelihood(eqx.Module):
