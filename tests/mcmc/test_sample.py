@@ -267,3 +267,19 @@ def test_draws_independent_of_device_layout(tmp_path):
         warn=False,
     )
     np.testing.assert_allclose(np.load(out), one["x"], rtol=1e-10)
+
+
+def test_hand_built_kernel_on_a_target():
+    """A kernel object built on the target's log density keeps the target's constrained sites."""
+    from bayeskit.mcmc import rwmh
+
+    kernel = rwmh(T_GAUSS.logdensity_fn, 0.9, jnp.array([[1.0, 0.8], [0.8, 2.0]]))
+    post = sample(
+        jax.random.key(4), T_GAUSS, kernel, num_warmup=200, num_samples=2000, progress_bar=False, warn=False
+    )
+    assert set(post.draws) == {"x"} and post["x"].shape == (4, 2000, 2)
+    assert post.info["kernel"] == "custom" and "step_size" not in post.sample_stats
+    assert 0.2 < post.sample_stats["acceptance_rate"].mean() < 0.7
+    np.testing.assert_allclose(post["x"].mean(axis=(0, 1)), [1.0, -1.0], atol=0.2)
+    with pytest.raises(ValueError, match="`record` applies to kernel objects"):
+        sample(jax.random.key(4), T_GAUSS, "nuts", record=lambda s: {})

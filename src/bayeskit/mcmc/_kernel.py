@@ -26,10 +26,13 @@ class Kernel(NamedTuple):
     Attributes:
         init: ``init(position) -> state``, the state at a starting point.
         step: ``step(key, state) -> (state, info)``, one transition.
+        sites: for kernels whose state is a dict (Gibbs), the entries that are parameters: what
+            :func:`~bayeskit.mcmc.sample` keeps as draws (the others are data or constants).
     """
 
     init: Callable
     step: Callable
+    sites: tuple[str, ...] | None = None
 
 
 class HMCState(NamedTuple):

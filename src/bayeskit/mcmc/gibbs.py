@@ -175,7 +175,9 @@ def gibbs(blocks: Sequence[GibbsBlock]) -> Kernel:
     ``init(state_dict)`` checks that every block is present and returns the dict with array
     values; keys without a block are carried unchanged (data or constants the samplers read).
     ``step(key, state) -> (state, GibbsInfo)`` is jittable (shapes are fixed) and vmaps over
-    chains.
+    chains. :func:`~bayeskit.mcmc.sample` runs it like any kernel: many chains, burn-in, a
+    :class:`~bayeskit.Posterior` of the blocks with R-hat and ESS (``sample(key, None, kernel,
+    init=state)``).
 
     Args:
         blocks: ordered :class:`GibbsBlock` updates, one per block name.
@@ -226,4 +228,4 @@ def gibbs(blocks: Sequence[GibbsBlock]) -> Kernel:
             state[block.name] = value
         return state, GibbsInfo(acceptance_rate, is_accepted)
 
-    return Kernel(init=init, step=step)
+    return Kernel(init=init, step=step, sites=tuple(names))

@@ -12,6 +12,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayeskit._progress import ProgressBar
+from bayeskit.mcmc._custom_kernel import (
+    check_kernel,
+    check_record,
+    custom_chunk_body,
+    custom_start,
+    default_record,
+)
 from bayeskit.mcmc.adaptation import (
     dual_averaging_init,
     dual_averaging_update,
@@ -163,6 +170,12 @@ def _make_chunk_fn(target, make_kernel, num_warmup, target_accept, dense_mass, c
         )
         return carry, out
 
+    return _scan_chunk(body, chunk_size)
+
+
+def _scan_chunk(body, chunk_size):
+    """``run_chunk(carry, start, total, chain_key)``: ``chunk_size`` iterations of ``body`` from ``start``."""
+
     def run_chunk(carry, start, total, chain_key):
         steps = start + jnp.arange(chunk_size)
         n = steps.shape[0]
@@ -183,8 +196,8 @@ def _chain_sharding(num_chains: int):
 
 def sample(
     key: jax.Array,
-    target: Target,
-    kernel: str = "nuts",
+    target: Target | None,
+    kernel="nuts",
     *,
     num_chains: int = 4,
     num_warmup: int = 1000,
@@ -204,6 +217,7 @@ def sample(
     checkpoint: str | Path | None = None,
     resume: str | Path | None = None,
     callback: Callable[[int, int], None] | None = None,
+    record: Callable | None = None,
     warn: bool = True,
 ) -> Posterior:
     """Run MCMC chains on ``target`` and return a :class:`~bayeskit.Posterior`.
@@ -216,10 +230,16 @@ def sample(
     chunking. The compiled loop runs in chunks: between chunks the progress bar updates, draws
     move to the host, Ctrl-C stops with the draws so far, and a checkpoint can be written.
 
+    A kernel built by hand (``kernel=gibbs(blocks)``, or ``rwmh``/``hmc``/``nuts`` with settings of
+    your own) runs as it is: ``num_warmup`` iterations of burn-in, nothing adapted, then
+    ``num_samples`` draws, with everything else (chains, chunks, checkpoints, diagnostics) the same.
+
     Args:
         key: a ``jax.random`` key.
-        target: the conditioned model, from :func:`bayeskit.ppl.target`.
-        kernel: ``"nuts"`` (default), ``"hmc"`` or ``"rwmh"``.
+        target: the conditioned model, from :func:`bayeskit.ppl.target`; ``None`` for a kernel
+            whose state holds its own parameters, such as a Gibbs kernel.
+        kernel: ``"nuts"`` (default), ``"hmc"`` or ``"rwmh"``, tuned during warmup; or a kernel
+            object (:class:`~bayeskit.mcmc.Kernel`, e.g. :func:`~bayeskit.mcmc.gibbs`), run untuned.
         num_chains, num_warmup, num_samples: the run's size (draws kept per chain: num_samples/thin).
         target_accept: acceptance rate that warmup aims for (0.8 for NUTS/HMC; for RWMH
             0.234 + 0.206/dim, the optimal rate of a Gaussian random walk).
@@ -228,7 +248,9 @@ def sample(
         num_integration_steps: leapfrog steps per HMC proposal.
         step_size: initial step size (default 1.0 for NUTS/HMC, 2.38/sqrt(dim) for RWMH).
         init: starting point: a dict of constrained values, or an unconstrained array of shape
-            ``(dim,)`` or ``(num_chains, dim)``; default Stan's uniform(-2, 2), with retries.
+            ``(dim,)`` or ``(num_chains, dim)``; default Stan's uniform(-2, 2), with retries. With a
+            kernel object and no target: its starting state (a Gibbs kernel's dict of blocks), or a
+            list of ``num_chains`` states (overdispersed starts make R-hat meaningful).
         thin: keep every ``thin``-th draw.
         chunk_size: iterations per compiled chunk (default: about 20 chunks per run).
         progress_bar: show a progress bar (draws, divergences, step size, time left).
@@ -239,6 +261,8 @@ def sample(
             the continued run gives the same draws as one that never stopped.
         callback: called as ``callback(iterations_done, iterations_total)`` after every chunk;
             raising ``KeyboardInterrupt`` in it stops the run like Ctrl-C.
+        record: with a kernel object, ``record(state) -> {name: array}``, what each state keeps as
+            a draw (default: the target's sites; a Gibbs kernel's blocks; every entry of a dict state).
         warn: raise the run's diagnostics warnings as :class:`~bayeskit.posterior.SamplingWarning`.
 
     Returns:
@@ -248,13 +272,41 @@ def sample(
     Example:
         >>> post = sample(jax.random.key(0), target(eight_schools, sigma, y=y))
         >>> post.summary()
+        >>> kernel = gibbs(linear_regression_blocks(X, y, 0.0, 1.0, a0=2.0, b0=1.0))
+        >>> post = sample(jax.random.key(1), None, kernel, init={"weights": jnp.zeros(3), "sigma2": 1.0})
     """
+    custom = not isinstance(kernel, str)
+    if custom:
+        check_kernel(kernel)
+        if target is not None and not isinstance(target, Target):
+            raise TypeError(
+                "sample: `target` must be a Target (bayeskit.ppl.target(model, ...)) or None for a kernel "
+                f"whose state holds its parameters; got {type(target).__name__}."
+            )
+        tuned = {"target_accept": target_accept, "step_size": step_size, "dense_mass": dense_mass or None}
+        given_tuning = [k for k, v in tuned.items() if v is not None]
+        if given_tuning:
+            raise ValueError(
+                f"sample: {', '.join(f'`{k}`' for k in given_tuning)} tune the kernels named by a string; a "
+                "kernel object runs with the settings it was built with. Build it with the values you want."
+            )
+        return _sample_custom(
+            key, target, kernel, num_chains=num_chains, num_warmup=num_warmup, num_samples=num_samples,
+            init=init, thin=thin, chunk_size=chunk_size, progress_bar=progress_bar,
+            until_converged=until_converged, min_ess=min_ess, max_samples=max_samples,
+            checkpoint=checkpoint, resume=resume, callback=callback, record=record, warn=warn,
+        )  # fmt: skip
     if not isinstance(target, Target):
         raise TypeError(
             f"sample: expected a Target (bayeskit.ppl.target(model, ...)), got {type(target).__name__}."
         )
     if kernel not in KERNELS:
         raise ValueError(f"sample: unknown kernel {kernel!r}; choose one of {', '.join(KERNELS)}.")
+    if record is not None:
+        raise ValueError(
+            "sample: `record` applies to kernel objects; a named kernel keeps the target's sites and "
+            "deterministics."
+        )
     num_chains = _check_positive_int("num_chains", num_chains)
     num_samples = _check_positive_int("num_samples", num_samples)
     num_warmup = _check_positive_int("num_warmup", num_warmup, minimum=0)
@@ -289,6 +341,101 @@ def sample(
     given = None if init is None else _given_init(target, num_chains, init)
     carry, chain_keys, found, first_candidates = _make_start_fn(target, num_chains, given, init_chain)(key)
     _check_start(target, found, first_candidates, given)
+    run_chunk = _make_chunk_fn(target, make_kernel, num_warmup, target_accept, dense_mass, chunk_size)
+    carry, kept, run = _drive(
+        carry, chain_keys, run_chunk, step_size_of=lambda c: c[3], num_chains=num_chains,
+        num_warmup=num_warmup, num_samples=num_samples, chunk_size=chunk_size, thin=thin,
+        progress_bar=progress_bar, until_converged=until_converged, min_ess=min_ess,
+        max_samples=max_samples, checkpoint=checkpoint, resume=resume, callback=callback,
+    )  # fmt: skip
+    step_sizes = np.asarray(carry[3])
+    inv_mass = np.asarray(carry[4])
+    info = {
+        "kernel": kernel,
+        "num_chains": num_chains,
+        "num_warmup": num_warmup,
+        **run,
+        "thin": thin,
+        "target_accept": target_accept,
+        "max_tree_depth": max_tree_depth if kernel == "nuts" else None,
+        "dense_mass": dense_mass,
+        "step_size": step_sizes.tolist(),
+        "inverse_mass_matrix_diagonal": (
+            np.diagonal(inv_mass, axis1=-2, axis2=-1) if dense_mass else inv_mass
+        ).tolist(),
+        "model": target.name,
+    }
+    post = _assemble(kept, thin, info, [])
+    post.sample_stats["step_size"] = np.broadcast_to(step_sizes[:, None], (num_chains, post.num_draws)).copy()
+    return _finish(post, warn)
+
+
+def _finish(post: Posterior, warn: bool) -> Posterior:
+    post.warnings = post.check()
+    if post.info.get("interrupted"):
+        post.warnings.insert(0, f"interrupted: kept the {post.num_draws} draws per chain made so far.")
+    if warn:
+        post.warn()
+    return post
+
+
+def _sample_custom(
+    key, target, kernel, *, num_chains, num_warmup, num_samples, init, thin, chunk_size, progress_bar,
+    until_converged, min_ess, max_samples, checkpoint, resume, callback, record, warn,
+) -> Posterior:  # fmt: skip
+    """:func:`sample` with a kernel object: burn-in instead of adaptation, draws from ``record``."""
+    num_chains = _check_positive_int("num_chains", num_chains)
+    num_samples = _check_positive_int("num_samples", num_samples)
+    num_warmup = _check_positive_int("num_warmup", num_warmup, minimum=0)
+    thin = _check_positive_int("thin", thin)
+    max_samples = max_samples or 10 * num_samples
+    total = num_warmup + num_samples
+    chunk_size = _check_positive_int("chunk_size", chunk_size or max(10, math.ceil(total / 20)))
+    if target is not None:
+        if target.dim == 0:
+            raise ValueError(f"sample: model `{target.name}` has no latent sites to sample.")
+        given = None if init is None else _given_init(target, num_chains, init)
+        carry, chain_keys, found, first = _make_start_fn(target, num_chains, given, kernel.init)(key)
+        _check_start(target, found, first, given)
+    else:
+        carry, chain_keys = custom_start(key, kernel, num_chains, init)
+    one_chain = jax.tree.map(lambda x: x[0], carry)
+    if record is None:
+        record = default_record(kernel, target, one_chain)
+    elif not callable(record):
+        raise TypeError(
+            f"sample: `record` must be a function of the kernel's state, got {type(record).__name__}."
+        )
+    check_record(record, one_chain)
+    run_chunk = _scan_chunk(custom_chunk_body(kernel, record, tuple(_STAT_NAMES)), chunk_size)
+    carry, kept, run = _drive(
+        carry, chain_keys, run_chunk, step_size_of=None, num_chains=num_chains, num_warmup=num_warmup,
+        num_samples=num_samples, chunk_size=chunk_size, thin=thin, progress_bar=progress_bar,
+        until_converged=until_converged, min_ess=min_ess, max_samples=max_samples,
+        checkpoint=checkpoint, resume=resume, callback=callback,
+    )  # fmt: skip
+    info = {
+        "kernel": "custom",
+        "num_chains": num_chains,
+        "num_warmup": num_warmup,
+        **run,
+        "thin": thin,
+        "max_tree_depth": None,
+        "model": target.name if target is not None else "custom",
+    }
+    return _finish(_assemble(kept, thin, info, []), warn)
+
+
+def _drive(
+    carry, chain_keys, run_chunk, *, step_size_of, num_chains, num_warmup, num_samples, chunk_size, thin,
+    progress_bar, until_converged, min_ess, max_samples, checkpoint, resume, callback,
+):  # fmt: skip
+    """Run the chains chunk by chunk: compile once, stream draws to the host, show progress.
+
+    Returns ``(carry, kept, run)``: the final per-chain states, the kept ``(draws, stats)`` chunks and
+    the run's facts for ``Posterior.info`` (counts, times, whether it was interrupted).
+    """
+    total = num_warmup + num_samples
     start = 0
     kept: list[tuple[dict, dict]] = []
     if resume is not None:
@@ -298,7 +445,6 @@ def sample(
     if sharding is not None:
         carry = jax.device_put(carry, sharding)
         chain_keys = jax.device_put(chain_keys, sharding)
-    run_chunk = _make_chunk_fn(target, make_kernel, num_warmup, target_accept, dense_mass, chunk_size)
     chains_fn = jax.vmap(run_chunk, in_axes=(0, None, None, 0), out_axes=(0, 1))
     if sharding is not None:
         # shard_map gives each device its own vmapped loop over its chains. Plain jit sharding of
@@ -339,7 +485,9 @@ def sample(
                         )
                         new_divergences = int(np.sum(kept[-1][1].get("is_divergent", 0)))
                     start += n_new
-                    progress.update(start, new_divergences, carry[3])
+                    progress.update(
+                        start, new_divergences, None if step_size_of is None else step_size_of(carry)
+                    )
                     if checkpoint is not None:
                         _save_checkpoint(checkpoint, carry, start, kept)
                     if callback is not None:
@@ -360,35 +508,17 @@ def sample(
 
     if not kept:
         raise KeyboardInterrupt("sample: interrupted during warmup; no draws were kept.")
-    step_sizes = np.asarray(carry[3])
-    inv_mass = np.asarray(carry[4])
-    info = {
-        "kernel": kernel,
-        "num_chains": num_chains,
-        "num_warmup": num_warmup,
+
+    if not kept:
+        raise KeyboardInterrupt("sample: interrupted during warmup; no draws were kept.")
+    run = {
         "num_samples": int(sum(len(next(iter(d.values()))) for d, _ in kept)),
         "num_warmup_gradient_evaluations": warmup_steps,
-        "thin": thin,
-        "target_accept": target_accept,
-        "max_tree_depth": max_tree_depth if kernel == "nuts" else None,
-        "dense_mass": dense_mass,
-        "step_size": step_sizes.tolist(),
-        "inverse_mass_matrix_diagonal": (
-            np.diagonal(inv_mass, axis1=-2, axis2=-1) if dense_mass else inv_mass
-        ).tolist(),
         "compile_time": compile_time,
         "sampling_time": run_time,
         "interrupted": interrupted,
-        "model": target.name,
     }
-    post = _assemble(kept, thin, info, [])
-    post.sample_stats["step_size"] = np.broadcast_to(step_sizes[:, None], (num_chains, post.num_draws)).copy()
-    post.warnings = post.check()
-    if interrupted:
-        post.warnings.insert(0, f"interrupted: kept the {post.num_draws} draws per chain made so far.")
-    if warn:
-        post.warn()
-    return post
+    return carry, kept, run
 
 
 def _assemble(kept, thin, info, warnings) -> Posterior:
@@ -396,7 +526,7 @@ def _assemble(kept, thin, info, warnings) -> Posterior:
     names = kept[0][0].keys()
     draws = {k: np.swapaxes(np.concatenate([d[k] for d, _ in kept], axis=0), 0, 1)[:, ::thin] for k in names}
     stats = {
-        _STAT_NAMES[k]: np.swapaxes(np.concatenate([s[k] for _, s in kept], axis=0), 0, 1)[:, ::thin]
+        _STAT_NAMES.get(k, k): np.swapaxes(np.concatenate([s[k] for _, s in kept], axis=0), 0, 1)[:, ::thin]
         for k in kept[0][1]
     }
     return Posterior(draws, stats, info, warnings)
@@ -455,7 +585,9 @@ class _Progress(ProgressBar):
     def update(self, done: int, new_divergences: int, step_size) -> None:
         self.divergences += new_divergences
         if self.enabled:
-            status = f"step size {np.median(np.asarray(step_size)):.3g}  divergences {self.divergences}"
+            status = f"divergences {self.divergences}"
+            if step_size is not None:
+                status = f"step size {np.median(np.asarray(step_size)):.3g}  " + status
             self.show(done, status, "warmup" if done <= self.num_warmup else "sampling")
 
     def extend(self, total: int) -> None:

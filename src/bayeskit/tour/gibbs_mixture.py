@@ -7,8 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 from rich.table import Table
 
-from bayeskit import Posterior
-from bayeskit.mcmc import gaussian_mixture_blocks, gibbs
+from bayeskit.mcmc import gaussian_mixture_blocks, gibbs, sample
 from bayeskit.tour._figures import pyplot, save
 
 TITLE = "Gibbs sampling: a Gaussian mixture with discrete labels"
@@ -34,42 +33,35 @@ def _data(key):
     return z, jnp.asarray(TRUE_MEANS)[z] + jnp.asarray(TRUE_SDS)[z] * jax.random.normal(k_y, (NUM_POINTS,))
 
 
-def _run(key, y, prior_means):
-    """Burn in and draw from ``NUM_CHAINS`` Gibbs chains (vmapped), one lax.scan each."""
+def _run(key, y, prior_means, console):
+    """``NUM_CHAINS`` Gibbs chains through :func:`bayeskit.mcmc.sample`: burn-in, draws, diagnostics."""
     kernel = gibbs(
         gaussian_mixture_blocks(y, K, (prior_means, MEANS_PRIOR_SD), VARIANCES_PRIOR, CONCENTRATION)
     )
-
-    def chain(key, start_means):
-        state = kernel.init(
-            {
-                "z": jnp.zeros(y.shape[0], jnp.int32),  # drawn first, so its start is ignored
-                "weights": jnp.full(K, 1.0 / K),
-                "means": start_means,
-                "variances": jnp.full(K, jnp.var(y) / K),
-            }
-        )
-
-        def sweep(carry, inputs):
-            state, counts = carry
-            k, is_kept = inputs
-            state, _ = kernel.step(k, state)
-            draw = _relabel(state)
-            # Per-point assignment frequencies instead of every draw of z: [n, K] counts.
-            counts = counts + is_kept * jax.nn.one_hot(draw.pop("z"), K, dtype=jnp.int32)
-            return (state, counts), draw
-
-        # One scan for burn-in and draws (one compilation of the sweep), counting only the draws.
-        is_kept = jnp.arange(NUM_BURN_IN + NUM_DRAWS) >= NUM_BURN_IN
-        carry = (state, jnp.zeros((y.shape[0], K), jnp.int32))
-        keys = jax.random.split(key, NUM_BURN_IN + NUM_DRAWS)
-        (_, counts), draws = jax.lax.scan(sweep, carry, (keys, is_kept))
-        return jax.tree.map(lambda x: x[NUM_BURN_IN:], draws), counts
-
     k_start, k_chains = jax.random.split(key)
     # Overdispersed starts: the prior centres, jittered by the prior sd.
     starts = prior_means + MEANS_PRIOR_SD * jax.random.normal(k_start, (NUM_CHAINS, K))
-    return jax.vmap(chain)(jax.random.split(k_chains, NUM_CHAINS), starts)
+    init = [
+        {
+            "z": jnp.zeros(y.shape[0], jnp.int32),  # drawn first, so its start is ignored
+            "weights": jnp.full(K, 1.0 / K),
+            "means": start,
+            "variances": jnp.full(K, jnp.var(y) / K),
+        }
+        for start in starts
+    ]
+    return sample(
+        k_chains,
+        None,
+        kernel,
+        init=init,
+        num_chains=NUM_CHAINS,
+        num_warmup=NUM_BURN_IN,
+        num_samples=NUM_DRAWS,
+        record=_relabel,  # keep each draw with its components named in the order of their means
+        progress_bar=False,
+        warn=False,
+    )
 
 
 def _relabel(state: dict) -> dict:
@@ -85,7 +77,7 @@ def _relabel(state: dict) -> dict:
         "weights": state["weights"][order],
         "means": state["means"][order],
         "sd": jnp.sqrt(state["variances"][order]),
-        "is_relabelled": jnp.any(order != jnp.arange(K)),
+        "is_relabelled": jnp.any(order != jnp.arange(K)).astype(jnp.int32),
         "z": new_label[state["z"]],
     }
 
@@ -100,11 +92,12 @@ def run(key, console, out):
     k_data, k_mcmc = jax.random.split(key)
     z_true, y = (np.asarray(v) for v in jax.jit(_data)(k_data))
     prior_means = np.quantile(y, [1 / 6, 1 / 2, 5 / 6])
-    draws, counts = jax.jit(_run)(k_mcmc, jnp.asarray(y), jnp.asarray(prior_means))
-    draws = {k: np.asarray(v) for k, v in draws.items()}
-    relabelled = draws.pop("is_relabelled").mean(axis=1)  # per chain: share of draws renamed
-    counts = np.asarray(counts).sum(axis=0)  # pooled over chains: [n, K]
-    post = Posterior(draws)
+    post = _run(k_mcmc, jnp.asarray(y), jnp.asarray(prior_means), console)
+    # Integer draws (labels, the renaming flag) are kept out of the diagnostics and the table.
+    relabelled = post.draws.pop("is_relabelled").mean(axis=1)  # per chain: share of draws renamed
+    z = post.draws.pop("z")  # [chain, draw, n] labels, named in the order of the means
+    counts = np.stack([np.sum(z == k, axis=(0, 1)) for k in range(K)], axis=1)  # [n, K], pooled
+    draws = post.draws
     summary = post.summary()
 
     console.print(
@@ -116,7 +109,8 @@ def run(key, console, out):
     console.print(
         f"Priors: means ~ N(m_k, {MEANS_PRIOR_SD:g}^2) with m = {np.round(prior_means, 2).tolist()} (the data's "
         f"1/6, 1/2 and 5/6 quantiles), variances ~ InvGamma{VARIANCES_PRIOR}, weights ~ Dirichlet(1, 1, 1). "
-        f"{NUM_CHAINS} chains, {NUM_BURN_IN} sweeps of burn-in and {NUM_DRAWS} draws each."
+        f"{NUM_CHAINS} chains, {NUM_BURN_IN} sweeps of burn-in and {NUM_DRAWS} draws each, run by "
+        "bayeskit.mcmc.sample(key, None, gibbs(blocks), init=...) like any other kernel."
     )
     renamed = int(np.sum(relabelled > 0))
     console.print(
