@@ -10,6 +10,9 @@ import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Every test compiles afresh (bayeskit.mcmc.sample would otherwise keep programs in ~/.cache);
+# tests of the cache give it a folder of their own.
+os.environ["BAYESKIT_COMPILATION_CACHE"] = "off"
 
 import jax  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402

@@ -7,7 +7,7 @@ import pytest
 PUBLIC = {
     "bayeskit": {
         "Posterior", "SamplingWarning", "__version__", "conjugate", "datasets", "diagnostics", "dist",
-        "gp", "mcmc", "metrics", "nn", "optimize", "ppl", "sbc", "vi",
+        "gp", "mcmc", "metrics", "nn", "optimize", "ppl", "sbc", "use_compilation_cache", "vi",
     },
     "bayeskit.vi": {
         "CustomGuide", "ELBOEstimator", "ELBOTerms", "ESTIMATORS", "EvidenceDecomposition",

@@ -8,12 +8,13 @@ Subpackages: :mod:`bayeskit.dist` (distributions), :mod:`bayeskit.ppl` (the mode
 :mod:`bayeskit.nn` (neural networks: the variational autoencoder),
 :mod:`bayeskit.vi` (variational inference: ELBO estimators, guides, the ``fit`` driver),
 :class:`bayeskit.Posterior`,
-:mod:`bayeskit.datasets`.
+:mod:`bayeskit.datasets`, :func:`bayeskit.use_compilation_cache` (compiled programs kept on disk).
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
 from bayeskit import conjugate, datasets, diagnostics, dist, gp, mcmc, metrics, nn, optimize, ppl, sbc, vi
+from bayeskit._compilation_cache import use_compilation_cache
 from bayeskit.posterior import Posterior, SamplingWarning
 
 try:
@@ -36,5 +37,6 @@ __all__ = [
     "optimize",
     "ppl",
     "sbc",
+    "use_compilation_cache",
     "vi",
 ]

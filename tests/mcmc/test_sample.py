@@ -283,3 +283,31 @@ def test_hand_built_kernel_on_a_target():
     np.testing.assert_allclose(post["x"].mean(axis=(0, 1)), [1.0, -1.0], atol=0.2)
     with pytest.raises(ValueError, match="`record` applies to kernel objects"):
         sample(jax.random.key(4), T_GAUSS, "nuts", record=lambda s: {})
+
+
+def test_compilation_cache_lets_a_later_run_skip_compiling(tmp_path):
+    """With the on-disk cache, a run after ``jax.clear_caches()`` (as a new process would) loads its programs."""
+    from jax.experimental.compilation_cache import compilation_cache
+
+    import bayeskit
+
+    hits = []
+
+    def listen(name, **kwargs):
+        if name == "/jax/compilation_cache/cache_hits":
+            hits.append(name)
+
+    jax.monitoring.register_event_listener(listen)
+    try:
+        assert bayeskit.use_compilation_cache(tmp_path) == tmp_path
+        kwargs = dict(num_chains=2, num_warmup=30, num_samples=30, progress_bar=False, warn=False)
+        first = sample(jax.random.key(6), T_GAUSS, **kwargs)
+        assert any(tmp_path.iterdir()) and not hits
+        jax.clear_caches()
+        second = sample(jax.random.key(6), T_GAUSS, **kwargs)
+        assert hits, "the second run compiled again instead of loading from the cache"
+        np.testing.assert_array_equal(first["x"], second["x"])
+    finally:
+        jax.monitoring.unregister_event_listener(listen)
+        jax.config.update("jax_compilation_cache_dir", None)
+        compilation_cache.reset_cache()

@@ -34,13 +34,17 @@ def check_parameter(dist: str, name: str, value, constraint: C.Constraint, hint:
     """
     if not is_concrete(value):
         return
-    # Inside a trace (e.g. a model being traced by jit) even operations on constants are staged;
-    # evaluating eagerly keeps the check a plain Python decision.
-    with jax.ensure_compile_time_eval():
-        ok = np.asarray(constraint.check(value))
+    # On the host, in NumPy: a check of constants compiles nothing (JAX would compile each
+    # elementwise operation for each new shape, tenths of a second per model built), and inside a
+    # trace it stays a plain Python decision.
+    ok = np.asarray(constraint.check(np.asarray(value)))
     if not ok.all():
         arr = np.asarray(value)
-        shown = arr if arr.size <= 6 else f"an array of shape {arr.shape} (first bad entry at {np.argwhere(~ok)[0].tolist()})"
+        shown = (
+            arr
+            if arr.size <= 6
+            else f"an array of shape {arr.shape} (first bad entry at {np.argwhere(~ok)[0].tolist()})"
+        )
         raise ValueError(
             f"{dist}: parameter `{name}` must be {constraint}, but got {shown}."
             + (f" {hint}" if hint else "")
@@ -205,5 +209,3 @@ class ExpandedDistribution(Distribution):
 
     def entropy(self) -> jax.Array:
         return jnp.broadcast_to(self.base.entropy(), self._batch_shape)
-
-

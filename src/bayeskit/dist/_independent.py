@@ -5,6 +5,7 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from bayeskit.dist import constraints as C
 from bayeskit.dist._distribution import Distribution
@@ -83,7 +84,8 @@ class _IndependentConstraint(C.Constraint):
 
     def check(self, x):
         ok = self.base.check(x)
-        return jnp.all(ok, axis=tuple(range(ok.ndim - self.extra, ok.ndim))) if self.extra else ok
+        xp = np if isinstance(ok, np.ndarray | np.generic) else jnp
+        return xp.all(ok, axis=tuple(range(ok.ndim - self.extra, ok.ndim))) if self.extra else ok
 
     def __repr__(self) -> str:
         return f"independent({self.base!r}, {self.extra})"

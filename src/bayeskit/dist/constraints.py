@@ -9,6 +9,7 @@ unconstrained real vectors, which is how samplers and optimisers work on constra
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 
 __all__ = [
     "Constraint",
@@ -29,6 +30,16 @@ __all__ = [
     "nonnegative_integer",
     "integer_interval",
 ]
+
+
+def _xp(x):
+    """NumPy for host values (a one-off check then compiles nothing), jax.numpy for JAX arrays and tracers."""
+    return np if isinstance(x, np.ndarray | np.generic | int | float | bool) else jnp
+
+
+def _bound(xp, b):
+    """A bound in the array library of the checked value (a JAX-array bound would stage a NumPy check)."""
+    return np.asarray(b) if xp is np else b
 
 
 class Constraint:
@@ -52,7 +63,8 @@ class Constraint:
 
 class _Real(Constraint):
     def check(self, x):
-        return jnp.isfinite(x)
+        xp = _xp(x)
+        return xp.isfinite(x)
 
     def __repr__(self) -> str:
         return "real"
@@ -62,7 +74,8 @@ class _RealVector(Constraint):
     event_dim = 1
 
     def check(self, x):
-        return jnp.all(jnp.isfinite(x), axis=-1)
+        xp = _xp(x)
+        return xp.all(xp.isfinite(x), axis=-1)
 
     def __repr__(self) -> str:
         return "real_vector"
@@ -73,7 +86,8 @@ class _GreaterThan(Constraint):
         self.lower_bound = lower_bound
 
     def check(self, x):
-        return (x > self.lower_bound) & jnp.isfinite(x)
+        xp = _xp(x)
+        return (x > _bound(xp, self.lower_bound)) & xp.isfinite(x)
 
     def __repr__(self) -> str:
         return f"greater_than({self.lower_bound})"
@@ -89,7 +103,8 @@ class _Positive(_GreaterThan):
 
 class _Nonnegative(Constraint):
     def check(self, x):
-        return (x >= 0) & jnp.isfinite(x)
+        xp = _xp(x)
+        return (x >= 0) & xp.isfinite(x)
 
     def __repr__(self) -> str:
         return "nonnegative"
@@ -101,7 +116,8 @@ class _Interval(Constraint):
         self.upper_bound = upper_bound
 
     def check(self, x):
-        return (x >= self.lower_bound) & (x <= self.upper_bound)
+        xp = _xp(x)
+        return (x >= _bound(xp, self.lower_bound)) & (x <= _bound(xp, self.upper_bound))
 
     def __repr__(self) -> str:
         return f"interval({self.lower_bound}, {self.upper_bound})"
@@ -119,7 +135,8 @@ class _Simplex(Constraint):
     event_dim = 1
 
     def check(self, x):
-        return jnp.all(x >= 0, axis=-1) & (jnp.abs(jnp.sum(x, axis=-1) - 1.0) < 1e-5)
+        xp = _xp(x)
+        return xp.all(x >= 0, axis=-1) & (xp.abs(xp.sum(x, axis=-1) - 1.0) < 1e-5)
 
     def __repr__(self) -> str:
         return "simplex"
@@ -129,7 +146,8 @@ class _Ordered(Constraint):
     event_dim = 1
 
     def check(self, x):
-        return jnp.all(x[..., 1:] > x[..., :-1], axis=-1) & jnp.all(jnp.isfinite(x), axis=-1)
+        xp = _xp(x)
+        return xp.all(x[..., 1:] > x[..., :-1], axis=-1) & xp.all(xp.isfinite(x), axis=-1)
 
     def __repr__(self) -> str:
         return "ordered"
@@ -137,7 +155,8 @@ class _Ordered(Constraint):
 
 class _PositiveOrdered(_Ordered):
     def check(self, x):
-        return super().check(x) & jnp.all(x > 0, axis=-1)
+        xp = _xp(x)
+        return super().check(x) & xp.all(x > 0, axis=-1)
 
     def __repr__(self) -> str:
         return "positive_ordered"
@@ -147,8 +166,9 @@ class _LowerCholesky(Constraint):
     event_dim = 2
 
     def check(self, x):
-        lower = jnp.all(jnp.triu(x, k=1) == 0, axis=(-2, -1))
-        diag = jnp.all(jnp.diagonal(x, axis1=-2, axis2=-1) > 0, axis=-1)
+        xp = _xp(x)
+        lower = xp.all(xp.triu(x, k=1) == 0, axis=(-2, -1))
+        diag = xp.all(xp.diagonal(x, axis1=-2, axis2=-1) > 0, axis=-1)
         return lower & diag
 
     def __repr__(self) -> str:
@@ -157,7 +177,8 @@ class _LowerCholesky(Constraint):
 
 class _CorrCholesky(_LowerCholesky):
     def check(self, x):
-        unit_rows = jnp.all(jnp.abs(jnp.linalg.norm(x, axis=-1) - 1.0) < 1e-4, axis=-1)
+        xp = _xp(x)
+        unit_rows = xp.all(xp.abs(xp.linalg.norm(x, axis=-1) - 1.0) < 1e-4, axis=-1)
         return super().check(x) & unit_rows
 
     def __repr__(self) -> str:
@@ -168,8 +189,11 @@ class _PositiveDefinite(Constraint):
     event_dim = 2
 
     def check(self, x):
-        symmetric = jnp.all(jnp.abs(x - jnp.swapaxes(x, -1, -2)) < 1e-6 * (1 + jnp.abs(x)), axis=(-2, -1))
-        return symmetric & jnp.all(jnp.linalg.eigvalsh(x) > 0, axis=-1)
+        xp = _xp(x)
+        symmetric = xp.all(xp.abs(x - xp.swapaxes(x, -1, -2)) < 1e-6 * (1 + xp.abs(x)), axis=(-2, -1))
+        if xp is np and not np.all(np.isfinite(x)):  # NumPy's eigvalsh raises where JAX's gives NaN
+            return symmetric & np.all(np.isfinite(x), axis=(-2, -1))
+        return symmetric & xp.all(xp.linalg.eigvalsh(x) > 0, axis=-1)
 
     def __repr__(self) -> str:
         return "positive_definite"
@@ -189,7 +213,8 @@ class _NonnegativeInteger(Constraint):
     is_discrete = True
 
     def check(self, x):
-        return (x >= 0) & (jnp.floor(x) == x) & jnp.isfinite(x)
+        xp = _xp(x)
+        return (x >= 0) & (xp.floor(x) == x) & xp.isfinite(x)
 
     def __repr__(self) -> str:
         return "nonnegative_integer"
@@ -203,7 +228,8 @@ class _IntegerInterval(Constraint):
         self.upper_bound = upper_bound
 
     def check(self, x):
-        return (x >= self.lower_bound) & (x <= self.upper_bound) & (jnp.floor(x) == x)
+        xp = _xp(x)
+        return (x >= _bound(xp, self.lower_bound)) & (x <= _bound(xp, self.upper_bound)) & (xp.floor(x) == x)
 
     def __repr__(self) -> str:
         return f"integer_interval({self.lower_bound}, {self.upper_bound})"

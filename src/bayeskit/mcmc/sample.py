@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayeskit._compilation_cache import use_compilation_cache
 from bayeskit._progress import ProgressBar
 from bayeskit.mcmc._custom_kernel import (
     check_kernel,
@@ -87,25 +88,41 @@ def _given_init(target: Target, num_chains: int, init) -> jax.Array:
 def _make_start_fn(target: Target, num_chains: int, given, init_chain, num_tries: int = 20):
     """One compiled function for the whole start of a run (one compilation, not a dozen).
 
-    Splits the key, draws Stan-style candidates (uniform(-2, 2) unconstrained, ``num_tries`` per
-    chain) unless ``given``, keeps each chain's first candidate with a finite log density and
-    gradient, and builds every chain's initial state.
+    Draws Stan-style candidates (uniform(-2, 2) unconstrained, ``num_tries`` per chain) unless
+    ``given``, keeps each chain's first candidate with a finite log density and gradient, and
+    builds every chain's initial state. The candidates are drawn on the host by NumPy, seeded by
+    the key's bits: the same key gives the same candidates, and the threefry program that would
+    draw them on the device takes a second to compile, longer than a short run samples.
     """
 
-    def start(key):
-        k_init, k_chains = jax.random.split(key)
-        if given is None:
-            keys = jax.random.split(k_init, num_chains * num_tries)
-            candidates = jax.vmap(target.init)(keys).reshape(num_chains, num_tries, target.dim)
-        else:
-            candidates = given
+    def start(key, candidates):
+        _, k_chains = jax.random.split(key)
         values, grads = jax.vmap(jax.vmap(jax.value_and_grad(target.logdensity_fn)))(candidates)
         ok = jnp.isfinite(values) & jnp.all(jnp.isfinite(grads), axis=-1)
         z0 = candidates[jnp.arange(num_chains), jnp.argmax(ok, axis=1)]
         carry = jax.vmap(init_chain)(z0)
         return carry, jax.random.split(k_chains, num_chains), jnp.any(ok, axis=1), candidates[:, 0]
 
-    return jax.jit(start)
+    sharding = _chain_sharding(num_chains)
+    # The chains' states come out already spread over the devices the run shards them across
+    # (moving them there afterwards compiles a slicing program per array).
+    compiled = (
+        jax.jit(start) if sharding is None else jax.jit(start, out_shardings=(sharding, sharding, None, None))
+    )
+
+    def start_on_host_candidates(key):
+        candidates = given
+        shape = (num_chains, num_tries, target.dim)
+        if candidates is None and isinstance(key, jax.core.Tracer):  # inside a trace (e.g. SBC's vmap)
+            keys = jax.random.split(jax.random.fold_in(key, 0x5EED), num_chains * num_tries)
+            candidates = jax.vmap(target.init)(keys).reshape(shape)
+        elif candidates is None:
+            seed = np.asarray(jax.random.key_data(key), dtype=np.uint64).ravel()
+            rng = np.random.default_rng([*seed.tolist(), 0x5EED])
+            candidates = rng.uniform(-2.0, 2.0, shape).astype(jnp.result_type(float))
+        return compiled(key, candidates)
+
+    return start_on_host_candidates
 
 
 def _check_start(target: Target, found, first_candidates, given) -> None:
@@ -219,6 +236,7 @@ def sample(
     callback: Callable[[int, int], None] | None = None,
     record: Callable | None = None,
     warn: bool = True,
+    compilation_cache: bool = True,
 ) -> Posterior:
     """Run MCMC chains on ``target`` and return a :class:`~bayeskit.Posterior`.
 
@@ -264,6 +282,8 @@ def sample(
         record: with a kernel object, ``record(state) -> {name: array}``, what each state keeps as
             a draw (default: the target's sites; a Gibbs kernel's blocks; every entry of a dict state).
         warn: raise the run's diagnostics warnings as :class:`~bayeskit.posterior.SamplingWarning`.
+        compilation_cache: keep the compiled sampler on disk (:func:`bayeskit.use_compilation_cache`)
+            so that a later run of the same model, in this process or another, skips compiling.
 
     Returns:
         A :class:`~bayeskit.Posterior` with draws ``{site: [chain, draw, ...]}`` for every latent
@@ -275,6 +295,8 @@ def sample(
         >>> kernel = gibbs(linear_regression_blocks(X, y, 0.0, 1.0, a0=2.0, b0=1.0))
         >>> post = sample(jax.random.key(1), None, kernel, init={"weights": jnp.zeros(3), "sigma2": 1.0})
     """
+    if compilation_cache:
+        use_compilation_cache()
     custom = not isinstance(kernel, str)
     if custom:
         check_kernel(kernel)

@@ -67,9 +67,11 @@ def run_tour(
     # The tour owns its process, so it may choose float64 on the CPU for exact tables.
     jax.config.update("jax_enable_x64", True)
     if compilation_cache:
-        cache_root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-        jax.config.update("jax_compilation_cache_dir", str(cache_root / "bayeskit" / "jax"))
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+        from bayeskit._compilation_cache import use_compilation_cache
+
+        use_compilation_cache()
+    else:  # the samplers the chapters call would turn it on by default
+        os.environ["BAYESKIT_COMPILATION_CACHE"] = "off"
     out_dir = None
     if out is not None:
         out_dir = Path(out)
