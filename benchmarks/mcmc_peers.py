@@ -47,6 +47,13 @@ their order rotated from one model to the next):
 - supplementary, not in the ratios: bayeskit once more per model in a child process that sees a
   single host device (``--no-one-device`` skips it), since its driver shards chains over all
   devices it sees and that choice is bayeskit's, not the benchmark's.
+- a second run with a persistent compilation cache (``--no-second-run`` skips it), per library
+  and model in a child process of its own: an empty cache folder, one run that fills it, then
+  ``jax.clear_caches()`` (what a new process starts with) and the same run again. The three JAX
+  libraries get JAX's persistent cache set up the same way (``bayeskit.use_compilation_cache``,
+  which bayeskit's ``sample`` turns on by default; NumPyro and BlackJAX users can turn JAX's cache
+  on by hand); nutpie keeps PyTensor's on-disk cache from its first run. Tracing and lowering are
+  paid again in the second run; XLA compilation is loaded from disk.
 
 Same density: each library's log density is evaluated at two points and the differences compared
 (the densities agree up to a constant), and posterior means are compared at the end.
@@ -63,6 +70,9 @@ import os
 
 # Two host devices, so that libraries that can spread chains over both cores do (before jax loads).
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
+# The main comparison is of first runs: bayeskit's on-disk compilation cache (on by default in
+# `sample`) is off here, and measured separately, for every JAX library alike, in child processes.
+os.environ["BAYESKIT_COMPILATION_CACHE"] = "off"
 
 import argparse  # noqa: E402
 import atexit  # noqa: E402
@@ -760,6 +770,7 @@ def run_model(
     libraries: list[str],
     one_device: bool = False,
     quick: bool = False,
+    second_run: bool = False,
 ) -> dict:
     model = MODELS[name]()
     print(f"\n== {name} (dim {model.dim}): {model.description}", flush=True)
@@ -810,6 +821,31 @@ def run_model(
             f"ratio {g['ratio_to_bare']:.2f} (lockstep factor {g['lockstep_factor']:.2f}, "
             f"vs lockstep floor {g['ratio_to_lockstep_floor']:.2f})"
         )
+    if second_run:
+        second = {}
+        for lib in libraries:
+            if lib == "nutpie" and nutpie is None:
+                continue
+            rows2 = run_second(name, lib, quick)
+            if rows2 is None:
+                continue
+            second[lib] = rows2
+            print(
+                f"   {lib:9s} with a compilation cache: first run wall {rows2['first']['wall_s']:.1f} s, second "
+                f"run wall {rows2['second']['wall_s']:.1f} s (compile {rows2['second']['compile_s']:.1f} s), "
+                f"ESS/s {rows2['second']['ess_per_s']:.1f}",
+                flush=True,
+            )
+        out["second_run"] = second
+        peers2 = [lib for lib in PEERS if lib in second]
+        if "bayeskit" in second and peers2:
+            best2 = max(peers2, key=lambda lib: second[lib]["second"]["ess_per_s"])
+            bk2 = second["bayeskit"]["second"]["ess_per_s"]
+            out["second_run_best_peer"] = best2
+            out["second_run_ratio"] = bk2 / second[best2]["second"]["ess_per_s"]
+            if "best_peer" in out:
+                out["second_run_ratio_to_default_peer"] = bk2 / rows[out["best_peer"]]["ess_per_s"]
+            print(f"   second runs: bayeskit ESS/s / best peer ({best2}) = {out['second_run_ratio']:.2f}")
     if one_device:
         single = run_one_device(name, quick)
         if single is not None:
@@ -875,6 +911,40 @@ def render(meta: dict, models: list[dict]) -> str:
             extra = f" {fmt(single['row']['ess_per_s'])} | {fmt(single.get('ratio_to_best_peer'), 2)} |"
         lines.append(f"| {m['model']} | {m['dim']} | " + " | ".join(cells) + f" | {ratio} |" + extra)
     lines.append("")
+    if any(m.get("second_run") for m in models):
+        lines += [
+            "## Second run, with a persistent compilation cache",
+            "",
+            "Each library in a child process of its own: an empty cache folder, a first run that fills it, "
+            "`jax.clear_caches()` (what a new process starts with), the same run again. JAX libraries: JAX's "
+            "persistent cache (`bayeskit.use_compilation_cache`, on by default in bayeskit's `sample`; off "
+            "by default in NumPyro and BlackJAX, turned on here by hand); nutpie: PyTensor's on-disk cache. "
+            "ESS/s of the second run (wall, what compiling is left included); in brackets its wall time.",
+            "",
+            "| model | " + " | ".join(LIBRARIES) + " | bayeskit / best peer (both second runs) | "
+            "bayeskit second run / best peer's default first run |",
+            "|---|" + "---|" * (len(LIBRARIES) + 2),
+        ]
+        for m in models:
+            second = m.get("second_run") or {}
+            cells = [
+                f"{fmt(second[lib]['second']['ess_per_s'])} ({second[lib]['second']['wall_s']:.1f} s)"
+                if lib in second
+                else "-"
+                for lib in LIBRARIES
+            ]
+            r2 = (
+                f"{m['second_run_ratio']:.2f} ({m['second_run_best_peer']})"
+                if "second_run_ratio" in m
+                else "-"
+            )
+            r3 = (
+                f"{m['second_run_ratio_to_default_peer']:.2f} ({m['best_peer']})"
+                if "second_run_ratio_to_default_peer" in m
+                else "-"
+            )
+            lines.append(f"| {m['model']} | " + " | ".join(cells) + f" | {r2} | {r3} |")
+        lines.append("")
     for m in models:
         lines += [f"## {m['model']} (dim {m['dim']})", "", m["description"], ""]
         lines += [
@@ -962,6 +1032,46 @@ def warm_up() -> None:
     jax.block_until_ready(jax.jit(jax.grad(lambda x: jnp.sum(jnp.sin(x) ** 2)))(x))
 
 
+def run_second(name: str, lib: str, quick: bool) -> dict | None:
+    """First and second run of ``lib`` on ``name`` with a persistent compilation cache, in a child process."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "second.json"
+        cmd = [
+            sys.executable,
+            __file__,
+            "--second-run-worker",
+            str(out),
+            "--models",
+            name,
+            "--libraries",
+            lib,
+        ]
+        proc = subprocess.run(cmd + (["--quick"] if quick else []), capture_output=True, text=True)
+        if proc.returncode != 0 or not out.exists():
+            print(f"   {lib} second run failed:\n{proc.stderr[-2000:]}")
+            return None
+        return json.loads(out.read_text())
+
+
+def second_run_worker(out: Path, name: str, lib: str, num_warmup: int, num_samples: int) -> None:
+    with tempfile.TemporaryDirectory() as cache:
+        if lib != "nutpie":
+            import bayeskit
+
+            bayeskit.use_compilation_cache(cache)
+        warm_up()
+        model = MODELS[name]()
+        rows = {}
+        for run in ("first", "second"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                r = RUNNERS[lib](model, SEED, num_warmup, num_samples)
+            r["load_before"] = os.getloadavg()[0]
+            rows[run] = summarise(f"{lib} ({run} run, cache)", r)
+            jax.clear_caches()
+    out.write_text(json.dumps(rows, default=_json_default))
+
+
 def run_one_device(name: str, quick: bool) -> dict | None:
     """bayeskit on a single host device, in a child process (the device count is fixed at start)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -995,11 +1105,18 @@ def main():
     parser.add_argument(
         "--no-one-device", action="store_true", help="skip the extra bayeskit run on a single device"
     )
+    parser.add_argument(
+        "--no-second-run", action="store_true", help="skip the runs with a persistent compilation cache"
+    )
     parser.add_argument("--one-device-worker", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--second-run-worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     num_warmup = num_samples = 200 if args.quick else 1000
     if args.one_device_worker is not None:
         one_device_worker(args.one_device_worker, args.models[0], num_warmup, num_samples)
+        return
+    if args.second_run_worker is not None:
+        second_run_worker(args.second_run_worker, args.models[0], args.libraries[0], num_warmup, num_samples)
         return
     libraries = [lib for lib in LIBRARIES if lib in args.libraries]
 
@@ -1009,7 +1126,7 @@ def main():
     warm_up()
     one_device = "bayeskit" in libraries and jax.device_count() > 1 and not args.no_one_device
     models = [
-        run_model(name, i, num_warmup, num_samples, libraries, one_device, args.quick)
+        run_model(name, i, num_warmup, num_samples, libraries, one_device, args.quick, not args.no_second_run)
         for i, name in enumerate(args.models)
     ]
     total = time.perf_counter() - started
