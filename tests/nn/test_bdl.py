@@ -87,6 +87,33 @@ def test_mc_dropout_weight_decay_follows_gal_and_ghahramani():
     np.testing.assert_allclose(objective, expected, rtol=1e-12)
 
 
+def test_mc_dropout_without_input_dropout_keeps_the_data_and_its_decay():
+    """``drop_inputs=False``: no mask on X, and the first layer's decay uses p = 0 (l^2 / 2N)."""
+    p, tau, l, N = 0.3, 4.0, 0.5, 50
+    model = MCDropoutRegressor(hidden=(8,), dropout_rate=p, tau=tau, lengthscale=l, drop_inputs=False)
+    X = jax.random.normal(jax.random.key(4), (N, 1))
+    y = jnp.sin(X[:, 0])
+    scaling = Scaling.fit(X, y)
+    params = {"layers": init_dense(jax.random.key(6), (1, 8, 1))}
+    key = jax.random.key(7)
+    Xs, ys = scaling.x(X), scaling.y(y)
+    (W0, b0), (W1, b1) = params["layers"]
+    # The same key drops the same hidden units whether or not the inputs are spared.
+    hidden_mask = dense_forward(params["layers"], Xs, key, p, drop_input=False)
+    k0, k1 = jax.random.split(key)
+    h = jax.nn.relu(Xs @ W0 + b0)
+    kept = jax.random.bernoulli(k1, 1 - p, h.shape)
+    np.testing.assert_allclose(hidden_mask, (jnp.where(kept, h / (1 - p), 0.0)) @ W1 + b1, rtol=1e-12)
+    objective = model.objective(key, params, Xs, ys, N, scaling)
+    f = hidden_mask[:, 0]
+    tau_std = tau * scaling.y_scale**2
+    penalty = l**2 / (2 * N) * jnp.sum(W0**2) + l**2 * (1 - p) / (2 * N) * jnp.sum(W1**2)
+    expected = 0.5 * jnp.log(2 * jnp.pi / tau_std) + tau_std * 0.5 * jnp.mean((ys - f) ** 2) + penalty
+    np.testing.assert_allclose(objective, expected, rtol=1e-12)
+    fitted = model.fit(jax.random.key(8), X, y)
+    assert fitted.drop_inputs is False and fitted.predict(X[:3]).mean.shape == (3,)
+
+
 def test_bayes_by_backprop_kl_equals_closed_form():
     model = BayesByBackpropRegressor(hidden=(5,), prior_scale=0.7, init_scale=0.3)
     params = model.init_params(jax.random.key(8), 2, jnp.float64)

@@ -32,7 +32,7 @@ from bayeskit.nn import _bdl_checks as checks
 from bayeskit.nn._fitted import with_fitted
 from bayeskit.nn._standardize import Scaling, carve_validation
 from bayeskit.nn.gaussian_head import gaussian_head, gaussian_nll_terms, head_size
-from bayeskit.nn.networks import dense_forward, init_dense, weight_norm
+from bayeskit.nn.networks import dense_forward, dropout_weight_penalty, init_dense
 from bayeskit.nn.predictive import ClassificationPredictive, RegressionPredictive
 from bayeskit.nn.training import TrainHistory, train
 
@@ -48,12 +48,13 @@ _PASS_BATCH_ELEMENTS = 2**22
 
 
 @eqx.filter_jit
-def _passes(layers, X, key, rate, num_passes: int):
+def _passes(layers, X, key, rate, num_passes: int, drop_input: bool = True):
     """``num_passes`` dropout passes of the whole batch: outputs of shape ``(T, n, out)``."""
     width = max(max(W.shape) for W, _ in layers)
     batch = max(1, min(num_passes, _PASS_BATCH_ELEMENTS // max(1, X.shape[0] * width)))
     keys = jax.random.split(key, num_passes)
-    return jax.lax.map(lambda k: dense_forward(layers, X, k, rate), keys, batch_size=batch)
+    forward = lambda k: dense_forward(layers, X, k, rate, drop_input=drop_input)
+    return jax.lax.map(forward, keys, batch_size=batch)
 
 
 class _GaussianLikelihood(eqx.Module):
@@ -85,20 +86,24 @@ class _DropoutObjective(eqx.Module):
     likelihood: eqx.Module
     rate: jax.Array
     decay: jax.Array
+    drop_input: bool = eqx.field(static=True)
 
     def __call__(self, key, params, X, y):
-        out = dense_forward(params["layers"], X, key, self.rate)
-        return jnp.mean(self.likelihood.terms(params, out, y)) + self.decay * weight_norm(params["layers"])
+        layers = params["layers"]
+        out = dense_forward(layers, X, key, self.rate, drop_input=self.drop_input)
+        penalty = dropout_weight_penalty(layers, self.decay, self.rate, self.drop_input)
+        return jnp.mean(self.likelihood.terms(params, out, y)) + penalty
 
 
 class _DropoutValidation(eqx.Module):
     likelihood: eqx.Module
     rate: jax.Array
+    drop_input: bool = eqx.field(static=True)
 
     def __call__(self, key, params, X, y):
-        outs = jax.vmap(lambda k: dense_forward(params["layers"], X, k, self.rate))(
-            jax.random.split(key, _VALIDATION_PASSES)
-        )
+        outs = jax.vmap(
+            lambda k: dense_forward(params["layers"], X, k, self.rate, drop_input=self.drop_input)
+        )(jax.random.split(key, _VALIDATION_PASSES))
         return self.likelihood.predictive_nll(params, outs, y)
 
 
@@ -116,6 +121,7 @@ class _MCDropout(eqx.Module):
     scaling: Scaling | None = None
     predict_key: jax.Array | None = None
     history: TrainHistory | None = None
+    drop_inputs: bool = eqx.field(static=True, default=True)
 
     def _check_hyper(self, owner):
         checks.check_hidden(owner, self.hidden)
@@ -135,14 +141,14 @@ class _MCDropout(eqx.Module):
         return train(
             key,
             params,
-            _DropoutObjective(likelihood, rate, decay),
+            _DropoutObjective(likelihood, rate, decay, self.drop_inputs),
             X,
             y,
             learning_rate=self.learning_rate,
             num_epochs=self.num_epochs,
             batch_size=self.batch_size,
             validation=None if Xv is None else (Xv, yv),
-            val_fn=None if Xv is None else _DropoutValidation(likelihood, rate),
+            val_fn=None if Xv is None else _DropoutValidation(likelihood, rate, self.drop_inputs),
             patience=self.patience,
             progress_bar=self.progress_bar,
             description=type(self).__name__,
@@ -158,6 +164,9 @@ class MCDropoutRegressor(_MCDropout):
     Args:
         hidden: hidden-layer widths (default one layer of 50 units, the UCI protocol's).
         dropout_rate: the probability ``p`` of dropping a unit, in (0, 1).
+        drop_inputs: drop the inputs too (default, as in Gal & Ghahramani's UCI networks); with
+            few input columns (a 1-D regression) a dropped input erases the row, so turn it off:
+            the first layer's weight decay then uses ``p = 0``.
         tau: the model precision :math:`\tau = 1/\sigma^2` in the units of ``y``; ``None`` learns a
             homoscedastic noise level with the weights.
         lengthscale: the prior length-scale ``l`` (prior :math:`\mathcal N(0, l^{-2})` on weights
@@ -186,8 +195,10 @@ class MCDropoutRegressor(_MCDropout):
         patience: int | None = None,
         num_passes: int = 1000,
         progress_bar: bool = False,
+        drop_inputs: bool = True,
     ):
         self.hidden = checks.check_hidden("MCDropoutRegressor", hidden)
+        self.drop_inputs = bool(drop_inputs)
         self.dropout_rate, self.tau, self.lengthscale = dropout_rate, tau, lengthscale
         self.num_epochs, self.batch_size, self.learning_rate = num_epochs, batch_size, learning_rate
         self.patience, self.num_passes, self.progress_bar = patience, num_passes, progress_bar
@@ -209,11 +220,13 @@ class MCDropoutRegressor(_MCDropout):
 
     def objective(self, key, params, X, y, num_train: int, scaling: Scaling):
         """The per-point training objective on a standardised batch (exposed for tests and inspection)."""
-        out = dense_forward(params["layers"], X, key, self.dropout_rate)
+        layers = params["layers"]
+        out = dense_forward(layers, X, key, self.dropout_rate, drop_input=self.drop_inputs)
         loc, scale = gaussian_head(out, self._log_noise(params, scaling))
-        return jnp.mean(gaussian_nll_terms(y, loc, scale)) + self.weight_decay_factor(
-            num_train
-        ) * weight_norm(params["layers"])
+        penalty = dropout_weight_penalty(
+            layers, self.weight_decay_factor(num_train), self.dropout_rate, self.drop_inputs
+        )
+        return jnp.mean(gaussian_nll_terms(y, loc, scale)) + penalty
 
     def fit(self, key: jax.Array, X, y, validation=None) -> MCDropoutRegressor:
         """Train on ``(X, y)`` and return a fitted copy (this one is unchanged).
@@ -261,6 +274,7 @@ class MCDropoutRegressor(_MCDropout):
             self.predict_key if key is None else key,
             jnp.asarray(self.dropout_rate),
             T,
+            self.drop_inputs,
         )
         loc = outs[..., 0] * self.scaling.y_scale + self.scaling.y_loc
         scale = jnp.exp(self._log_noise(self.params, self.scaling)) * self.scaling.y_scale
@@ -293,8 +307,10 @@ class MCDropoutClassifier(_MCDropout):
         num_passes: int = 200,
         progress_bar: bool = False,
         num_classes: int | None = None,
+        drop_inputs: bool = True,
     ):
         self.hidden = checks.check_hidden("MCDropoutClassifier", hidden)
+        self.drop_inputs = bool(drop_inputs)
         self.dropout_rate, self.lengthscale = dropout_rate, lengthscale
         self.num_epochs, self.batch_size, self.learning_rate = num_epochs, batch_size, learning_rate
         self.patience, self.num_passes, self.progress_bar = patience, num_passes, progress_bar
@@ -328,5 +344,6 @@ class MCDropoutClassifier(_MCDropout):
             self.predict_key if key is None else key,
             jnp.asarray(self.dropout_rate),
             T,
+            self.drop_inputs,
         )
         return ClassificationPredictive(jax.nn.softmax(outs, axis=-1))

@@ -47,22 +47,38 @@ def dropout(key: jax.Array, x: jax.Array, rate) -> jax.Array:
 
 
 def dense_forward(
-    layers, X: jax.Array, key: jax.Array | None = None, dropout_rate=None, activation=jax.nn.relu
+    layers,
+    X: jax.Array,
+    key: jax.Array | None = None,
+    dropout_rate=None,
+    activation=jax.nn.relu,
+    drop_input: bool = True,
 ):
     """Map a batch ``X (n, d)`` through the layers; ReLU between layers, none after the last.
 
     With ``key`` and ``dropout_rate`` a fresh dropout mask is drawn for the input of every layer
-    (one mask per row: each row is one stochastic pass).
+    (one mask per row: each row is one stochastic pass); ``drop_input=False`` spares the data
+    themselves (the first layer's input).
     """
     keys = jax.random.split(key, len(layers)) if key is not None else (None,) * len(layers)
     h = X
     for i, ((W, b), k) in enumerate(zip(layers, keys)):
-        if k is not None:
+        if k is not None and (drop_input or i > 0):
             h = dropout(k, h, dropout_rate)
         h = h @ W + b
         if i < len(layers) - 1:
             h = activation(h)
     return h
+
+
+def dropout_weight_penalty(layers, decay, rate, drop_input: bool = True) -> jax.Array:
+    r""":math:`\sum_l \frac{l^2(1-p_l)}{2N}\lVert W_l\rVert^2` given ``decay`` :math:`= l^2(1-p)/(2N)`.
+
+    Gal & Ghahramani's weight decay per layer: :math:`p_l` is the dropout rate of the layer's input,
+    ``rate`` for every layer, except 0 for the first when ``drop_input`` is False.
+    """
+    first = decay if drop_input else decay / (1.0 - rate)
+    return first * jnp.sum(layers[0][0] ** 2) + decay * weight_norm(layers[1:])
 
 
 def weight_norm(layers) -> jax.Array:

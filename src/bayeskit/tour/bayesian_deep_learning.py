@@ -60,8 +60,9 @@ class _GPView:
 def _fit_all(key, x, y):
     k_mc, k_bbb, k_ens = jax.random.split(key, 3)
     models = {
+        # With one input, dropping it erases whole rows of the data: drop hidden units only.
         "MC dropout (p = 0.1)": lambda: MCDropoutRegressor(
-            HIDDEN, dropout_rate=0.1, num_epochs=NUM_EPOCHS
+            HIDDEN, dropout_rate=0.1, num_epochs=NUM_EPOCHS, drop_inputs=False
         ).fit(k_mc, x, y),
         "Bayes-by-backprop": lambda: BayesByBackpropRegressor(HIDDEN, num_epochs=NUM_EPOCHS).fit(k_bbb, x, y),
         "Deep ensemble (M = 5)": lambda: DeepEnsembleRegressor(5, HIDDEN, num_epochs=NUM_EPOCHS).fit(
@@ -131,7 +132,8 @@ def run(key, console, out):
         "aleatoric part; the heteroscedastic ensemble and the GP come closer to the true noise. Test NLL "
         "scores the whole predictive mixture (mixture_nll for the networks); coverage and the "
         "calibration curve use the Gaussian with the total variance. MC dropout's weight decay is "
-        "l^2 (1 - p) / (2 N tau) (Gal & Ghahramani 2016)."
+        "l^2 (1 - p) / (2 N tau) (Gal & Ghahramani 2016); with a single input it drops hidden units "
+        "only (drop_inputs=False), since dropping x erases a row."
     )
     if out is not None:
         _figures(fits, x, y, preds, x_test, y_test, console, out)
