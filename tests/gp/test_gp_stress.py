@@ -72,3 +72,27 @@ def test_float32_end_to_end():
     assert fitted.predict(X32[:7]).mean.dtype == jnp.float32
     ref = GPR(K.Matern52(jnp.ones(2)), noise=1e-2).fit(X, y)
     np.testing.assert_allclose(fitted.log_marginal_likelihood(), ref.log_marginal_likelihood(), rtol=1e-3)
+
+
+def test_sgpr_bound_stays_finite_as_inducing_points_coalesce():
+    # Learned inducing inputs can drift onto each other; the bound and its gradient must stay
+    # finite all the way (jitter added as needed), or L-BFGS stalls on a NaN it cannot step out of.
+    import jax
+
+    from bayeskit.gp import SGPR
+    from bayeskit.gp._sparse_inducing import inducing_cholesky
+
+    kernel = K.RBF(lengthscale=[1.0, 1.0])
+    Z0 = jnp.asarray(X[:6])
+
+    def bound(Z):
+        return SGPR(kernel, Z, noise=0.01).condition(X, y).elbo()
+
+    for gap in (1e-3, 1e-5, 1e-7, 1e-9, 0.0):
+        Z = Z0.at[1].set(Z0[0] + gap)
+        L, jitter = inducing_cholesky(kernel, Z)
+        Kzz = np.asarray(kernel(Z))
+        np.testing.assert_allclose(np.asarray(L @ L.T), Kzz + float(jitter) * np.eye(6), atol=1e-9)
+        value, grad = jax.value_and_grad(bound)(Z)
+        assert np.isfinite(float(value)), gap
+        assert np.all(np.isfinite(np.asarray(grad))), gap

@@ -63,14 +63,11 @@ def check_inducing_columns(owner: str, Z: jax.Array, X: jax.Array) -> None:
 def inducing_cholesky(kernel: Kernel, Z: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Lower Cholesky factor of ``K_mm = k(Z, Z)`` (+ jitter only if needed), differentiable.
 
-    The jitter search (a ``while_loop``, which reverse mode cannot differentiate) runs on a
-    stopped-gradient copy; the factor itself is then recomputed differentiably with that jitter.
-    Learned inducing inputs can drift onto each other, which is when the jitter matters.
+    Learned inducing inputs can drift onto each other, which is when the jitter matters. The
+    factor is the very one the jitter search found finite (refactorising ``K_mm + jitter I``
+    another way can fail where the search succeeded, and a NaN bound stalls the optimiser).
     """
-    K = kernel._matrix(Z, Z, True)
-    _, jitter = jittered_cholesky(jax.lax.stop_gradient(K))
-    L = jnp.linalg.cholesky(K + jitter * jnp.eye(Z.shape[0], dtype=K.dtype))
-    return L, jitter
+    return jittered_cholesky(kernel._matrix(Z, Z, True))
 
 
 @eqx.filter_jit
