@@ -36,6 +36,8 @@ Run:  python benchmarks/uci_gp.py                                  (everything; 
       python benchmarks/uci_gp.py --datasets yacht energy bostonHousing
       python benchmarks/uci_gp.py --datasets kin8nm --splits 5 --methods rbf matern52
       python benchmarks/uci_gp.py --datasets yacht --splits 2       (a smoke test)
+      python benchmarks/uci_gp.py --datasets naval-propulsion-plant protein-tertiary-structure \
+          --methods sgpr                             (SGPR, m = 500, all splits: about 1 min on an H100)
 Writes results/uci_gp.json and results/uci_gp.md.
 """
 
