@@ -14,7 +14,8 @@ same density over the same unconstrained parameters (positive parameters on the 
 Every library runs 4 chains x (num_warmup + num_samples) NUTS iterations in float64 with its
 defaults (target acceptance 0.8, maximum tree depth 10, diagonal mass matrix adapted in warmup):
 
-- bayeskit: ``bayeskit.mcmc.sample`` (chains vmapped and sharded over the 2 host devices).
+- bayeskit: ``bayeskit.mcmc.sample`` (chains sharded over the 2 host devices; on a CPU each device
+  runs its chains one after another with ``lax.map``).
 - NumPyro: ``MCMC(NUTS(model), chain_method="vectorized")`` (chains vmapped, one device).
 - BlackJAX: ``blackjax.window_adaptation`` run for each chain, then ``blackjax.nuts`` steps in a
   ``lax.scan``; adaptation and sampling vmapped over chains in one jitted function (one device).
@@ -879,7 +880,7 @@ def render(meta: dict, models: list[dict]) -> str:
         "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v) + ".",
         "",
-        'How: bayeskit `sample` (chains vmapped, sharded over 2 devices); NumPyro `chain_method="vectorized"` '
+        'How: bayeskit `sample` (chains sharded over 2 devices, each device running its 2 in turn); NumPyro `chain_method="vectorized"` '
         "and BlackJAX (`window_adaptation` per chain, then `nuts` in `lax.scan`, all vmapped) on one device; "
         "nutpie (numba backend) on 2 threads. Defaults everywhere: target acceptance 0.8, max tree depth 10, "
         "diagonal mass matrix. Wall time covers building the model, initialisation, compilation, warmup "
@@ -889,7 +890,8 @@ def render(meta: dict, models: list[dict]) -> str:
         "every library's draws, minimum over all scalar parameters. Gradient evaluations: leapfrog steps "
         "of the kept draws, all chains (warmup excluded: bayeskit and NumPyro do not report it). "
         "Lockstep: 4 x sum over draws of the longest of the 4 chains' trajectories over the total, the "
-        "work a vmapped sampler spends waiting for the slowest chain (not a cost for nutpie's threads).",
+        "work a vmapped sampler spends waiting for the slowest chain (a cost for NumPyro and BlackJAX; not "
+        "for nutpie's threads, nor for bayeskit, whose chains run in turn within a device).",
         "",
     ]
     if meta.get("nutpie_error"):
@@ -998,8 +1000,10 @@ def render(meta: dict, models: list[dict]) -> str:
             "initial points, moving draws, the Posterior's diagnostics). Per-gradient time in NUTS = "
             "sampling-loop time / its gradient evaluations (all chains); bare = one jitted "
             "`value_and_grad(target.logdensity_fn)`; batched = the same vmapped over one device's chains "
-            "(2 points on 2 devices, 4 on 1). Lockstep floor = sum over iterations of the longest of the 4 "
-            "trajectories x the batched time. Compile: all of it (the main loop's ahead-of-time compilation "
+            "(2 points on 2 devices, 4 on 1), what a vmapped driver pays per step. Lockstep floor = sum over "
+            "iterations of the longest of the 4 trajectories x the batched time: the floor of a vmapped "
+            "driver; bayeskit's chains run in turn within a device, so its own floor is the gradient "
+            "evaluations of a device's chains x the bare time. Compile: all of it (the main loop's ahead-of-time compilation "
             "/ XLA compilations of other functions, with their count).",
             "",
             "| model | wall (s) | compile (s) | warmup loop (s) | sampling loop (s) | other (s) | bare grad (us) | "

@@ -311,3 +311,18 @@ def test_compilation_cache_lets_a_later_run_skip_compiling(tmp_path):
         jax.monitoring.unregister_event_listener(listen)
         jax.config.update("jax_compilation_cache_dir", None)
         compilation_cache.reset_cache()
+
+
+def test_chains_run_one_after_another_or_batched_alike(monkeypatch):
+    """On a CPU a device runs a few chains with lax.map, many with vmap: the same draws either way."""
+    import importlib
+
+    driver = importlib.import_module("bayeskit.mcmc.sample")
+    run = lambda: sample(  # noqa: E731
+        jax.random.key(5), T_GAUSS, num_chains=2, num_warmup=50, num_samples=30, progress_bar=False, warn=False
+    )
+    mapped = run()
+    monkeypatch.setattr(driver, "MAP_CHAINS_UP_TO", 0)
+    batched = run()
+    np.testing.assert_allclose(mapped["x"], batched["x"], rtol=1e-10)
+    assert mapped.info["num_samples"] == batched.info["num_samples"] == 30
