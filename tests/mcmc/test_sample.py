@@ -319,7 +319,13 @@ def test_chains_run_one_after_another_or_batched_alike(monkeypatch):
 
     driver = importlib.import_module("bayeskit.mcmc.sample")
     run = lambda: sample(  # noqa: E731
-        jax.random.key(5), T_GAUSS, num_chains=2, num_warmup=50, num_samples=30, progress_bar=False, warn=False
+        jax.random.key(5),
+        T_GAUSS,
+        num_chains=2,
+        num_warmup=50,
+        num_samples=30,
+        progress_bar=False,
+        warn=False,
     )
     mapped = run()
     monkeypatch.setattr(driver, "MAP_CHAINS_UP_TO", 0)
