@@ -235,6 +235,8 @@ def test_train_early_stopping_keeps_the_best_parameters():
         (lambda: DeepEnsembleClassifier(num_members=0), "num_members"),
         (lambda: BayesByBackpropRegressor(prior_scale=0.0), "prior_scale"),
         (lambda: MCDropoutRegressor(tau=-1.0), "tau"),
+        (lambda: MCDropoutRegressor(drop_inputs="no"), "drop_inputs"),
+        (lambda: MCDropoutClassifier(drop_inputs=None), "drop_inputs"),
     ],
 )
 def test_bad_hyperparameters(make, match):

@@ -130,6 +130,8 @@ class _MCDropout(eqx.Module):
         for name in ("num_epochs", "batch_size", "num_passes"):
             checks.check_positive_int(owner, name, getattr(self, name))
         checks.check_positive(owner, "learning_rate", self.learning_rate)
+        if not isinstance(self.drop_inputs, bool):
+            raise ValueError(f"{owner}: `drop_inputs` must be True or False, got {self.drop_inputs!r}.")
 
     def weight_decay_factor(self, num_train: int):
         """:math:`l^2(1-p)/(2N)`, the prior's weight on the squared weights in the per-point objective."""
@@ -198,7 +200,7 @@ class MCDropoutRegressor(_MCDropout):
         drop_inputs: bool = True,
     ):
         self.hidden = checks.check_hidden("MCDropoutRegressor", hidden)
-        self.drop_inputs = bool(drop_inputs)
+        self.drop_inputs = drop_inputs
         self.dropout_rate, self.tau, self.lengthscale = dropout_rate, tau, lengthscale
         self.num_epochs, self.batch_size, self.learning_rate = num_epochs, batch_size, learning_rate
         self.patience, self.num_passes, self.progress_bar = patience, num_passes, progress_bar
@@ -310,7 +312,7 @@ class MCDropoutClassifier(_MCDropout):
         drop_inputs: bool = True,
     ):
         self.hidden = checks.check_hidden("MCDropoutClassifier", hidden)
-        self.drop_inputs = bool(drop_inputs)
+        self.drop_inputs = drop_inputs
         self.dropout_rate, self.lengthscale = dropout_rate, lengthscale
         self.num_epochs, self.batch_size, self.learning_rate = num_epochs, batch_size, learning_rate
         self.patience, self.num_passes, self.progress_bar = patience, num_passes, progress_bar
