@@ -89,18 +89,21 @@ def _make_start_fn(target: Target, num_chains: int, given, init_chain, num_tries
     """One compiled function for the whole start of a run (one compilation, not a dozen).
 
     Draws Stan-style candidates (uniform(-2, 2) unconstrained, ``num_tries`` per chain) unless
-    ``given``, keeps each chain's first candidate with a finite log density and gradient, and
-    builds every chain's initial state. The candidates are drawn on the host by NumPy, seeded by
+    ``given``, builds every candidate's initial state with the kernel's own ``init`` (so the
+    model's gradient is compiled once here) and keeps each chain's first candidate whose state is
+    finite: its log density, and its gradient where the kernel uses one. The candidates are drawn on the host by NumPy, seeded by
     the key's bits: the same key gives the same candidates, and the threefry program that would
     draw them on the device takes a second to compile, longer than a short run samples.
     """
 
     def start(key, candidates):
         _, k_chains = jax.random.split(key)
-        values, grads = jax.vmap(jax.vmap(jax.value_and_grad(target.logdensity_fn)))(candidates)
-        ok = jnp.isfinite(values) & jnp.all(jnp.isfinite(grads), axis=-1)
-        z0 = candidates[jnp.arange(num_chains), jnp.argmax(ok, axis=1)]
-        carry = jax.vmap(init_chain)(z0)
+        # Every candidate's initial state (log density and, for gradient kernels, its gradient
+        # computed once, by the kernel's own init); a candidate is usable when its state is finite.
+        states = jax.vmap(jax.vmap(init_chain))(candidates)
+        ok = _finite_rows(states, 2)
+        first = jnp.argmax(ok, axis=1)
+        carry = jax.tree.map(lambda x: x[jnp.arange(num_chains), first], states)
         return carry, jax.random.split(k_chains, num_chains), jnp.any(ok, axis=1), candidates[:, 0]
 
     sharding = _chain_sharding(num_chains)
@@ -123,6 +126,15 @@ def _make_start_fn(target: Target, num_chains: int, given, init_chain, num_tries
         return compiled(key, candidates)
 
     return start_on_host_candidates
+
+
+def _finite_rows(tree, num_batch_dims: int) -> jax.Array:
+    """True where every floating-point entry of ``tree`` is finite, per leading batch index."""
+    ok = True
+    for x in jax.tree.leaves(tree):
+        if jnp.issubdtype(x.dtype, jnp.inexact):
+            ok = ok & jnp.all(jnp.isfinite(x), axis=tuple(range(num_batch_dims, x.ndim)))
+    return ok
 
 
 def _check_start(target: Target, found, first_candidates, given) -> None:
