@@ -91,9 +91,10 @@ def _make_start_fn(target: Target, num_chains: int, given, init_chain, num_tries
     Draws Stan-style candidates (uniform(-2, 2) unconstrained, ``num_tries`` per chain) unless
     ``given``, builds every candidate's initial state with the kernel's own ``init`` (so the
     model's gradient is compiled once here) and keeps each chain's first candidate whose state is
-    finite: its log density, and its gradient where the kernel uses one. The candidates are drawn on the host by NumPy, seeded by
-    the key's bits: the same key gives the same candidates, and the threefry program that would
-    draw them on the device takes a second to compile, longer than a short run samples.
+    finite: its log density, and its gradient where the kernel uses one. The candidates are drawn
+    on the host by NumPy, seeded by the key's bits: the same key gives the same candidates, and the
+    threefry program that would draw them on the device takes a second to compile, longer than a
+    short run samples.
     """
 
     def start(key, candidates):
@@ -284,8 +285,9 @@ def sample(
     devices; within a device they run batched with ``vmap`` (on a CPU with at most 8 chains per
     device, one after another, which compiles faster and never waits for a slower chain). Every
     draw uses a key folded from its chain and iteration number, so results do not depend on the
-    layout or on chunking. The compiled loop runs in chunks: between chunks the progress bar updates, draws
-    move to the host, Ctrl-C stops with the draws so far, and a checkpoint can be written.
+    layout or on chunking. The compiled loop runs in chunks: between chunks the progress bar
+    updates, draws move to the host, Ctrl-C stops with the draws so far, and a checkpoint can be
+    written.
 
     A kernel built by hand (``kernel=gibbs(blocks)``, or ``rwmh``/``hmc``/``nuts`` with settings of
     your own) runs as it is: ``num_warmup`` iterations of burn-in, nothing adapted, then
