@@ -233,6 +233,19 @@ def test_predictive_from_posterior(post8):
     assert abs(float(resid.std()) - 1) < 0.05
 
 
+def _short_gauss_run():
+    """The short two-chain run that the layout tests compare (the subprocess below runs the same)."""
+    return sample(
+        jax.random.key(5),
+        T_GAUSS,
+        num_chains=2,
+        num_warmup=50,
+        num_samples=30,
+        progress_bar=False,
+        warn=False,
+    )
+
+
 _LAYOUT_SCRIPT = """
 import os, sys
 os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
@@ -240,10 +253,9 @@ import jax
 jax.config.update("jax_enable_x64", True)
 import numpy as np
 sys.path.insert(0, sys.argv[1])
-from test_sample import T_GAUSS, sample
+from test_sample import _short_gauss_run
 assert len(jax.devices()) == 2
-post = sample(jax.random.key(5), T_GAUSS, num_chains=2, num_warmup=50, num_samples=30, progress_bar=False, warn=False)
-np.save(sys.argv[2], post["x"])
+np.save(sys.argv[2], _short_gauss_run()["x"])
 """
 
 
@@ -257,16 +269,7 @@ def test_draws_independent_of_device_layout(tmp_path):
     subprocess.run(
         [sys.executable, str(script), str(Path(__file__).parent), str(out)], check=True, timeout=300
     )
-    one = sample(
-        jax.random.key(5),
-        T_GAUSS,
-        num_chains=2,
-        num_warmup=50,
-        num_samples=30,
-        progress_bar=False,
-        warn=False,
-    )
-    np.testing.assert_allclose(np.load(out), one["x"], rtol=1e-10)
+    np.testing.assert_allclose(np.load(out), _short_gauss_run()["x"], rtol=1e-10)
 
 
 def test_hand_built_kernel_on_a_target():
@@ -318,17 +321,8 @@ def test_chains_run_one_after_another_or_batched_alike(monkeypatch):
     import importlib
 
     driver = importlib.import_module("bayeskit.mcmc.sample")
-    run = lambda: sample(  # noqa: E731
-        jax.random.key(5),
-        T_GAUSS,
-        num_chains=2,
-        num_warmup=50,
-        num_samples=30,
-        progress_bar=False,
-        warn=False,
-    )
-    mapped = run()
+    mapped = _short_gauss_run()
     monkeypatch.setattr(driver, "MAP_CHAINS_UP_TO", 0)
-    batched = run()
+    batched = _short_gauss_run()
     np.testing.assert_allclose(mapped["x"], batched["x"], rtol=1e-10)
     assert mapped.info["num_samples"] == batched.info["num_samples"] == 30
