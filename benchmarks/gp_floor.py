@@ -20,7 +20,7 @@ from bayeskit.gp.gpr import _covariance, _Hyper, _log_marginal
 from bayeskit.gp.means import ZeroMean
 
 
-def median_time(f, *args, repeats=5):
+def median_time(f, *args, repeats=9):
     jax.block_until_ready(f(*args))
     times = []
     for _ in range(repeats):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
+from bayeskit.dist._distribution import as_float
 from bayeskit.gp.kernels._base import as_inputs
 
 __all__ = ["check_inputs", "check_training_data"]
@@ -39,13 +41,17 @@ def check_inputs(owner: str, X, name: str = "X", num_features: int | None = None
 def check_training_data(owner: str, X, y) -> tuple[jax.Array, jax.Array]:
     """``(X, y)`` as finite arrays ``(n, d)`` and ``(n,)`` with matching lengths."""
     X = check_inputs(owner, X)
-    y = as_inputs(y, "y", owner)  # (n, 1) or (n, k)
-    if y.shape[1] != 1:
+    y = as_float(y)
+    if y.ndim not in (1, 2) or (y.ndim == 2 and y.shape[1] != 1):
         raise ValueError(f"{owner}: `y` must be 1-D (one target per row), got shape {tuple(y.shape)}.")
-    y = y[:, 0]
+    if y.ndim == 2:
+        # In NumPy when concrete: eager jnp indexing compiles a program per new shape.
+        y = y[:, 0] if isinstance(y, jax.core.Tracer) else jnp.asarray(np.asarray(y)[:, 0])
     if y.shape[0] != X.shape[0]:
         raise ValueError(
             f"{owner}: `X` has {X.shape[0]} rows but `y` has {y.shape[0]} entries; they must match."
         )
     _check_finite(owner, "y", y)
-    return X, y.astype(X.dtype) if y.dtype != X.dtype else y
+    if y.dtype != X.dtype:
+        y = jnp.asarray(np.asarray(y), dtype=X.dtype) if not isinstance(y, jax.core.Tracer) else y.astype(X.dtype)
+    return X, y

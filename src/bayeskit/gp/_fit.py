@@ -72,7 +72,7 @@ def learnable_filter(params, fixed: tuple[str, ...], owner: str):
     return spec
 
 
-def _log_scale_mask(learned) -> jax.Array:
+def _log_scale_mask(learned) -> np.ndarray:
     """1 for entries of log-stored hyperparameters (fields named ``log_*``), 0 elsewhere.
 
     Restarts move scale parameters by factors; values in the units of the data (inducing
@@ -83,8 +83,28 @@ def _log_scale_mask(learned) -> jax.Array:
     for path, leaf in leaves:
         last = path[-1] if path else None
         name = getattr(last, "name", "")
-        parts.append(jnp.full(jnp.size(leaf), 1.0 if name.startswith("log_") else 0.0, dtype=leaf.dtype))
-    return jnp.concatenate(parts) if parts else jnp.zeros(0)
+        parts.append(np.full(np.size(leaf), 1.0 if name.startswith("log_") else 0.0))
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def _ravel_on_host(learned) -> tuple[np.ndarray, Callable]:
+    """``jax.flatten_util.ravel_pytree`` in NumPy, for the concrete arrays of a fit's start.
+
+    Eager jnp concatenation and splitting would compile small programs for every new model
+    structure; the traced optimiser does its own ravelling inside ``jit``.
+    """
+    leaves, treedef = jax.tree_util.tree_flatten(learned)
+    arrays = [np.asarray(leaf) for leaf in leaves]
+    dtype = np.result_type(*arrays) if arrays else np.float64
+    flat = np.concatenate([a.ravel() for a in arrays]).astype(dtype) if arrays else np.zeros(0, dtype)
+    bounds = np.cumsum([a.size for a in arrays])[:-1]
+
+    def unravel(z):
+        parts = np.split(np.asarray(z), bounds)
+        leaves = [jnp.asarray(p.reshape(a.shape), dtype=a.dtype) for p, a in zip(parts, arrays, strict=True)]
+        return jax.tree_util.tree_unflatten(treedef, leaves)
+
+    return flat, unravel
 
 
 def _halton(num: int, dim: int) -> np.ndarray:
@@ -117,11 +137,13 @@ def _run_lbfgs(z0, learned, static, objective, data, max_iterations, tol):
         return -objective(params, *data) / n
 
     solver = optax.lbfgs()
-    value_and_grad = optax.value_and_grad_from_state(loss)
 
     def step(carry):
         z, state, i = carry
-        value, grad = value_and_grad(z, state=state)
+        # The line search leaves the value and gradient at the point it accepted in the state;
+        # reading them there (not optax.value_and_grad_from_state, nor a final evaluation after
+        # the loop) keeps two of the objective's copies out of the compiled program.
+        value, grad = optax.tree.get(state, "value"), optax.tree.get(state, "grad")
         updates, state = solver.update(grad, state, z, value=value, grad=grad, value_fn=loss)
         return optax.apply_updates(z, updates), state, i + 1
 
@@ -129,10 +151,12 @@ def _run_lbfgs(z0, learned, static, objective, data, max_iterations, tol):
         _, state, i = carry
         err = jnp.max(jnp.abs(optax.tree.get(state, "grad")))
         value = optax.tree.get(state, "value")
-        return (i == 0) | ((i < max_iterations) & (err >= tol) & jnp.isfinite(value))
+        return (i < max_iterations) & (err >= tol) & jnp.isfinite(value)
 
-    z, _, num_iterations = jax.lax.while_loop(keep_going, step, (z0, solver.init(z0), 0))
-    value, grad = jax.value_and_grad(loss)(z)
+    value0, grad0 = jax.value_and_grad(loss)(z0)
+    state0 = optax.tree.set(solver.init(z0), value=value0, grad=grad0)
+    z, state, num_iterations = jax.lax.while_loop(keep_going, step, (z0, state0, 0))
+    value, grad = optax.tree.get(state, "value"), optax.tree.get(state, "grad")
     return z, -value * n, jnp.max(jnp.abs(grad)), num_iterations
 
 
@@ -168,23 +192,24 @@ def maximize(
     fixed = (fixed,) if isinstance(fixed, str) else tuple(fixed)
     spec = learnable_filter(params, fixed, owner)
     learned, static = eqx.partition(params, spec)
-    z_init, unravel = ravel_pytree(learned)
+    z_init, unravel = _ravel_on_host(learned)
     dim = z_init.shape[0]
     if tol is None:
-        tol = 1e-6 if jnp.finfo(z_init.dtype).bits >= 64 else 1e-3
+        tol = 1e-6 if np.finfo(z_init.dtype).bits >= 64 else 1e-3
     if num_restarts > 1 and dim > 0:
         if key is None:
-            u = jnp.asarray(_halton(num_restarts - 1, dim), dtype=z_init.dtype)
+            u = _halton(num_restarts - 1, dim)
         else:
-            u = jax.random.uniform(key, (num_restarts - 1, dim), dtype=z_init.dtype)
-        starts = [z_init] + list(z_init + spread * _log_scale_mask(learned) * (2.0 * u - 1.0))
+            u = np.asarray(jax.random.uniform(key, (num_restarts - 1, dim), dtype=z_init.dtype))
+        moves = spread * _log_scale_mask(learned) * (2.0 * u - 1.0)
+        starts = [z_init] + [(z_init + m).astype(z_init.dtype) for m in moves]
     else:
         starts = [z_init]
     results = []
     for z0 in starts:
         # Iteration budget and tolerance are traced, so changing them does not recompile.
         z, value, grad_norm, iters = _run_lbfgs(
-            z0, learned, static, objective, data, jnp.asarray(max_iterations), jnp.asarray(tol, z_init.dtype)
+            jnp.asarray(z0), learned, static, objective, data, jnp.asarray(max_iterations), jnp.asarray(tol, z_init.dtype)
         )
         results.append((float(value), z, float(grad_norm), int(iters)))
     values = [r[0] for r in results]

@@ -18,6 +18,8 @@ __all__ = [
     "inverse_from_cholesky",
     "inverse_for_gradient",
     "jitter_levels",
+    "cho_solve",
+    "solve_lower",
 ]
 
 
@@ -161,9 +163,32 @@ def inverse_for_gradient(L: jax.Array) -> jax.Array:
     return jax.lax.platform_dependent(L, cpu=on_cpu, default=_device_inverse)
 
 
+def cho_solve(L: jax.Array, b: jax.Array) -> jax.Array:
+    """``K^{-1} b`` from the lower Cholesky factor ``L`` of ``K`` (``b`` a vector or a matrix).
+
+    Like ``jax.scipy.linalg.cho_solve((L, True), b)``, but both triangular solves read ``L^T``:
+    a row-major ``L`` is a column-major ``L^T`` with no data moved, whereas solving with ``L``
+    makes XLA copy it into LAPACK's column-major layout first (one transposing pass over n^2
+    numbers, as long as the solves themselves for a vector).
+    """
+    dtype = jnp.result_type(L, b)
+    U, B = L.T.astype(dtype), b.astype(dtype)
+    B = B[:, None] if b.ndim == 1 else B
+    z = jax.lax.linalg.triangular_solve(U, B, left_side=True, lower=False, transpose_a=True)
+    x = jax.lax.linalg.triangular_solve(U, z, left_side=True, lower=False)
+    return x[:, 0] if b.ndim == 1 else x
+
+
+def solve_lower(L: jax.Array, B: jax.Array) -> jax.Array:
+    """``L^{-1} B`` for a lower-triangular ``L``, reading ``L^T`` (see :func:`cho_solve`: no copy)."""
+    dtype = jnp.result_type(L, B)
+    U = L.T.astype(dtype)
+    return jax.lax.linalg.triangular_solve(U, B.astype(dtype), left_side=True, lower=False, transpose_a=True)
+
+
 def _device_inverse(L):
     eye = jnp.eye(L.shape[0], dtype=L.dtype)
-    return jax.scipy.linalg.cho_solve((L, True), eye)
+    return cho_solve(L, eye)
 
 
 def inverse_from_cholesky(L: jax.Array) -> jax.Array:

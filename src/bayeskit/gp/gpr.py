@@ -12,7 +12,7 @@ import numpy as np
 
 from bayeskit.gp._data import check_inputs, check_training_data
 from bayeskit.gp._fit import FitInfo, maximize
-from bayeskit.gp.cholesky import NotPositiveDefiniteError, jittered_cholesky
+from bayeskit.gp.cholesky import NotPositiveDefiniteError, cho_solve, jittered_cholesky, solve_lower
 from bayeskit.gp.kernels._base import Kernel, log_positive
 from bayeskit.gp.marginal_likelihood import gaussian_log_marginal
 from bayeskit.gp.means import MeanFunction, ZeroMean
@@ -41,8 +41,28 @@ class _Hyper(eqx.Module):
 
 
 def _covariance(hyper: _Hyper, X) -> jax.Array:
-    K = hyper.kernel._matrix(X, X, True)
-    return K + hyper.noise * jnp.eye(X.shape[0], dtype=K.dtype)
+    return _add_to_diagonal(hyper.kernel._gram(X), hyper.noise)
+
+
+@jax.custom_vjp
+def _add_to_diagonal(K, v):
+    """``K + v I`` in the same pass that builds ``K``; ``v``'s gradient reads only the diagonal.
+
+    (Autodiff of ``K + v * eye`` sums the whole n^2 cotangent against the identity, and
+    ``K.at[i, i].add(v)`` costs a copy of ``K``.)
+    """
+    return K + v * jnp.eye(K.shape[0], dtype=K.dtype)
+
+
+def _add_to_diagonal_forward(K, v):
+    return _add_to_diagonal(K, v), None
+
+
+def _add_to_diagonal_backward(_, G):
+    return G, jnp.sum(jnp.diagonal(G))
+
+
+_add_to_diagonal.defvjp(_add_to_diagonal_forward, _add_to_diagonal_backward)
 
 
 def _log_marginal(hyper: _Hyper, X, y):
@@ -71,19 +91,23 @@ def _as_view(hyper: _Hyper) -> _View:
 
 
 @eqx.filter_jit
-def _condition(hyper: _Hyper, X, y):
-    r = y - hyper.mean(X)
+def _condition(hyper: _Hyper, X, y, loc, scale):
+    """Factor, weights and log marginal likelihood of ``y`` (original units) given standardised
+    ``(y - loc) / scale`` is modelled."""
+    r = (y - loc) / scale - hyper.mean(X)
     L, jitter = jittered_cholesky(_covariance(hyper, X))
-    alpha = jax.scipy.linalg.cho_solve((L, True), r)
+    alpha = cho_solve(L, r)
     value = -0.5 * jnp.dot(r, alpha) - jnp.sum(jnp.log(jnp.diagonal(L))) - 0.5 * r.shape[0] * _LOG_2PI
-    return L, alpha, jitter, jnp.where(jnp.isfinite(value), value, -jnp.inf)
+    # The density of y itself: y = loc + scale * ys.
+    value = jnp.where(jnp.isfinite(value), value - r.shape[0] * jnp.log(scale), -jnp.inf)
+    return L, alpha, jitter, value
 
 
 @eqx.filter_jit
 def _predict(hyper: _Hyper, X, L, alpha, X_new, full_cov: bool):
     K_star = hyper.kernel._matrix(X, X_new, False)  # (n, m)
     mean = hyper.mean(X_new) + K_star.T @ alpha
-    V = jax.scipy.linalg.solve_triangular(L, K_star, lower=True)
+    V = solve_lower(L, K_star)
     if full_cov:
         cov = hyper.kernel._matrix(X_new, X_new, True) - V.T @ V
         latent_var = jnp.maximum(jnp.diagonal(cov), 0.0)
@@ -180,12 +204,14 @@ class GPR(eqx.Module):
         X, y = check_training_data("GPR", X, y)
         if self.kernel.num_features is not None and self.kernel.num_features != X.shape[1]:
             self.kernel._check(X, "X")  # raises, naming the mismatch
+        # Host arithmetic on concrete data: eager jnp reductions compile a program per shape.
         if self.standardize:
-            loc, scale = jnp.mean(y), jnp.std(y)
-            scale = jnp.where(scale > 0, scale, 1.0)
+            y_host = np.asarray(y)
+            loc, scale = float(np.mean(y_host)), float(np.std(y_host))
+            scale = scale if scale > 0 else 1.0
         else:
-            loc, scale = jnp.asarray(0.0, y.dtype), jnp.asarray(1.0, y.dtype)
-        return X, y, loc, scale
+            loc, scale = 0.0, 1.0
+        return X, y, jnp.asarray(loc, y.dtype), jnp.asarray(scale, y.dtype)
 
     # -- fitting -------------------------------------------------------------------------------
     def fit(
@@ -223,7 +249,7 @@ class GPR(eqx.Module):
             NotPositiveDefiniteError: when no start gives a factorisable covariance.
         """
         X, y, loc, scale = self._prepare(X, y)
-        ys = (y - loc) / scale
+        ys = jnp.asarray((np.asarray(y) - np.asarray(loc)) / np.asarray(scale))
         hyper, info = maximize(
             _objective,
             _Hyper(self.kernel, self.mean, self.log_noise, log_prior_fn),
@@ -249,19 +275,17 @@ class GPR(eqx.Module):
         return self._conditioned(self._hyper(), X, y, loc, scale, None)
 
     def _conditioned(self, hyper, X, y, loc, scale, info) -> GPR:
-        L, alpha, jitter, value = _condition(hyper, X, (y - loc) / scale)
-        if not bool(jnp.isfinite(value)):
+        L, alpha, jitter, value = _condition(hyper, X, y, loc, scale)
+        if not np.isfinite(np.asarray(value)):
             raise NotPositiveDefiniteError(
                 "GPR: the covariance matrix K + noise I is not positive definite even with the "
                 f"largest jitter; kernel={hyper.kernel!r}, noise={float(hyper.noise):.3g}. Raise `noise`, "
                 "remove duplicated inputs, standardise X, or use float64."
             )
-        # The marginal likelihood of y in its original units: y = loc + scale * ys.
-        value = value - y.shape[0] * jnp.log(scale)
         return GPR(
             hyper.kernel,
             hyper.mean,
-            jnp.exp(hyper.log_noise),
+            np.exp(np.asarray(hyper.log_noise)),
             self.standardize,
             _fitted=(X, y, loc, scale, L, alpha, jitter, value, info),
         )

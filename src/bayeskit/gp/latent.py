@@ -30,6 +30,7 @@ from bayeskit.dist._distribution import as_float, is_concrete
 from bayeskit.dist.multivariate_normal import MultivariateNormal
 from bayeskit.dist.normal import Normal
 from bayeskit.gp._data import check_inputs
+from bayeskit.gp.cholesky import cho_solve, solve_lower
 from bayeskit.gp.kernels._base import Kernel
 from bayeskit.gp.means import MeanFunction, ZeroMean
 
@@ -188,6 +189,6 @@ def conditional(
         )
     L = _prior_cholesky(kernel, X, diagonal)
     K_cross = kernel(X, X_new)  # (n, m)
-    alpha = jax.scipy.linalg.cho_solve((L, True), f - mean(X))
-    V = jax.scipy.linalg.solve_triangular(L, K_cross, lower=True)
+    alpha = cho_solve(L, f - mean(X))
+    V = solve_lower(L, K_cross)
     return mean(X_new) + K_cross.T @ alpha, kernel(X_new) - V.T @ V

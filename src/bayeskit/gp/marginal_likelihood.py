@@ -16,7 +16,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from bayeskit.gp.cholesky import inverse_for_gradient, jittered_cholesky
+from bayeskit.gp.cholesky import cho_solve, inverse_for_gradient, jittered_cholesky
 
 __all__ = ["gaussian_log_marginal"]
 
@@ -25,7 +25,7 @@ _LOG_2PI = math.log(2.0 * math.pi)
 
 def _value(K, r):
     L, jitter = jittered_cholesky(K)
-    alpha = jax.scipy.linalg.cho_solve((L, True), r)
+    alpha = cho_solve(L, r)
     n = r.shape[0]
     value = -0.5 * jnp.dot(r, alpha) - jnp.sum(jnp.log(jnp.diagonal(L))) - 0.5 * n * _LOG_2PI
     value = jnp.where(jnp.isfinite(value), value, -jnp.inf)

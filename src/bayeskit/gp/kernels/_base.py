@@ -35,8 +35,9 @@ def log_positive(owner: str, name: str, value) -> jax.Array:
                 f"{owner}: hyperparameter `{name}` must be positive and finite, got {shown}. "
                 f"Pass a value > 0 (it is learned on the log scale)."
             )
-        with jax.ensure_compile_time_eval():
-            return jnp.log(value)
+        # NumPy, not jnp: a jnp.log here compiles a program per new shape (a user building a
+        # model pays tenths of a second for nothing).
+        return jnp.asarray(np.log(arr), dtype=value.dtype)
     return jnp.log(value)
 
 
@@ -97,6 +98,16 @@ class Kernel(eqx.Module):
 
     def _matrix(self, X1, X2, same: bool) -> jax.Array:
         raise NotImplementedError
+
+    def _gram(self, X) -> jax.Array:
+        """``_matrix(X, X, True)`` for reverse-mode gradients only, as cheap as the kernel allows.
+
+        Stationary kernels give it a hand-written VJP (one pass over n^2 numbers and one thin
+        matrix product, instead of autodiff's dozen passes); it then supports ``grad`` but not
+        forward-mode differentiation, so use it only where a custom-VJP consumer (the GP log
+        marginal likelihood) already rules forward mode out.
+        """
+        return self._matrix(X, X, True)
 
     def _diag(self, X) -> jax.Array:
         raise NotImplementedError
@@ -162,6 +173,9 @@ class Sum(Kernel):
     def _matrix(self, X1, X2, same):
         return self.k1._matrix(X1, X2, same) + self.k2._matrix(X1, X2, same)
 
+    def _gram(self, X):
+        return self.k1._gram(X) + self.k2._gram(X)
+
     def _diag(self, X):
         return self.k1._diag(X) + self.k2._diag(X)
 
@@ -184,6 +198,9 @@ class Product(Kernel):
 
     def _matrix(self, X1, X2, same):
         return self.k1._matrix(X1, X2, same) * self.k2._matrix(X1, X2, same)
+
+    def _gram(self, X):
+        return self.k1._gram(X) * self.k2._gram(X)
 
     def _diag(self, X):
         return self.k1._diag(X) * self.k2._diag(X)
