@@ -272,6 +272,17 @@ def test_draws_independent_of_device_layout(tmp_path):
     np.testing.assert_allclose(np.load(out), _short_gauss_run()["x"], rtol=1e-10)
 
 
+def test_sampler_compile_options_change_compile_time_not_draws(monkeypatch):
+    """The CPU options for fast compiling are on by default, off on request, and the draws agree."""
+    from bayeskit._xla_options import sampler_compile_options
+
+    assert sampler_compile_options() == {"xla_cpu_use_fusion_emitters": False}
+    with_options = _short_gauss_run()["x"]
+    monkeypatch.setenv("BAYESKIT_XLA_OPTIONS", "off")
+    assert sampler_compile_options() == {}
+    np.testing.assert_allclose(_short_gauss_run()["x"], with_options, rtol=1e-10)
+
+
 def test_hand_built_kernel_on_a_target():
     """A kernel object built on the target's log density keeps the target's constrained sites."""
     from bayeskit.mcmc import rwmh

@@ -53,5 +53,9 @@ def check_training_data(owner: str, X, y) -> tuple[jax.Array, jax.Array]:
         )
     _check_finite(owner, "y", y)
     if y.dtype != X.dtype:
-        y = jnp.asarray(np.asarray(y), dtype=X.dtype) if not isinstance(y, jax.core.Tracer) else y.astype(X.dtype)
+        y = (
+            jnp.asarray(np.asarray(y), dtype=X.dtype)
+            if not isinstance(y, jax.core.Tracer)
+            else y.astype(X.dtype)
+        )
     return X, y

@@ -209,7 +209,13 @@ def maximize(
     for z0 in starts:
         # Iteration budget and tolerance are traced, so changing them does not recompile.
         z, value, grad_norm, iters = _run_lbfgs(
-            jnp.asarray(z0), learned, static, objective, data, jnp.asarray(max_iterations), jnp.asarray(tol, z_init.dtype)
+            jnp.asarray(z0),
+            learned,
+            static,
+            objective,
+            data,
+            jnp.asarray(max_iterations),
+            jnp.asarray(tol, z_init.dtype),
         )
         results.append((float(value), z, float(grad_norm), int(iters)))
     values = [r[0] for r in results]

@@ -13,6 +13,7 @@ import numpy as np
 
 from bayeskit._compilation_cache import use_compilation_cache
 from bayeskit._progress import ProgressBar
+from bayeskit._xla_options import sampler_compile_options
 from bayeskit.mcmc._custom_kernel import (
     check_kernel,
     check_record,
@@ -110,8 +111,11 @@ def _make_start_fn(target: Target, num_chains: int, given, init_chain, num_tries
     sharding = _chain_sharding(num_chains)
     # The chains' states come out already spread over the devices the run shards them across
     # (moving them there afterwards compiles a slicing program per array).
+    options = sampler_compile_options()
     compiled = (
-        jax.jit(start) if sharding is None else jax.jit(start, out_shardings=(sharding, sharding, None, None))
+        jax.jit(start, compiler_options=options)
+        if sharding is None
+        else jax.jit(start, out_shardings=(sharding, sharding, None, None), compiler_options=options)
     )
 
     def start_on_host_candidates(key):
@@ -525,7 +529,9 @@ def _drive(
     chunk_fn = jax.jit(chains_fn)
 
     t0 = time.perf_counter()
-    compiled = chunk_fn.lower(carry, jnp.int32(start), jnp.int32(total), chain_keys).compile()
+    compiled = chunk_fn.lower(carry, jnp.int32(start), jnp.int32(total), chain_keys).compile(
+        compiler_options=sampler_compile_options()
+    )
     compile_time = time.perf_counter() - t0
 
     progress = _Progress(progress_bar, total, num_warmup)

@@ -1,0 +1,45 @@
+"""XLA compiler options for bayeskit's own long programs: compile time first, on a CPU.
+
+A sampler's first run on a CPU is mostly XLA compiling its program (hundreds of small fused
+kernels: NUTS, the warmup, the recording of draws). XLA's newer CPU fusion emitters make kernels
+that are sometimes a little faster but take longer to generate; with the older ones the four
+``benchmarks/mcmc_peers.py`` models compiled 25-40% faster for loops 0-13% slower, and sampled
+1.1-1.5x more effective draws per second of wall time, cold (``benchmarks/chain_layout.py``'s
+runs, this project's 2-core machine).
+
+The options are passed per program (``jax.jit(..., compiler_options=...)``), so a user's own JAX
+code is untouched; ``BAYESKIT_XLA_OPTIONS=off`` in the environment turns them off, and a jaxlib
+that no longer knows an option simply does not get it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import jax
+import numpy as np
+
+__all__ = ["sampler_compile_options"]
+
+_FAST_COMPILE_CPU = {"xla_cpu_use_fusion_emitters": False}
+_OFF = {"0", "off", "false", "no"}
+
+
+@functools.cache
+def _accepted(options: tuple) -> bool:
+    try:
+        jax.jit(lambda x: x + 1).lower(np.float32(0)).compile(compiler_options=dict(options))
+    except Exception:  # an option this jaxlib does not know: compile without it
+        return False
+    return True
+
+
+def sampler_compile_options() -> dict:
+    """The options for a sampler's programs on the default backend ({} off a CPU, or when off)."""
+    if os.environ.get("BAYESKIT_XLA_OPTIONS", "").strip().lower() in _OFF:
+        return {}
+    if jax.default_backend() != "cpu":
+        return {}
+    options = tuple(sorted(_FAST_COMPILE_CPU.items()))
+    return dict(options) if _accepted(options) else {}
