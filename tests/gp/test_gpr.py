@@ -11,7 +11,14 @@ from sklearn.gaussian_process import kernels as sk
 import bayeskit.dist as dist
 from bayeskit.gp import GPR, ConstantMean, LinearMean, NotPositiveDefiniteError
 from bayeskit.gp import kernels as K
-from bayeskit.gp.cholesky import _potri_host, inverse_for_gradient, inverse_from_cholesky, jittered_cholesky
+from bayeskit.gp.cholesky import (
+    _potri_host,
+    cho_solve,
+    inverse_for_gradient,
+    inverse_from_cholesky,
+    jittered_cholesky,
+    solve_lower,
+)
 from bayeskit.gp.gpr import _Hyper, _log_marginal
 
 rng = np.random.default_rng(1)
@@ -63,6 +70,25 @@ def test_inverse_from_cholesky(n):
     W = np.asarray(jax.jit(inverse_for_gradient)(jnp.asarray(L)))  # only its symmetric part counts
     np.testing.assert_allclose((W + W.T) / 2, expected, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(_potri_host(L.astype(np.float32)), np.tril(expected), rtol=1e-3, atol=1e-4)
+
+
+def test_cho_solve_and_solve_lower_read_the_transposed_factor():
+    n = 40
+    A = rng.normal(size=(n, n))
+    Kmat = A @ A.T / n + np.eye(n)
+    L = jnp.asarray(np.linalg.cholesky(Kmat))
+    b, B = rng.normal(size=n), rng.normal(size=(n, 3))
+    np.testing.assert_allclose(jax.jit(cho_solve)(L, b), np.linalg.solve(Kmat, b), rtol=1e-10)
+    np.testing.assert_allclose(jax.jit(cho_solve)(L, B), np.linalg.solve(Kmat, B), rtol=1e-10)
+    np.testing.assert_allclose(jax.jit(solve_lower)(L, B), np.linalg.solve(np.asarray(L), B), rtol=1e-10)
+    # A float32 factor with float64 right-hand sides promotes, as jax.scipy's cho_solve does.
+    x32 = cho_solve(L.astype(jnp.float32), jnp.asarray(b))
+    assert x32.dtype == jnp.float64
+    np.testing.assert_allclose(x32, np.linalg.solve(Kmat, b), rtol=1e-4)
+    # Differentiable (the latent GP's density goes through it).
+    g = jax.grad(lambda L: jnp.sum(cho_solve(L, jnp.asarray(b))))(L)
+    g_ref = jax.grad(lambda L: jnp.sum(jax.scipy.linalg.cho_solve((L, True), jnp.asarray(b))))(L)
+    np.testing.assert_allclose(g, g_ref, rtol=1e-9, atol=1e-12)
 
 
 def test_jitter_is_added_only_when_needed_and_reported():
