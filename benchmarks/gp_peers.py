@@ -68,8 +68,10 @@ that would not fit in the memory available (n = 10,000 needs about 27 GB).
 Run:  python benchmarks/gp_peers.py                          (n = 1,000 to 10,000; hours on 2 cores)
       python benchmarks/gp_peers.py --sizes 1000 2000 --skip-fit
       python benchmarks/gp_peers.py --sizes 500 --max-iterations 5          (a smoke test)
+      python benchmarks/gp_peers.py --sizes 5000 --max-iterations 10 --tag n5000_10it
+                                   (fits at n = 5,000 with a 10-iteration budget, about 10 min)
 Writes results/gp_peers.json and results/gp_peers.md (after every size, so a long run keeps what
-it finished).
+it finished); with ``--tag T``, results/gp_peers_T.json and .md instead.
 """
 
 from __future__ import annotations
@@ -885,8 +887,9 @@ def write(meta: dict, sizes: list[dict]) -> str:
     RESULTS.mkdir(exist_ok=True)
     text = render(meta, sizes)
     payload = {"meta": meta, "sizes": sizes}
-    (RESULTS / "gp_peers.json").write_text(json.dumps(payload, indent=2, default=_json_default))
-    (RESULTS / "gp_peers.md").write_text(text)
+    stem = "gp_peers" + (f"_{meta['tag']}" if meta.get("tag") else "")
+    (RESULTS / f"{stem}.json").write_text(json.dumps(payload, indent=2, default=_json_default))
+    (RESULTS / f"{stem}.md").write_text(text)
     return text
 
 
@@ -909,6 +912,9 @@ def main():
     )
     parser.add_argument("--peers", nargs="*", choices=PEERS, default=list(PEERS))
     parser.add_argument("--gpytorch-optimizer", choices=("lbfgs", "adam"), default="lbfgs")
+    parser.add_argument(
+        "--tag", default="", help="write results/gp_peers_<tag>.{json,md} (a run with other settings)"
+    )
     args = parser.parse_args()
     GPyTorch.optimizer = args.gpytorch_optimizer
     libraries = ["bayeskit", *[p for p in PEERS if p in args.peers]]
@@ -929,6 +935,7 @@ def main():
         "tol": TOL,
         "repeats": args.repeats,
         "max_iterations": args.max_iterations,
+        "tag": args.tag,
         "gpytorch_optimizer": args.gpytorch_optimizer,
         "gpytorch_settings": "fast_computations(covar_root_decomposition=False, log_prob=False, "
         "solves=False), max_cholesky_size(10**9)",
