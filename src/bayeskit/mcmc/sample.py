@@ -128,6 +128,9 @@ def _make_start_fn(target: Target, num_chains: int, given, init_chain, num_tries
             seed = np.asarray(jax.random.key_data(key), dtype=np.uint64).ravel()
             rng = np.random.default_rng([*seed.tolist(), 0x5EED])
             candidates = rng.uniform(-2.0, 2.0, shape).astype(jnp.result_type(float))
+        if isinstance(key, jax.core.Tracer):
+            # Inside a caller's trace this is part of their program: no compiler options of its own.
+            return start(key, candidates)
         return compiled(key, candidates)
 
     return start_on_host_candidates
