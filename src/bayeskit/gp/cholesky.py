@@ -171,11 +171,8 @@ def cho_solve(L: jax.Array, b: jax.Array) -> jax.Array:
     makes XLA copy it into LAPACK's column-major layout first (one transposing pass over n^2
     numbers, as long as the solves themselves for a vector).
     """
-    dtype = jnp.result_type(L, b)
-    U, B = L.T.astype(dtype), b.astype(dtype)
-    B = B[:, None] if b.ndim == 1 else B
-    z = jax.lax.linalg.triangular_solve(U, B, left_side=True, lower=False, transpose_a=True)
-    x = jax.lax.linalg.triangular_solve(U, z, left_side=True, lower=False)
+    z = solve_lower(L, b[:, None] if b.ndim == 1 else b)  # L z = b
+    x = jax.lax.linalg.triangular_solve(L.T.astype(z.dtype), z, left_side=True, lower=False)  # L^T x = z
     return x[:, 0] if b.ndim == 1 else x
 
 
