@@ -36,7 +36,8 @@ N(0, 0.1^2) noise, centred; 1,000 test points from the same distribution.
     on the gradient of the per-point objective (``-log ML / n``, max-norm < 1e-6):
 
     - bayeskit: ``GPR(RBF(lengthscale=ones(8)), noise=0.1).fit(X, y, num_restarts=1,
-      max_iterations=M, tol=1e-6)`` (optax L-BFGS with its zoom line search, in one compiled loop).
+      max_iterations=M, tol=1e-6)`` (scipy's L-BFGS-B on the host, unbounded and with
+      ``ftol=0``, around one compiled value and gradient of ``-log ML / n``).
     - scikit-learn: ``GaussianProcessRegressor(kernel, alpha=0, optimizer=<callable>,
       n_restarts_optimizer=0)``; the callable is what scikit-learn's default ``"fmin_l_bfgs_b"``
       does (``scipy.optimize.minimize(method="L-BFGS-B", jac=True, bounds=...)``) plus
@@ -286,7 +287,7 @@ class Bayeskit:
             "model": gp,
             "own_log_ml": float(gp.log_marginal_likelihood()),
             "iterations": info.num_iterations,
-            "evaluations": None,  # optax's line search does not report its evaluations
+            "evaluations": info.num_evaluations,
             "converged": info.converged,
             "message": f"grad max-norm {info.grad_norm:.2e}",
             "hyper": {

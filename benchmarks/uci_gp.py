@@ -426,7 +426,7 @@ def render(payload: dict) -> str:
     lines += [
         "",
         "Fit time is wall time per split, fit and test prediction, the first split's compilation included "
-        "(bayeskit reuses its compiled optimiser across splits of the same size). Load averages at the "
+        "(bayeskit reuses its compiled objective across splits of the same size). Load averages at the "
         "start of each set: "
         + ", ".join(f"{n} {payload['datasets'][n].get('load_start', math.nan):.1f}" for n in order)
         + ".",

@@ -74,7 +74,9 @@ def test_sgpr_fit_on_1000_points_matches_exact_gpr():
     # Exact GPR at the same hyperparameters: the bound is tight and the predictions agree.
     exact = GPR(sparse.kernel, noise=sparse.noise, standardize=True).condition(X, y)
     gap = float(exact.log_marginal_likelihood() - sparse.elbo())
-    assert 0.0 <= gap < 0.5
+    # The bound is below the evidence; with 20 inducing points in 1-D it is tight to a rounding
+    # error of the ill-conditioned K_mm (about 1e-7 nats here).
+    assert -1e-5 <= gap < 0.5
     X_test = np.linspace(-3.0, 3.0, 200)[:, None]
     ps, pe = sparse.predict(X_test), exact.predict(X_test)
     rmse = lambda m: float(np.sqrt(np.mean((m - 2.0 - truth(X_test[:, 0])) ** 2)))

@@ -33,7 +33,7 @@ class _Hyper(eqx.Module):
     mean: MeanFunction
     max_newton_iterations: int = eqx.field(static=True)
     newton_tol: float | None = eqx.field(static=True)
-    # A static field, so the compiled optimiser is shared by fits with the same prior function.
+    # A static field, so the compiled objective is shared by fits with the same prior function.
     log_prior_fn: Callable | None = eqx.field(static=True, default=None)
 
 

@@ -66,7 +66,7 @@ def _factors(hyper: _Hyper, X, y):
 
 
 def _elbo(hyper: _Hyper, X, y):
-    """The objective ``maximize`` climbs (module level, so refits reuse the compiled optimiser)."""
+    """The objective ``maximize`` climbs (module level, so refits reuse its compiled value and gradient)."""
     return _factors(hyper, X, y)[0]
 
 
