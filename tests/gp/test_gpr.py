@@ -14,9 +14,9 @@ from bayeskit.gp import kernels as K
 from bayeskit.gp.cholesky import (
     _potri_host,
     cho_solve,
-    inverse_for_gradient,
     inverse_from_cholesky,
     jittered_cholesky,
+    solve_and_inverse_for_gradient,
     solve_lower,
 )
 from bayeskit.gp.gpr import _Hyper, _log_marginal
@@ -68,9 +68,31 @@ def test_inverse_from_cholesky(n):
     np.testing.assert_allclose(
         jax.jit(inverse_from_cholesky)(jnp.asarray(L)), expected, rtol=1e-9, atol=1e-12
     )
-    W = np.asarray(jax.jit(inverse_for_gradient)(jnp.asarray(L)))  # only its symmetric part counts
-    np.testing.assert_allclose((W + W.T) / 2, expected, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(_potri_host(L.astype(np.float32)), np.tril(expected), rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("n", [30, 600], ids=["device-path", "one-host-call-path"])
+def test_solve_and_inverse_for_gradient(n):
+    A = rng.normal(size=(n, n))
+    Kmat, r = A @ A.T / n + np.eye(n), rng.normal(size=n)
+    alpha, half_logdet, W, jitter = jax.jit(solve_and_inverse_for_gradient)(jnp.asarray(Kmat), jnp.asarray(r))
+    np.testing.assert_allclose(alpha, np.linalg.solve(Kmat, r), rtol=1e-9)
+    np.testing.assert_allclose(2 * half_logdet, np.linalg.slogdet(Kmat)[1], rtol=1e-12)
+    W = np.asarray(W)  # only its symmetric part counts
+    np.testing.assert_allclose((W + W.T) / 2, np.linalg.inv(Kmat), rtol=1e-9, atol=1e-12)
+    assert float(jitter) == 0.0
+    # A singular matrix gets the jitter jittered_cholesky would add, and the results are for it.
+    ones = np.ones((n, n))
+    alpha, half_logdet, W, jitter = jax.jit(solve_and_inverse_for_gradient)(jnp.asarray(ones), jnp.asarray(r))
+    assert float(jitter) == float(jittered_cholesky(jnp.asarray(ones))[1]) > 0
+    Kj = ones + float(jitter) * np.eye(n)  # condition number n / jitter: a backward-error check
+    alpha = np.asarray(alpha)
+    assert np.linalg.norm(Kj @ alpha - r) < 1e-12 * np.linalg.norm(Kj, 2) * np.linalg.norm(alpha)
+    np.testing.assert_allclose(2 * half_logdet, np.linalg.slogdet(Kj)[1], rtol=1e-6)
+    # A matrix no jitter rescues: NaN out, which the marginal likelihood turns into -inf.
+    bad = -np.eye(n)
+    alpha, half_logdet, W, _ = jax.jit(solve_and_inverse_for_gradient)(jnp.asarray(bad), jnp.asarray(r))
+    assert np.isnan(half_logdet) and np.all(np.isnan(alpha))
 
 
 def test_cho_solve_and_solve_lower_read_the_transposed_factor():

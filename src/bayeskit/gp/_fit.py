@@ -21,6 +21,8 @@ import numpy as np
 import scipy.optimize
 from jax.flatten_util import ravel_pytree
 
+from bayeskit._allocator import reuse_large_buffers
+
 __all__ = ["FitInfo", "maximize", "learnable_filter"]
 
 
@@ -250,7 +252,9 @@ def maximize(
         starts = [z_init] + [(z_init + m).astype(z_init.dtype) for m in moves]
     else:
         starts = [z_init]
-    results = [_run_lbfgs(z0, learned, static, objective, data, max_iterations, tol) for z0 in starts]
+    # Evaluations allocate n x n buffers: keep them mapped from one evaluation to the next.
+    with reuse_large_buffers():
+        results = [_run_lbfgs(z0, learned, static, objective, data, max_iterations, tol) for z0 in starts]
     values = [r[1] for r in results]
     finite = [i for i, v in enumerate(values) if np.isfinite(v)]
     best = max(finite, key=lambda i: values[i]) if finite else 0

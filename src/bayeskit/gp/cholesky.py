@@ -16,7 +16,7 @@ __all__ = [
     "NotPositiveDefiniteError",
     "jittered_cholesky",
     "inverse_from_cholesky",
-    "inverse_for_gradient",
+    "solve_and_inverse_for_gradient",
     "jitter_levels",
     "cho_solve",
     "solve_lower",
@@ -77,20 +77,34 @@ def _search(K):
     return L, levels[i - 1] * scale
 
 
-def _potrf_host(K: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The jitter search of :func:`_search` with LAPACK's potrf on the host."""
+def _factor_on_host(K: np.ndarray, clean: bool):
+    """LAPACK's potrf with the jitter search of :func:`_search`, on the host.
+
+    Returns ``(U, jitter)``: ``U`` the Fortran-ordered upper factor of ``K + jitter I``
+    (``K = U^T U``; its transpose is the C-ordered lower factor), its lower triangle zeroed only
+    if ``clean``; ``U`` is None when even the largest jitter failed.
+    """
     from scipy.linalg import lapack
 
-    K = np.asarray(K)
     potrf = lapack.dpotrf if K.dtype == np.float64 else lapack.spotrf
     scale = max(float(np.mean(np.abs(np.diagonal(K)))), float(np.finfo(K.dtype).tiny))
     for level in (0.0, *jitter_levels(K.dtype)):
-        A = K.T if level == 0.0 else (K + (level * scale) * np.eye(K.shape[0], dtype=K.dtype)).T
-        # K.T is Fortran-ordered; its upper factor U (K = U^T U), transposed, is the C-ordered L.
-        U, info = potrf(A, lower=0, clean=1, overwrite_a=0)
+        # K.T is Fortran-ordered: copied as it is (one plain pass), it is K for LAPACK, and potrf
+        # then works on the copy in place.
+        A = np.array(K.T, order="F")
+        if level:
+            A[np.diag_indices_from(A)] += level * scale
+        U, info = potrf(A, lower=0, clean=int(clean), overwrite_a=1)
         if info == 0:
-            return U.T, np.asarray(level * scale, dtype=K.dtype)
-    return np.full(K.shape, np.nan, dtype=K.dtype), np.asarray(level * scale, dtype=K.dtype)
+            return U, np.asarray(level * scale, dtype=K.dtype)
+    return None, np.asarray(level * scale, dtype=K.dtype)
+
+
+def _potrf_host(K: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The lower factor and jitter of :func:`_search`, computed on the host."""
+    K = np.asarray(K)
+    U, jitter = _factor_on_host(K, clean=True)
+    return (np.full(K.shape, np.nan, dtype=K.dtype) if U is None else U.T), jitter
 
 
 def _host_search(K):
@@ -144,23 +158,69 @@ def _lower_inverse(L: jax.Array) -> jax.Array:
     return jax.pure_callback(_potri_host, shape, L, vmap_method="sequential")
 
 
-def inverse_for_gradient(L: jax.Array) -> jax.Array:
-    """A matrix whose symmetric part is ``K^{-1}``, as cheaply as the platform allows.
+def _solve_and_invert_host(K: np.ndarray, r: np.ndarray):
+    """potrf (with the jitter search of :func:`_search`), potrs and potri in one host call.
 
-    Enough wherever the result is contracted with a symmetric matrix (the gradient of a function
-    of a symmetric K): on a CPU it is twice the strict lower triangle of K^{-1} plus its diagonal,
-    straight from LAPACK's ``potri``; elsewhere K^{-1} itself.
+    One copy of ``K`` in (potrf works on it in place, potri then overwrites the factor) and one
+    lower triangle of K^{-1} out: the factor itself never travels back to XLA.
     """
-    if L.shape[0] < HOST_INVERSE_MIN_SIZE:
-        return _device_inverse(L)
+    from scipy.linalg import lapack
 
-    def on_cpu(L):
-        T = _lower_inverse(L)
-        i = jax.lax.broadcasted_iota(jnp.int32, T.shape, 0)
-        j = jax.lax.broadcasted_iota(jnp.int32, T.shape, 1)
-        return jnp.where(i > j, 2.0 * T, jnp.where(i == j, T, 0.0))
+    K, r = np.asarray(K), np.asarray(r)
+    potrs, potri = (lapack.dpotrs, lapack.dpotri) if K.dtype == np.float64 else (lapack.spotrs, lapack.spotri)
+    nan = np.asarray(np.nan, dtype=K.dtype)
+    U, jitter = _factor_on_host(K, clean=False)  # potri reads only U's upper triangle
+    if U is None:
+        return np.full(K.shape, nan), np.full(r.shape, nan), nan, jitter
+    alpha, info = potrs(U, r, lower=0)
+    half_logdet = np.sum(np.log(np.diagonal(U)))
+    inv, info = potri(U, lower=0, overwrite_c=1)
+    if info != 0:
+        inv = np.full(K.shape, nan)
+    # potri filled the upper triangle of a Fortran array; its transpose is a C-ordered lower
+    # triangle of K^{-1} (above it, whatever potrf left there: the caller masks it).
+    return inv.T, alpha.astype(K.dtype), np.asarray(half_logdet, K.dtype), jitter
 
-    return jax.lax.platform_dependent(L, cpu=on_cpu, default=_device_inverse)
+
+def solve_and_inverse_for_gradient(K: jax.Array, r: jax.Array):
+    """``(alpha, sum log diag L, K_inv, jitter)`` for the gradient of a Gaussian log density.
+
+    ``alpha = K^{-1} r``, and ``K_inv`` a matrix whose symmetric part is K^{-1} (enough wherever it
+    is contracted with a symmetric matrix, as in the gradient of a function of a symmetric K): on
+    a CPU twice the strict lower triangle of K^{-1} plus its diagonal, straight from LAPACK's
+    ``potri``, elsewhere K^{-1} itself. Both are for ``K + jitter I``, with the jitter of
+    :func:`jittered_cholesky`. On a CPU, for ``n >= HOST_INVERSE_MIN_SIZE``, one host call does
+    the factorisation, the solve and the inverse: two copies of n^2 numbers instead of four, and
+    no triangular solves in XLA. Not differentiable (it is the forward pass of a custom VJP).
+    """
+    if K.shape[0] < HOST_INVERSE_MIN_SIZE:
+        return _device_solve_and_inverse(K, r)
+
+    def on_cpu(K, r):
+        shapes = (
+            jax.ShapeDtypeStruct(K.shape, K.dtype),
+            jax.ShapeDtypeStruct(r.shape, K.dtype),
+            jax.ShapeDtypeStruct((), K.dtype),
+            jax.ShapeDtypeStruct((), K.dtype),
+        )
+        T, alpha, half_logdet, jitter = jax.pure_callback(
+            _solve_and_invert_host, shapes, K, r.astype(K.dtype), vmap_method="sequential"
+        )
+        return alpha, half_logdet, _lower_to_gradient_inverse(T), jitter
+
+    return jax.lax.platform_dependent(K, r, cpu=on_cpu, default=_device_solve_and_inverse)
+
+
+def _device_solve_and_inverse(K, r):
+    L, jitter = jittered_cholesky(K)
+    return cho_solve(L, r), jnp.sum(jnp.log(jnp.diagonal(L))), _device_inverse(L), jitter
+
+
+def _lower_to_gradient_inverse(T):
+    """Twice the strict lower triangle of ``T`` plus its diagonal (whatever is above is ignored)."""
+    i = jax.lax.broadcasted_iota(jnp.int32, T.shape, 0)
+    j = jax.lax.broadcasted_iota(jnp.int32, T.shape, 1)
+    return jnp.where(i > j, 2.0 * T, jnp.where(i == j, T, 0.0))
 
 
 def cho_solve(L: jax.Array, b: jax.Array) -> jax.Array:

@@ -5,8 +5,9 @@ with respect to ``K`` has a closed form,
 
     d log N(r | 0, K) / dK = (alpha alpha^T - K^{-1}) / 2,  alpha = K^{-1} r,
 
-so the backward pass needs one inverse from the factor already computed; the gradient with
-respect to the hyperparameters then flows through the kernel's own (cheap, O(n^2 d)) derivative.
+so the gradient needs one inverse from the factor (made in the forward pass, with the factor);
+the gradient with respect to the hyperparameters then flows through the kernel's own (cheap,
+O(n^2 d)) derivative.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from bayeskit.gp.cholesky import cho_solve, inverse_for_gradient, jittered_cholesky
+from bayeskit.gp.cholesky import cho_solve, jittered_cholesky, solve_and_inverse_for_gradient
 
 __all__ = ["gaussian_log_marginal"]
 
@@ -44,15 +45,19 @@ def gaussian_log_marginal(K: jax.Array, r: jax.Array) -> tuple[jax.Array, jax.Ar
 
 
 def _forward(K, r):
-    return _value(K, r)
+    # The inverse the gradient needs is made here, with the factorisation: on a CPU one host call
+    # factorises, solves and inverts, and the factor never comes back to XLA.
+    alpha, half_logdet, K_inv, jitter = solve_and_inverse_for_gradient(K, r)
+    value = -0.5 * jnp.dot(r, alpha) - half_logdet - 0.5 * r.shape[0] * _LOG_2PI
+    value = jnp.where(jnp.isfinite(value), value, -jnp.inf)
+    return (value, jitter), (K_inv, alpha)
 
 
 def _backward(residuals, cotangents):
-    L, alpha = residuals
+    K_inv, alpha = residuals
     g = cotangents[0]
     # Only the symmetric part of the cotangent matters (K is symmetric), so K^{-1} may come as
     # 2 tril - diag straight from LAPACK, with no pass to symmetrise it.
-    K_inv = inverse_for_gradient(L)
     dK = (0.5 * g) * (jnp.outer(alpha, alpha) - K_inv)
     return dK, -g * alpha
 
