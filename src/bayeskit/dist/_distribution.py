@@ -16,7 +16,13 @@ Shape = tuple[int, ...]
 
 def as_float(x) -> jax.Array:
     """Convert ``x`` to a floating array of JAX's default float dtype (keeps a wider float)."""
-    x = jnp.asarray(x)
+    if not isinstance(x, jax.Array):
+        # NumPy data and Python numbers: converted on the host and transferred, since an eager
+        # jnp.asarray compiles a small program for every new shape and dtype.
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.floating):
+            x = x.astype(jnp.result_type(float))
+        return jax.device_put(x)
     if jnp.issubdtype(x.dtype, jnp.floating):
         return x
     return x.astype(jnp.result_type(float))

@@ -16,7 +16,6 @@ from collections.abc import Callable
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 import numpy as np
 import scipy.optimize
 from jax.flatten_util import ravel_pytree
@@ -111,7 +110,10 @@ def _ravel_on_host(learned) -> tuple[np.ndarray, Callable]:
 
     def unravel(z):
         parts = np.split(np.asarray(z), bounds)
-        leaves = [jnp.asarray(p.reshape(a.shape), dtype=a.dtype) for p, a in zip(parts, arrays, strict=True)]
+        # device_put, not jnp.asarray: that compiles a program per new shape.
+        leaves = [
+            jax.device_put(p.reshape(a.shape).astype(a.dtype)) for p, a in zip(parts, arrays, strict=True)
+        ]
         return jax.tree_util.tree_unflatten(treedef, leaves)
 
     return flat, unravel
@@ -169,7 +171,7 @@ def _run_lbfgs(z0, learned, static, objective, data, max_iterations, tol):
         if best["grad"] is not None and np.array_equal(z, best["z"]):
             return best["value"], best["grad"]  # the start, or a restart's: evaluated already
         evaluations[0] += 1
-        value, grad = _loss_and_grad(jnp.asarray(z), learned, static, objective, data)
+        value, grad = _loss_and_grad(z, learned, static, objective, data)
         value, grad = float(value), np.asarray(grad, dtype=np.float64)
         if not (np.isfinite(value) and np.all(np.isfinite(grad))):
             # An infinite value makes the line search step back; NaN would end the run.

@@ -13,7 +13,7 @@ import numpy as np
 from bayeskit.gp._data import check_inputs, check_training_data
 from bayeskit.gp._fit import FitInfo, maximize
 from bayeskit.gp.cholesky import NotPositiveDefiniteError, cho_solve, jittered_cholesky, solve_lower
-from bayeskit.gp.kernels._base import Kernel, log_positive
+from bayeskit.gp.kernels._base import Kernel, exp_positive, log_positive
 from bayeskit.gp.marginal_likelihood import gaussian_log_marginal
 from bayeskit.gp.means import MeanFunction, ZeroMean
 from bayeskit.gp.prediction import GPPrediction
@@ -37,7 +37,7 @@ class _Hyper(eqx.Module):
 
     @property
     def noise(self):
-        return jnp.exp(self.log_noise)
+        return exp_positive(self.log_noise)
 
 
 def _covariance(hyper: _Hyper, X) -> jax.Array:
@@ -191,7 +191,7 @@ class GPR(eqx.Module):
     @property
     def noise(self) -> jax.Array:
         """The observation noise variance (in standardised units when ``standardize=True``)."""
-        return jnp.exp(self.log_noise)
+        return exp_positive(self.log_noise)
 
     @property
     def is_fitted(self) -> bool:
@@ -211,7 +211,7 @@ class GPR(eqx.Module):
             scale = scale if scale > 0 else 1.0
         else:
             loc, scale = 0.0, 1.0
-        return X, y, jnp.asarray(loc, y.dtype), jnp.asarray(scale, y.dtype)
+        return X, y, jax.device_put(np.asarray(loc, y.dtype)), jax.device_put(np.asarray(scale, y.dtype))
 
     # -- fitting -------------------------------------------------------------------------------
     def fit(

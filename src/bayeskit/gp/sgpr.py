@@ -19,7 +19,7 @@ from bayeskit.gp._sparse_inducing import (
     select_inducing,
 )
 from bayeskit.gp.cholesky import NotPositiveDefiniteError
-from bayeskit.gp.kernels._base import Kernel, log_positive
+from bayeskit.gp.kernels._base import Kernel, exp_positive, log_positive
 from bayeskit.gp.means import MeanFunction, ZeroMean
 from bayeskit.gp.prediction import GPPrediction
 
@@ -38,7 +38,7 @@ class _Hyper(eqx.Module):
 
     @property
     def noise(self):
-        return jnp.exp(self.log_noise)
+        return exp_positive(self.log_noise)
 
 
 def _factors(hyper: _Hyper, X, y):
@@ -178,7 +178,7 @@ class SGPR(eqx.Module):
     @property
     def noise(self) -> jax.Array:
         """The observation noise variance (in standardised units when ``standardize=True``)."""
-        return jnp.exp(self.log_noise)
+        return exp_positive(self.log_noise)
 
     @property
     def is_fitted(self) -> bool:

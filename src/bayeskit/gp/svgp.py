@@ -23,7 +23,7 @@ from bayeskit.gp._sparse_likelihoods import (
     expected_log_likelihood,
 )
 from bayeskit.gp._sparse_training import stochastic_ascent
-from bayeskit.gp.kernels._base import Kernel, log_positive
+from bayeskit.gp.kernels._base import Kernel, exp_positive, log_positive
 from bayeskit.gp.means import MeanFunction, ZeroMean
 from bayeskit.gp.prediction import GPPrediction
 
@@ -45,7 +45,7 @@ class _Params(eqx.Module):
 
     @property
     def noise(self):
-        return jnp.exp(self.log_noise)
+        return exp_positive(self.log_noise)
 
     @property
     def q_scale_tril(self):
@@ -191,7 +191,7 @@ class SVGP(eqx.Module):
     @property
     def noise(self) -> jax.Array:
         """The Gaussian observation noise variance."""
-        return jnp.exp(self.log_noise)
+        return exp_positive(self.log_noise)
 
     @property
     def q_scale_tril(self) -> jax.Array:

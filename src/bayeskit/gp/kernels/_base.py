@@ -35,10 +35,22 @@ def log_positive(owner: str, name: str, value) -> jax.Array:
                 f"{owner}: hyperparameter `{name}` must be positive and finite, got {shown}. "
                 f"Pass a value > 0 (it is learned on the log scale)."
             )
-        # NumPy, not jnp: a jnp.log here compiles a program per new shape (a user building a
-        # model pays tenths of a second for nothing).
-        return jnp.asarray(np.log(arr), dtype=value.dtype)
+        # NumPy and a plain transfer, not jnp: jnp.log (and even jnp.asarray of a NumPy array)
+        # compiles a program per new shape (a user building a model pays tenths of a second for
+        # nothing).
+        return jax.device_put(np.log(arr).astype(value.dtype))
     return jnp.log(value)
+
+
+def exp_positive(log_value) -> jax.Array:
+    """``exp(log_value)``: a hyperparameter read from its log, with no compile when concrete.
+
+    Reading a fitted model's ``lengthscale`` eagerly with ``jnp.exp`` compiled a program per shape
+    (40-80 ms on a CPU); inside a trace it is ``jnp.exp``.
+    """
+    if isinstance(log_value, jax.core.Tracer):
+        return jnp.exp(log_value)
+    return jax.device_put(np.exp(np.asarray(log_value)))
 
 
 def as_inputs(X, name: str = "X", owner: str = "kernel") -> jax.Array:

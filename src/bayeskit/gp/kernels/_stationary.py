@@ -6,7 +6,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from bayeskit.gp.kernels._base import Kernel, log_positive, params_repr
+from bayeskit.gp.kernels._base import Kernel, exp_positive, log_positive, params_repr
 from bayeskit.gp.kernels._distance import squared_distance
 
 __all__ = ["Stationary"]
@@ -38,11 +38,11 @@ class Stationary(Kernel):
 
     @property
     def lengthscale(self) -> jax.Array:
-        return jnp.exp(self.log_lengthscale)
+        return exp_positive(self.log_lengthscale)
 
     @property
     def variance(self) -> jax.Array:
-        return jnp.exp(self.log_variance)
+        return exp_positive(self.log_variance)
 
     @property
     def num_features(self):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from bayeskit.gp.kernels._base import Kernel, log_positive, params_repr
+from bayeskit.gp.kernels._base import Kernel, exp_positive, log_positive, params_repr
 
 __all__ = ["Constant", "White"]
 
@@ -21,7 +21,7 @@ class Constant(Kernel):
     def __init__(self, variance=1.0):
         self.log_variance = log_positive("Constant", "variance", variance)
 
-    variance = property(lambda self: jnp.exp(self.log_variance))
+    variance = property(lambda self: exp_positive(self.log_variance))
 
     def _matrix(self, X1, X2, same):
         return jnp.full((X1.shape[0], X2.shape[0]), self.variance, dtype=X1.dtype)
@@ -46,7 +46,7 @@ class White(Kernel):
     def __init__(self, variance=1.0):
         self.log_variance = log_positive("White", "variance", variance)
 
-    variance = property(lambda self: jnp.exp(self.log_variance))
+    variance = property(lambda self: exp_positive(self.log_variance))
 
     def _matrix(self, X1, X2, same):
         if same:

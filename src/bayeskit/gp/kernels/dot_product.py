@@ -6,7 +6,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from bayeskit.gp.kernels._base import Kernel, log_positive, params_repr
+from bayeskit.gp.kernels._base import Kernel, exp_positive, log_positive, params_repr
 
 __all__ = ["Linear", "Polynomial"]
 
@@ -25,7 +25,7 @@ class Linear(Kernel):
     def __init__(self, variance=1.0):
         self.log_variance = log_positive("Linear", "variance", variance)
 
-    variance = property(lambda self: jnp.exp(self.log_variance))
+    variance = property(lambda self: exp_positive(self.log_variance))
 
     def _matrix(self, X1, X2, same):
         return self.variance * (X1 @ X2.T)
@@ -54,8 +54,8 @@ class Polynomial(Kernel):
         self.log_variance = log_positive("Polynomial", "variance", variance)
         self.log_offset = log_positive("Polynomial", "offset", offset)
 
-    variance = property(lambda self: jnp.exp(self.log_variance))
-    offset = property(lambda self: jnp.exp(self.log_offset))
+    variance = property(lambda self: exp_positive(self.log_variance))
+    offset = property(lambda self: exp_positive(self.log_offset))
 
     def _matrix(self, X1, X2, same):
         return self.variance * (X1 @ X2.T + self.offset) ** self.degree

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from bayeskit.gp.kernels._base import Kernel, log_positive, params_repr
+from bayeskit.gp.kernels._base import Kernel, exp_positive, log_positive, params_repr
 
 __all__ = ["Periodic"]
 
@@ -33,9 +33,9 @@ class Periodic(Kernel):
         if self.log_variance.ndim != 0:
             raise ValueError("Periodic: `variance` must be a scalar.")
 
-    lengthscale = property(lambda self: jnp.exp(self.log_lengthscale))
-    variance = property(lambda self: jnp.exp(self.log_variance))
-    period = property(lambda self: jnp.exp(self.log_period))
+    lengthscale = property(lambda self: exp_positive(self.log_lengthscale))
+    variance = property(lambda self: exp_positive(self.log_variance))
+    period = property(lambda self: exp_positive(self.log_period))
 
     @property
     def num_features(self):

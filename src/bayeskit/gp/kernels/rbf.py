@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from bayeskit.gp.kernels._base import log_positive, params_repr
+from bayeskit.gp.kernels._base import exp_positive, log_positive, params_repr
 from bayeskit.gp.kernels._stationary import Stationary
 
 __all__ = ["RBF", "RationalQuadratic"]
@@ -40,7 +40,7 @@ class RationalQuadratic(Stationary):
 
     @property
     def alpha(self) -> jax.Array:
-        return jnp.exp(self.log_alpha)
+        return exp_positive(self.log_alpha)
 
     def _profile(self, r2):
         alpha = self.alpha
