@@ -146,6 +146,21 @@ def test_jittered_cholesky_differentiates_like_cholesky():
     np.testing.assert_allclose(jax.jvp(ours, (S,), (dS,))[1], jax.jvp(ref, (S,), (dS,))[1], rtol=1e-9)
 
 
+def test_fit_reports_its_budget_and_evaluations(fitted):
+    info = fitted.fit_info
+    assert info.num_evaluations >= info.num_iterations > 0
+    assert info.converged and info.grad_norm < 1e-4  # the value stopped changing (scipy's ftol)
+    start = GPR(K.RBF(jnp.ones(3)), noise=0.1)
+    two = start.fit(X, y, num_restarts=1, max_iterations=2).fit_info
+    assert two.num_iterations == 2 and not two.converged and two.objective < info.objective
+    # A zero budget evaluates the start only: the model as given, conditioned.
+    zero = start.fit(X, y, num_restarts=1, max_iterations=0)
+    assert zero.fit_info.num_iterations == 0 and zero.fit_info.num_evaluations == 1
+    np.testing.assert_allclose(
+        zero.log_marginal_likelihood(), start.condition(X, y).log_marginal_likelihood()
+    )
+
+
 def test_fit_reaches_scikit_learns_optimum_and_predicts_like_it(fitted):
     kernel = sk.ConstantKernel(1.0) * sk.RBF(np.ones(3)) + sk.WhiteKernel(0.1)
     ref = GaussianProcessRegressor(kernel, n_restarts_optimizer=3, random_state=0).fit(X, y)
