@@ -3,7 +3,7 @@
 glibc serves an allocation above its mmap threshold (at most 32 MiB) with a fresh ``mmap`` and
 unmaps it on ``free``, so every page of it faults in again on first touch. A compiled GP
 objective at n = 2,000 allocates about four n x n float64 buffers (32 MB each) per evaluation:
-about 33,000 page faults, 25-30% of an evaluation's time (measured on the 2-core benchmark
+about 33,000 page faults, 20-25% of an evaluation's time (measured on the 2-core benchmark
 machine). For the duration of a fit, ``reuse_large_buffers`` asks glibc to serve such buffers
 from the heap and to keep freed memory, so the next evaluation reuses pages already mapped.
 
@@ -28,13 +28,12 @@ _M_TOP_PAD = -2
 _M_MMAP_THRESHOLD = -3
 
 
+_OFF = {"off", "0", "false", "no"}
+
+
 def _glibc():
-    if not sys.platform.startswith("linux") or os.environ.get("BAYESKIT_MALLOC_TUNING", "").lower() in (
-        "off",
-        "0",
-        "false",
-        "no",
-    ):
+    """The C library through ctypes when it is glibc and the setting is not turned off; else None."""
+    if not sys.platform.startswith("linux") or os.environ.get("BAYESKIT_MALLOC_TUNING", "").lower() in _OFF:
         return None
     try:
         libc = ctypes.CDLL(None)

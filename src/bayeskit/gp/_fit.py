@@ -32,8 +32,9 @@ class FitInfo:
     Attributes:
         objective: the maximised objective at the best start (log marginal likelihood, plus the
             log prior when one was given; an evidence lower bound for sparse models).
-        converged: whether the best start met the gradient tolerance, or stopped where not even a
-            short step along the gradient lowers the objective (flat to rounding error).
+        converged: whether the best start met the gradient tolerance, or stopped because its
+            value no longer changed (scipy's relative test, as scikit-learn's fits stop) or not
+            even a short step along the gradient lowered it (flat to rounding error).
         grad_norm: infinity norm of the gradient (per data point) at the optimum.
         num_iterations: L-BFGS iterations of the best start.
         num_evaluations: objective-and-gradient evaluations of the best start (line searches
@@ -141,13 +142,13 @@ def _halton(num: int, dim: int) -> np.ndarray:
 @eqx.filter_jit
 def _loss_and_grad(z, learned, static, objective, data):
     """``-objective / n`` and its gradient at the flat vector ``z`` (compiled once per structure)."""
-    _, unravel = ravel_pytree(learned)
+    flat, unravel = ravel_pytree(learned)
     n = data[0].shape[0]
 
     def loss(z):
         return -objective(eqx.combine(unravel(z), static), *data) / n
 
-    return jax.value_and_grad(loss)(z.astype(ravel_pytree(learned)[0].dtype))
+    return jax.value_and_grad(loss)(z.astype(flat.dtype))
 
 
 _MAX_LINE_SEARCH_RESTARTS = 3
