@@ -24,13 +24,10 @@ __all__ = ["gaussian_log_marginal"]
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
-def _value(K, r):
-    L, jitter = jittered_cholesky(K)
-    alpha = cho_solve(L, r)
-    n = r.shape[0]
-    value = -0.5 * jnp.dot(r, alpha) - jnp.sum(jnp.log(jnp.diagonal(L))) - 0.5 * n * _LOG_2PI
-    value = jnp.where(jnp.isfinite(value), value, -jnp.inf)
-    return (value, jitter), (L, alpha)
+def _log_density(r, alpha, half_logdet):
+    """log N(r | 0, K) from ``alpha = K^{-1} r`` and ``sum log diag L``; ``-inf`` if not finite."""
+    value = -0.5 * jnp.dot(r, alpha) - half_logdet - 0.5 * r.shape[0] * _LOG_2PI
+    return jnp.where(jnp.isfinite(value), value, -jnp.inf)
 
 
 @jax.custom_vjp
@@ -41,16 +38,15 @@ def gaussian_log_marginal(K: jax.Array, r: jax.Array) -> tuple[jax.Array, jax.Ar
     the value is ``-inf`` when ``K`` could not be factorised at all. Differentiable in ``K`` and
     ``r`` (reverse mode) at the cost of one extra inverse.
     """
-    return _value(K, r)[0]
+    L, jitter = jittered_cholesky(K)
+    return _log_density(r, cho_solve(L, r), jnp.sum(jnp.log(jnp.diagonal(L)))), jitter
 
 
 def _forward(K, r):
     # The inverse the gradient needs is made here, with the factorisation: on a CPU one host call
     # factorises, solves and inverts, and the factor never comes back to XLA.
     alpha, half_logdet, K_inv, jitter = solve_and_inverse_for_gradient(K, r)
-    value = -0.5 * jnp.dot(r, alpha) - half_logdet - 0.5 * r.shape[0] * _LOG_2PI
-    value = jnp.where(jnp.isfinite(value), value, -jnp.inf)
-    return (value, jitter), (K_inv, alpha)
+    return (_log_density(r, alpha, half_logdet), jitter), (K_inv, alpha)
 
 
 def _backward(residuals, cotangents):
