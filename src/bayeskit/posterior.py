@@ -92,7 +92,11 @@ class Posterior:
 
     def check(self) -> list[str]:
         """Compute this run's warnings (divergences, tree depth, E-BFMI, R-hat, ESS), naming sites."""
-        from bayeskit.diagnostics import ebfmi, ess_bulk, ess_tail, rhat
+        from bayeskit.diagnostics import ebfmi
+        from bayeskit.diagnostics._draws import as_draws
+        from bayeskit.diagnostics._rank_normal import split_normal_scores
+        from bayeskit.diagnostics.ess import bulk_ess, tail_ess
+        from bayeskit.diagnostics.rhat import rank_rhat
 
         out = []
         total = self.num_chains * self.num_draws
@@ -126,8 +130,10 @@ class Posterior:
             for name, x in self.draws.items():
                 if np.issubdtype(x.dtype, np.integer) or x.size == 0:
                     continue
-                r = np.asarray(rhat(x))
-                e = np.minimum(np.asarray(ess_bulk(x)), np.asarray(ess_tail(x)))
+                values, _ = as_draws("Posterior.check", f"draws[{name!r}]", x)
+                scores = split_normal_scores(values)  # shared by bulk R-hat and bulk ESS
+                r = rank_rhat(values, scores)
+                e = np.minimum(bulk_ess(values, scores), tail_ess(values))
                 if np.any(r > 1.01):
                     bad_rhat.append(f"{name} ({np.nanmax(r):.3f})")
                 if np.any(e < threshold):

@@ -224,3 +224,15 @@ def test_summary_errors():
         D.summary(DRAWS["iid_normal"])
     with pytest.raises(ValueError, match=r"`draws\['sigma'\]` has 2 draws"):
         D.summary({"mu": DRAWS["iid_normal"], "sigma": np.ones((4, 2))})
+
+
+def test_average_ranks_match_scipy_with_and_without_ties():
+    from scipy.stats import rankdata
+
+    from bayeskit.diagnostics._rank_normal import average_ranks
+
+    rng = np.random.default_rng(3)
+    continuous = rng.normal(size=(3, 50))  # no ties: the inverse-permutation path
+    tied = np.concatenate([continuous[:2], rng.integers(0, 4, size=(1, 50)).astype(float)])  # one tied row
+    for values in (continuous, tied):
+        np.testing.assert_array_equal(average_ranks(values), rankdata(values, axis=-1))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bayeskit.diagnostics._draws import as_draws, has_nan, pool, split_chains
-from bayeskit.diagnostics._rank_normal import rank_normalize
+from bayeskit.diagnostics._rank_normal import split_normal_scores
 
 __all__ = ["ess_bulk", "ess_mean", "ess_tail"]
 
@@ -94,9 +94,12 @@ def ess_of_split(draws: np.ndarray) -> np.ndarray:
     return effective_sample_size(split_chains(draws))
 
 
-def bulk_ess(draws: np.ndarray) -> np.ndarray:
-    """Return the bulk ESS of validated draws [chain, draw, P]; see :func:`ess_bulk`."""
-    ess = effective_sample_size(rank_normalize(split_chains(draws)))
+def bulk_ess(draws: np.ndarray, scores: np.ndarray | None = None) -> np.ndarray:
+    """Return the bulk ESS of validated draws [chain, draw, P]; see :func:`ess_bulk`.
+
+    ``scores``: the draws' :func:`split_normal_scores`, when the caller has them already.
+    """
+    ess = effective_sample_size(split_normal_scores(draws) if scores is None else scores)
     ess[has_nan(draws)] = np.nan
     return ess
 

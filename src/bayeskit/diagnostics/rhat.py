@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bayeskit.diagnostics._draws import as_draws, has_nan, pool, split_chains
-from bayeskit.diagnostics._rank_normal import rank_normalize
+from bayeskit.diagnostics._rank_normal import rank_normalize, split_normal_scores
 
 __all__ = ["rhat"]
 
@@ -26,13 +26,16 @@ def potential_scale_reduction(chains: np.ndarray) -> np.ndarray:
         return np.sqrt(((num_draws - 1) / num_draws * within + between_over_n) / within)
 
 
-def rank_rhat(draws: np.ndarray) -> np.ndarray:
-    """Return rank-normalised split R-hat of validated draws [chain, draw, P]; see :func:`rhat`."""
+def rank_rhat(draws: np.ndarray, scores: np.ndarray | None = None) -> np.ndarray:
+    """Return rank-normalised split R-hat of validated draws [chain, draw, P]; see :func:`rhat`.
+
+    ``scores``: the draws' :func:`split_normal_scores`, when the caller has them already.
+    """
     num_params = draws.shape[2]
     if draws.shape[0] < 2:
         return np.full(num_params, np.nan)
     split = split_chains(draws)
-    bulk = potential_scale_reduction(rank_normalize(split))
+    bulk = potential_scale_reduction(split_normal_scores(draws) if scores is None else scores)
     folded = np.abs(split - np.median(pool(split), axis=0))
     tail = potential_scale_reduction(rank_normalize(folded))
     result = np.fmax(bulk, tail)

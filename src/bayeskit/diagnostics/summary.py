@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from bayeskit.diagnostics._draws import as_draws, pool
+from bayeskit.diagnostics._rank_normal import split_normal_scores
 from bayeskit.diagnostics.ess import bulk_ess, tail_ess
 from bayeskit.diagnostics.hdi import check_prob, highest_density_interval
 from bayeskit.diagnostics.mcse import standard_error_of_mean, standard_error_of_sd
@@ -89,6 +90,7 @@ def summary(draws: Mapping[str, object], prob: float = 0.94) -> pd.DataFrame:
         if values.shape[2] == 0:
             continue
         pooled = pool(values)
+        scores = split_normal_scores(values)
         interval = highest_density_interval(values, prob)
         block = np.stack(
             [
@@ -98,9 +100,9 @@ def summary(draws: Mapping[str, object], prob: float = 0.94) -> pd.DataFrame:
                 interval[:, 1],
                 standard_error_of_mean(values),
                 standard_error_of_sd(values),
-                bulk_ess(values),
+                bulk_ess(values, scores),
                 tail_ess(values),
-                rank_rhat(values),
+                rank_rhat(values, scores),
             ],
             axis=1,
         )
