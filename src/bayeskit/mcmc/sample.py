@@ -25,6 +25,7 @@ from bayeskit.mcmc._custom_kernel import (
 from bayeskit.mcmc.adaptation import (
     dual_averaging_init,
     dual_averaging_update,
+    initial_inverse_mass,
     warmup_schedule,
     welford_covariance,
     welford_init,
@@ -87,7 +88,7 @@ def _given_init(target: Target, num_chains: int, init) -> jax.Array:
     return z[:, None, :]
 
 
-def _make_start_fn(target: Target, num_chains: int, given, init_chain, num_tries: int = 20):
+def _make_start_fn(target: Target, num_chains: int, given, init_chain, num_tries: int = 20, refine=None):
     """One compiled function for the whole start of a run (one compilation, not a dozen).
 
     Draws Stan-style candidates (uniform(-2, 2) unconstrained, ``num_tries`` per chain) unless
@@ -98,6 +99,8 @@ def _make_start_fn(target: Target, num_chains: int, given, init_chain, num_tries
     threefry program that would draw them on the device takes a second to compile, longer than a
     short run samples. ``on_traced(states, keys)``, if given, is called with the shapes of the
     chains' states and keys as soon as the start is traced, before it is compiled.
+    ``refine(carry, candidates, states, usable)``, if given, returns the chains' starting carry
+    adjusted with what every candidate's state shows (:func:`_metric_from_candidates`).
     """
 
     def start(key, candidates):
@@ -108,6 +111,8 @@ def _make_start_fn(target: Target, num_chains: int, given, init_chain, num_tries
         ok = _finite_rows(states, 2)
         first = jnp.argmax(ok, axis=1)
         carry = jax.tree.map(lambda x: x[jnp.arange(num_chains), first], states)
+        if refine is not None:
+            carry = refine(carry, candidates, states, ok)
         return carry, jax.random.split(k_chains, num_chains), jnp.any(ok, axis=1), candidates[:, 0]
 
     sharding = _chain_sharding(num_chains)
@@ -140,6 +145,27 @@ def _make_start_fn(target: Target, num_chains: int, given, init_chain, num_tries
         return traced.lower().compile()(key, candidates)
 
     return start_on_host_candidates
+
+
+def _metric_from_candidates(dense_mass: bool):
+    """``refine`` for :func:`_make_start_fn`: the named kernels' starting inverse mass matrix.
+
+    The start evaluates 20 candidate points per chain anyway; for a gradient kernel their spread
+    and their gradients give the posterior's scales (:func:`initial_inverse_mass`, per chain), so warmup's
+    first window does not crawl along the stiffest direction of a unit metric. The carry is
+    ``(state, dual averaging, Welford, step size, inverse mass)``, as the named kernels' chunks use it.
+    """
+
+    def refine(carry, candidates, states, usable):
+        kernel_states = states[0]
+        if not hasattr(kernel_states, "logdensity_grad"):  # random-walk Metropolis: no gradients
+            return carry
+        # Each chain from its own candidates: the draws stay independent of how chains are laid out.
+        diagonal = jax.vmap(initial_inverse_mass)(candidates, kernel_states.logdensity_grad, usable)
+        inverse_mass = jax.vmap(jnp.diag)(diagonal) if dense_mass else diagonal
+        return (*carry[:4], inverse_mass.astype(carry[4].dtype))
+
+    return refine
 
 
 def _finite_rows(tree, num_batch_dims: int) -> jax.Array:
@@ -478,7 +504,9 @@ def sample(
     given = None if init is None else _given_init(target, num_chains, init)
     run_chunk = _make_chunk_fn(target, make_kernel, num_warmup, target_accept, dense_mass, chunk_size)
     chunks = _ChunkCompilation(run_chunk, num_chains)
-    start_fn = _make_start_fn(target, num_chains, given, init_chain)
+    start_fn = _make_start_fn(
+        target, num_chains, given, init_chain, refine=_metric_from_candidates(dense_mass)
+    )
     carry, chain_keys, found, first_candidates = start_fn(key, on_traced=chunks.begin)
     _check_start(target, found, first_candidates, given)
     carry, kept, run = _drive(

@@ -28,7 +28,7 @@ import jax.numpy as jnp
 
 from bayeskit.mcmc.adaptation import dual_averaging_init, welford_init
 from bayeskit.mcmc.rwmh_adaptation import optimal_acceptance_rate
-from bayeskit.mcmc.sample import _kernel_factory, _make_chunk_fn, _make_start_fn
+from bayeskit.mcmc.sample import _kernel_factory, _make_chunk_fn, _make_start_fn, _metric_from_candidates
 from bayeskit.ppl.interpreters import sample_prior, trace
 from bayeskit.ppl.target import Target
 
@@ -74,7 +74,8 @@ def gradient_fit(
 
         # One chain here: the caller vmaps chains and simulations together along one axis, which
         # compiles much faster than nesting a vmap over simulations around one over chains.
-        carry, chain_keys, found, _ = _make_start_fn(t, 1, None, init_chain)(key)
+        start_fn = _make_start_fn(t, 1, None, init_chain, refine=_metric_from_candidates(dense_mass))
+        carry, chain_keys, found, _ = start_fn(key)
         carry = jax.tree.map(lambda x: x[0], carry)
         run_chunk = _make_chunk_fn(t, make_kernel, num_warmup, float(target_accept), dense_mass, total)
         carry, (draws, info) = run_chunk(carry, jnp.int32(0), jnp.int32(total), chain_keys[0])

@@ -1,0 +1,67 @@
+"""Warmup adaptation pieces: the starting metric estimated from the start's candidate points."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import bayeskit.dist as dist
+from bayeskit.mcmc import initial_inverse_mass
+from bayeskit.mcmc import sample as run_sampler
+from bayeskit.ppl import target
+
+SD = np.logspace(-3, 0, 10)
+
+
+def _gaussian_points(num_points, seed=0):
+    z = np.random.default_rng(seed).uniform(-2.0, 2.0, size=(num_points, SD.size))
+    mean = np.linspace(-1.0, 1.0, SD.size)
+    return z, -(z - mean) / SD**2  # points and the gradient of a N(mean, SD^2) log density
+
+
+def test_initial_inverse_mass_recovers_gaussian_variances():
+    z, g = _gaussian_points(20)
+    usable = np.ones(20, dtype=bool)
+    np.testing.assert_allclose(initial_inverse_mass(z, g, usable), SD**2, rtol=1e-10)
+
+
+def test_initial_inverse_mass_ignores_unusable_points_and_falls_back_to_the_unit_metric():
+    z, g = _gaussian_points(20)
+    usable = np.arange(20) < 12
+    g = np.where(usable[:, None], g, np.nan)  # what a non-finite candidate looks like
+    np.testing.assert_allclose(initial_inverse_mass(z, g, usable), SD**2, rtol=1e-10)
+    # Fewer than 8 usable points (e.g. a given init): the unit metric.
+    np.testing.assert_array_equal(initial_inverse_mass(z, g, np.arange(20) < 5), np.ones(SD.size))
+    # A coordinate that does not move, or whose gradient does not change: 1 there.
+    z[:, 0] = 0.5
+    g[:, 1] = 3.0
+    out = np.asarray(initial_inverse_mass(z, g, usable))
+    assert out[0] == 1.0 and out[1] == 1.0 and np.allclose(out[2:], SD[2:] ** 2, rtol=1e-10)
+
+
+def _scaled_gaussian(m):
+    m.sample("x", dist.Normal(jnp.zeros(SD.size), jnp.asarray(SD)))
+
+
+def test_starting_metric_shortens_warmup_on_a_badly_scaled_posterior(monkeypatch):
+    """Scales over 3 orders of magnitude: a unit metric's first window needs tiny steps and deep trees."""
+    import importlib
+
+    driver = importlib.import_module("bayeskit.mcmc.sample")
+    t = target(_scaled_gaussian)
+
+    def warmup_gradients():
+        post = run_sampler(
+            jax.random.key(3),
+            t,
+            num_chains=2,
+            num_warmup=200,
+            num_samples=100,
+            progress_bar=False,
+            warn=False,
+        )
+        return post.info["num_warmup_gradient_evaluations"]
+
+    estimated = warmup_gradients()
+    monkeypatch.setattr(driver, "_metric_from_candidates", lambda dense_mass: lambda carry, *_: carry)
+    unit = warmup_gradients()
+    assert estimated < 0.5 * unit, (estimated, unit)
