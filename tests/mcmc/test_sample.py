@@ -274,12 +274,16 @@ def test_draws_independent_of_device_layout(tmp_path):
 
 def test_sampler_compile_options_change_compile_time_not_draws(monkeypatch):
     """The CPU options for fast compiling are on by default, off on request, and the draws agree."""
-    from bayeskit._xla_options import sampler_compile_options
+    from bayeskit._xla_options import run_once_compile_options, sampler_compile_options
 
     assert sampler_compile_options() == {"xla_cpu_use_fusion_emitters": False}
+    assert run_once_compile_options() == {
+        "xla_cpu_use_fusion_emitters": False,
+        "xla_backend_optimization_level": 0,
+    }
     with_options = _short_gauss_run()["x"]
     monkeypatch.setenv("BAYESKIT_XLA_OPTIONS", "off")
-    assert sampler_compile_options() == {}
+    assert sampler_compile_options() == {} and run_once_compile_options() == {}
     np.testing.assert_allclose(_short_gauss_run()["x"], with_options, rtol=1e-10)
 
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from bayeskit._compilation_cache import use_compilation_cache
 from bayeskit._progress import ProgressBar
-from bayeskit._xla_options import sampler_compile_options
+from bayeskit._xla_options import run_once_compile_options, sampler_compile_options
 from bayeskit.mcmc._custom_kernel import (
     check_kernel,
     check_record,
@@ -118,7 +118,7 @@ def _make_start_fn(target: Target, num_chains: int, given, init_chain, num_tries
     sharding = _chain_sharding(num_chains)
     # The chains' states come out already spread over the devices the run shards them across
     # (moving them there afterwards compiles a slicing program per array).
-    options = sampler_compile_options()
+    options = run_once_compile_options()  # the start runs once: compile time is all that counts
     compiled = (
         jax.jit(start, compiler_options=options)
         if sharding is None
