@@ -381,9 +381,11 @@ def sample(
 
     Each chain runs ``num_warmup`` iterations of Stan's windowed adaptation (dual-averaging step
     size toward ``target_accept``; a diagonal or dense mass matrix from regularised Welford
-    estimates in doubling windows), then ``num_samples`` draws. Chains are spread over the visible
-    devices; within a device they run batched with ``vmap`` (on a CPU with at most 8 chains per
-    device, one after another, which compiles faster and never waits for a slower chain). Every
+    estimates in doubling windows, starting from a diagonal metric estimated at the chain's
+    starting candidates, :func:`~bayeskit.mcmc.initial_inverse_mass`), then ``num_samples``
+    draws. Chains are spread over the visible devices; within a device they run batched with
+    ``vmap`` (on a CPU with at most 8 chains per device, one after another, which compiles faster
+    and never waits for a slower chain). Every
     draw uses a key folded from its chain and iteration number, so results do not depend on the
     layout or on chunking. The compiled loop runs in chunks: between chunks the progress bar
     updates, draws move to the host, Ctrl-C stops with the draws so far, and a checkpoint can be
