@@ -4,9 +4,9 @@ windowed schedule.
 References:
     Hoffman & Gelman (2014), "The No-U-Turn Sampler", section 3.2 (dual averaging, after
     Nesterov 2009). Stan Reference Manual, "HMC algorithm parameters: automatic parameter tuning"
-    (the windowed warmup and the regularised variance estimate). The initial metric's
-    estimator, sqrt(Var[z] / Var[grad log p]), is the one nutpie adapts its mass matrix with
-    (Seyboldt et al., nutpie documentation, "mass matrix adaptation").
+    (the windowed warmup and the regularised variance estimate). The starting metric's
+    estimator, sqrt(Var[z] / Var[grad log p]) per coordinate, is the one nutpie's mass matrix
+    adaptation is built on (draws and their gradients; see nutpie's documentation).
 """
 
 from __future__ import annotations
