@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayeskit._background_compile import BackgroundCompile
 from bayeskit.gp._data import check_inputs, check_training_data
 from bayeskit.gp._fit import FitInfo, maximize
 from bayeskit.gp._laplace_logistic import expected_sigmoid, laplace_at_mode, laplace_evidence
@@ -210,9 +211,12 @@ class GPC(eqx.Module):
             ValueError: ``y`` holds values other than 0 and 1, or ``X`` and ``y`` do not match.
         """
         X, y = self._prepare("GPC.fit", X, y)
+        start = _Hyper(self.kernel, self.mean, self.max_newton_iterations, self.newton_tol, log_prior_fn)
+        # The final conditioning has the start's structure and shapes: it compiles while L-BFGS runs.
+        conditioning = BackgroundCompile(_condition.lower(start, X, y))
         hyper, info = maximize(
             _objective,
-            _Hyper(self.kernel, self.mean, self.max_newton_iterations, self.newton_tol, log_prior_fn),
+            start,
             (X, y),
             owner="GPC.fit",
             key=key,
@@ -226,15 +230,15 @@ class GPC(eqx.Module):
                 "GPC.fit: the Laplace evidence is not finite from any start. Standardise the "
                 "inputs, start from a smaller kernel variance, or use float64 (jax_enable_x64)."
             )
-        return self._conditioned(hyper, X, y, info)
+        return self._conditioned(hyper, X, y, info, conditioning.result()[0])
 
     def condition(self, X, y) -> GPC:
         """Find the Laplace approximation for ``(X, y)`` with the hyperparameters as they are."""
         X, y = self._prepare("GPC.condition", X, y)
         return self._conditioned(self._hyper(), X, y, None)
 
-    def _conditioned(self, hyper: _Hyper, X, y, info) -> GPC:
-        f, grad, sqrt_w, L, value, iters, converged = _condition(hyper, X, y)
+    def _conditioned(self, hyper: _Hyper, X, y, info, condition=_condition) -> GPC:
+        f, grad, sqrt_w, L, value, iters, converged = condition(hyper, X, y)
         if not bool(jnp.isfinite(value)):
             raise FloatingPointError(
                 f"GPC: the Laplace approximation failed (non-finite evidence) for kernel="

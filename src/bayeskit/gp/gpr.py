@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayeskit._background_compile import BackgroundCompile
 from bayeskit.gp._data import check_inputs, check_training_data
 from bayeskit.gp._fit import FitInfo, maximize
 from bayeskit.gp.cholesky import NotPositiveDefiniteError, cho_solve, jittered_cholesky, solve_lower
@@ -250,9 +251,12 @@ class GPR(eqx.Module):
         """
         X, y, loc, scale = self._prepare(X, y)
         ys = jnp.asarray((np.asarray(y) - np.asarray(loc)) / np.asarray(scale))
+        start = _Hyper(self.kernel, self.mean, self.log_noise, log_prior_fn)
+        # The final conditioning has the start's structure and shapes: it compiles while L-BFGS runs.
+        conditioning = BackgroundCompile(_condition.lower(start, X, y, loc, scale))
         hyper, info = maximize(
             _objective,
-            _Hyper(self.kernel, self.mean, self.log_noise, log_prior_fn),
+            start,
             (X, ys),
             owner="GPR.fit",
             key=key,
@@ -267,15 +271,15 @@ class GPR(eqx.Module):
                 "even with jitter. Standardise the inputs and targets, raise the starting `noise`, "
                 "remove duplicated inputs, or use float64 (jax_enable_x64)."
             )
-        return self._conditioned(hyper, X, y, loc, scale, info)
+        return self._conditioned(hyper, X, y, loc, scale, info, conditioning.result()[0])
 
     def condition(self, X, y) -> GPR:
         """Condition on ``(X, y)`` with the hyperparameters as they are (no optimisation)."""
         X, y, loc, scale = self._prepare(X, y)
         return self._conditioned(self._hyper(), X, y, loc, scale, None)
 
-    def _conditioned(self, hyper, X, y, loc, scale, info) -> GPR:
-        L, alpha, jitter, value = _condition(hyper, X, y, loc, scale)
+    def _conditioned(self, hyper, X, y, loc, scale, info, condition=_condition) -> GPR:
+        L, alpha, jitter, value = condition(hyper, X, y, loc, scale)
         if not np.isfinite(np.asarray(value)):
             raise NotPositiveDefiniteError(
                 "GPR: the covariance matrix K + noise I is not positive definite even with the "

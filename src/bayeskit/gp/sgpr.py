@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.linalg import solve_triangular
 
+from bayeskit._background_compile import BackgroundCompile
 from bayeskit.gp._data import check_inputs, check_training_data
 from bayeskit.gp._fit import FitInfo, maximize
 from bayeskit.gp._sparse_inducing import (
@@ -238,10 +239,13 @@ class SGPR(eqx.Module):
         """
         k_select, k_restart = (None, None) if key is None else jax.random.split(key)
         X, y, loc, scale, hyper = self._prepare("SGPR.fit", X, y, k_select)
+        ys = (y - loc) / scale
+        # The final conditioning has the start's structure and shapes: it compiles while L-BFGS runs.
+        conditioning = BackgroundCompile(_condition.lower(hyper, X, ys))
         hyper, info = maximize(
             _elbo,
             hyper,
-            (X, (y - loc) / scale),
+            (X, ys),
             owner="SGPR.fit",
             key=k_restart,
             num_restarts=num_restarts,
@@ -255,15 +259,15 @@ class SGPR(eqx.Module):
                 "with jitter). Standardise the inputs and targets, raise the starting `noise`, or use "
                 "float64 (jax_enable_x64)."
             )
-        return self._conditioned(hyper, X, y, loc, scale, info)
+        return self._conditioned(hyper, X, y, loc, scale, info, conditioning.result()[0])
 
     def condition(self, X, y) -> SGPR:
         """Compute the optimal q(u) for ``(X, y)`` with hyperparameters and Z as they are (no optimisation)."""
         X, y, loc, scale, hyper = self._prepare("SGPR.condition", X, y, None)
         return self._conditioned(hyper, X, y, loc, scale, None)
 
-    def _conditioned(self, hyper, X, y, loc, scale, info) -> SGPR:
-        bound, L, L_B, c, jitter = _condition(hyper, X, (y - loc) / scale)
+    def _conditioned(self, hyper, X, y, loc, scale, info, condition=_condition) -> SGPR:
+        bound, L, L_B, c, jitter = condition(hyper, X, (y - loc) / scale)
         if not bool(jnp.isfinite(bound)):
             raise NotPositiveDefiniteError(
                 f"SGPR: the bound is not finite; K_mm could not be factorised even with the largest "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayeskit._background_compile import BackgroundCompile
 from bayeskit._compilation_cache import use_compilation_cache
 from bayeskit._progress import ProgressBar
 from bayeskit._xla_options import run_once_compile_options, sampler_compile_options
@@ -317,8 +317,7 @@ class _ChunkCompilation:
                 check_vma=False,
             )
         self.chunk_fn = jax.jit(chains_fn)
-        self._outcome: dict = {}
-        self._thread: threading.Thread | None = None
+        self._compilation: BackgroundCompile | None = None
 
     def begin(self, carry, chain_keys) -> None:
         """Trace and lower the loop for the shapes of ``carry`` and ``chain_keys`` (arrays or shape
@@ -328,23 +327,11 @@ class _ChunkCompilation:
         lowered = self.chunk_fn.lower(
             jax.tree.map(spec, carry), _INDEX, _INDEX, jax.tree.map(spec, chain_keys)
         )
-
-        def compile_loop():
-            try:
-                self._outcome["compiled"] = lowered.compile(compiler_options=sampler_compile_options())
-            except BaseException as error:  # raised again, in the caller's thread, by result()
-                self._outcome["error"] = error
-            self._outcome["seconds"] = time.perf_counter() - t0
-
-        self._thread = threading.Thread(target=compile_loop, name="bayeskit-compile", daemon=True)
-        self._thread.start()
+        self._compilation = BackgroundCompile(lowered, t0, compiler_options=sampler_compile_options())
 
     def result(self):
         """``(compiled, seconds)``, waiting for the compilation to finish."""
-        self._thread.join()
-        if "error" in self._outcome:
-            raise self._outcome["error"]
-        return self._outcome["compiled"], self._outcome["seconds"]
+        return self._compilation.result()
 
 
 _INDEX = jax.ShapeDtypeStruct((), np.int32)
