@@ -499,10 +499,10 @@ def sample(
     carry, chain_keys, found, first_candidates = start_fn(key, on_traced=chunks.begin)
     _check_start(target, found, first_candidates, given)
     carry, kept, run = _drive(
-        carry, chain_keys, run_chunk, step_size_of=lambda c: c[3], num_chains=num_chains,
+        carry, chain_keys, chunks, step_size_of=lambda c: c[3], num_chains=num_chains,
         num_warmup=num_warmup, num_samples=num_samples, chunk_size=chunk_size, thin=thin,
         progress_bar=progress_bar, until_converged=until_converged, min_ess=min_ess,
-        max_samples=max_samples, checkpoint=checkpoint, resume=resume, callback=callback, chunks=chunks,
+        max_samples=max_samples, checkpoint=checkpoint, resume=resume, callback=callback,
     )  # fmt: skip
     step_sizes = np.asarray(carry[3])
     inv_mass = np.asarray(carry[4])
@@ -563,9 +563,12 @@ def _sample_custom(
             f"sample: `record` must be a function of the kernel's state, got {type(record).__name__}."
         )
     check_record(record, one_chain)
-    run_chunk = _scan_chunk(custom_chunk_body(kernel, record, tuple(_STAT_NAMES)), chunk_size)
+    chunks = _ChunkCompilation(
+        _scan_chunk(custom_chunk_body(kernel, record, tuple(_STAT_NAMES)), chunk_size), num_chains
+    )
+    chunks.begin(carry, chain_keys)  # a resumed run's state has these shapes too
     carry, kept, run = _drive(
-        carry, chain_keys, run_chunk, step_size_of=None, num_chains=num_chains, num_warmup=num_warmup,
+        carry, chain_keys, chunks, step_size_of=None, num_chains=num_chains, num_warmup=num_warmup,
         num_samples=num_samples, chunk_size=chunk_size, thin=thin, progress_bar=progress_bar,
         until_converged=until_converged, min_ess=min_ess, max_samples=max_samples,
         checkpoint=checkpoint, resume=resume, callback=callback,
@@ -583,13 +586,13 @@ def _sample_custom(
 
 
 def _drive(
-    carry, chain_keys, run_chunk, *, step_size_of, num_chains, num_warmup, num_samples, chunk_size, thin,
-    progress_bar, until_converged, min_ess, max_samples, checkpoint, resume, callback, chunks=None,
+    carry, chain_keys, chunks, *, step_size_of, num_chains, num_warmup, num_samples, chunk_size, thin,
+    progress_bar, until_converged, min_ess, max_samples, checkpoint, resume, callback,
 ):  # fmt: skip
     """Run the chains chunk by chunk: compile once, stream draws to the host, show progress.
 
-    ``chunks`` is the chunk loop's compilation when the caller has already begun it (see
-    :class:`_ChunkCompilation`); otherwise it is compiled here. Returns ``(carry, kept, run)``: the
+    ``chunks`` is the chunk loop's compilation, already begun by the caller (see
+    :class:`_ChunkCompilation`). Returns ``(carry, kept, run)``: the
     final per-chain states, the kept ``(draws, stats)`` chunks and the run's facts for
     ``Posterior.info`` (counts, times, whether it was interrupted).
     """
@@ -603,9 +606,6 @@ def _drive(
     if sharding is not None:
         carry = jax.device_put(carry, sharding)
         chain_keys = jax.device_put(chain_keys, sharding)
-    if chunks is None:
-        chunks = _ChunkCompilation(run_chunk, num_chains)
-        chunks.begin(carry, chain_keys)
     compiled, compile_time = chunks.result()
 
     progress = _Progress(progress_bar, total, num_warmup)
