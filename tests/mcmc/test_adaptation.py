@@ -65,3 +65,23 @@ def test_starting_metric_shortens_warmup_on_a_badly_scaled_posterior(monkeypatch
     monkeypatch.setattr(driver, "_metric_from_candidates", lambda dense_mass: lambda carry, *_: carry)
     unit = warmup_gradients()
     assert estimated < 0.5 * unit, (estimated, unit)
+
+
+def _window_ends(is_end):
+    return (np.flatnonzero(is_end) + 1).tolist()
+
+
+def test_warmup_schedule_is_stans_with_the_terminal_buffer_given():
+    from bayeskit.mcmc import default_term_buffer, warmup_schedule
+
+    # Stan's defaults (75, 50, 25) at 1,000: windows of 25, 50, 100, 200 and a stretched last one.
+    is_slow, is_end = warmup_schedule(1000, 75, 50, 25)
+    assert _window_ends(is_end) == [100, 150, 250, 450, 950]
+    assert is_slow.sum() == 875 and not is_slow[:75].any() and not is_slow[950:].any()
+    # bayeskit's default terminal buffer: 15% of warmup, at least Stan's 50.
+    assert [default_term_buffer(n) for n in (100, 300, 1000, 2000)] == [50, 50, 150, 300]
+    is_slow, is_end = warmup_schedule(1000, 75, default_term_buffer(1000), 25)
+    assert _window_ends(is_end) == [100, 150, 250, 450, 850] and not is_slow[850:].any()
+    # Too short for the buffers: 15% / 75% / 10%, one window, as in Stan.
+    is_slow, is_end = warmup_schedule(100, 75, default_term_buffer(100), 25)
+    assert _window_ends(is_end) == [90] and np.flatnonzero(is_slow).tolist() == list(range(15, 90))

@@ -76,6 +76,7 @@ def test_posterior_statistics_and_info(post8):
     assert post8.info["compile_time"] > 0 and post8.info["kernel"] == "nuts"
     # warmup costs gradients too: at least one per warmup iteration and chain
     assert post8.info["num_warmup_gradient_evaluations"] >= 4 * 1000
+    assert post8.info["warmup_windows"] == {"init_buffer": 75, "term_buffer": 150, "window": 25}
     summary = post8.summary()
     assert list(summary.columns) == [
         "mean",
@@ -186,6 +187,10 @@ def test_bad_arguments():
         sample(jax.random.key(0), T_GAUSS, kernel="gibs")
     with pytest.raises(TypeError, match="expected a Target"):
         sample(jax.random.key(0), gaussian_model)
+    with pytest.raises(ValueError, match="`term_buffer` must be an integer >= 0"):
+        sample(jax.random.key(0), T_GAUSS, term_buffer=-1)
+    with pytest.raises(ValueError, match="`window` must be an integer >= 1"):
+        sample(jax.random.key(0), T_GAUSS, window=0)
 
 
 def test_nan_everywhere_names_the_site():
@@ -301,6 +306,8 @@ def test_hand_built_kernel_on_a_target():
     np.testing.assert_allclose(post["x"].mean(axis=(0, 1)), [1.0, -1.0], atol=0.2)
     with pytest.raises(ValueError, match="`record` applies to kernel objects"):
         sample(jax.random.key(4), T_GAUSS, "nuts", record=lambda s: {})
+    with pytest.raises(ValueError, match="`term_buffer` tune the kernels named by a string"):
+        sample(jax.random.key(4), T_GAUSS, kernel, term_buffer=50)
 
 
 def test_compilation_cache_lets_a_later_run_skip_compiling(tmp_path):

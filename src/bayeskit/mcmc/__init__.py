@@ -9,6 +9,7 @@ from bayeskit.mcmc._kernel import HMCState, Kernel
 from bayeskit.mcmc.adaptation import (
     DualAveragingState,
     WelfordState,
+    default_term_buffer,
     dual_averaging_init,
     dual_averaging_update,
     initial_inverse_mass,
@@ -45,6 +46,7 @@ __all__ = [
     "RWMHInfo",
     "RWMHState",
     "WelfordState",
+    "default_term_buffer",
     "dual_averaging_init",
     "dual_averaging_update",
     "gaussian_euclidean",
