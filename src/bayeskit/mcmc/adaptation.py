@@ -20,8 +20,8 @@ import numpy as np
 __all__ = [
     "DualAveragingState",
     "WelfordState",
-    "dual_averaging_init",
     "default_term_buffer",
+    "dual_averaging_init",
     "dual_averaging_update",
     "initial_inverse_mass",
     "warmup_schedule",

@@ -380,9 +380,9 @@ def sample(
     draws. The windows are Stan's except that the terminal buffer, where only the step size
     adapts, is by default 15% of warmup (150 iterations of 1,000) rather than 50: the final step
     size is then less noisy and less conservative, which buys more ESS per gradient
-    (:func:`~bayeskit.mcmc.default_term_buffer`). Chains are spread over the visible devices; within a device they run batched with
-    ``vmap`` (on a CPU with at most 8 chains per device, one after another, which compiles faster
-    and never waits for a slower chain). Every
+    (:func:`~bayeskit.mcmc.default_term_buffer`). Chains are spread over the visible devices;
+    within a device they run batched with ``vmap`` (on a CPU with at most 8 chains per device,
+    one after another, which compiles faster and never waits for a slower chain). Every
     draw uses a key folded from its chain and iteration number, so results do not depend on the
     layout or on chunking. The compiled loop runs in chunks: between chunks the progress bar
     updates, draws move to the host, Ctrl-C stops with the draws so far, and a checkpoint can be
@@ -406,8 +406,8 @@ def sample(
         init_buffer, term_buffer, window: Stan's warmup windows: iterations that adapt only the
             step size at the start (default 75) and at the end, and the first slow window (default
             25; each next one doubles). The default ``term_buffer`` is 15% of ``num_warmup`` and at
-            least 50; ``term_buffer=50`` gives Stan's schedule exactly. When they do not fit in ``num_warmup``, they become
-            15%, 75% and 10% of it, as in Stan.
+            least 50; ``term_buffer=50`` gives Stan's schedule exactly. When they do not fit in
+            ``num_warmup``, they become 15%, 75% and 10% of it, as in Stan.
         num_integration_steps: leapfrog steps per HMC proposal.
         step_size: initial step size (default 1.0 for NUTS/HMC, 2.38/sqrt(dim) for RWMH).
         init: starting point: a dict of constrained values, or an unconstrained array of shape
