@@ -71,6 +71,8 @@ Run:  python benchmarks/gp_peers.py                          (n = 1,000 to 10,00
       python benchmarks/gp_peers.py --sizes 500 --max-iterations 5          (a smoke test)
       python benchmarks/gp_peers.py --sizes 5000 --max-iterations 10 --tag n5000_10it
                                    (fits at n = 5,000 with a 10-iteration budget, about 10 min)
+      python benchmarks/gp_peers.py --sizes 10000 --max-iterations 5 --repeats 1 --tag n10000_5it
+                                   (n = 10,000, a 5-iteration budget, about 31 min)
 Writes results/gp_peers.json and results/gp_peers.md (after every size, so a long run keeps what
 it finished); with ``--tag T``, results/gp_peers_T.json and .md instead.
 """
