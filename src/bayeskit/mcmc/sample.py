@@ -200,13 +200,15 @@ def _make_chunk_fn(target, make_kernel, num_warmup, target_accept, dense_mass, c
 
     Warmup and sampling share one compiled function: adaptation updates are committed only for
     iterations before ``num_warmup``, so one compilation serves the whole run. ``windows`` is
-    ``(init_buffer, term_buffer, window)`` for :func:`warmup_schedule` (default: 75,
-    :func:`default_term_buffer`, 25).
+    ``(init_buffer, term_buffer, window)`` for :func:`warmup_schedule` (default: its own, with
+    :func:`default_term_buffer`).
     """
     logdensity_fn = target.logdensity_fn
     dim = target.dim
-    init_buffer, term_buffer, window = windows or (75, default_term_buffer(num_warmup), 25)
-    is_slow, is_end = warmup_schedule(num_warmup, init_buffer, term_buffer, window)
+    if windows is None:
+        is_slow, is_end = warmup_schedule(num_warmup, term_buffer=default_term_buffer(num_warmup))
+    else:
+        is_slow, is_end = warmup_schedule(num_warmup, *windows)
     is_slow, is_end = np.append(is_slow, False), np.append(is_end, False)  # constants of the trace
     last_warmup = num_warmup - 1
 

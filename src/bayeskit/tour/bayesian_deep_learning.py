@@ -156,14 +156,13 @@ def _test_nll(pred, y_test):
 
 def _figures(bands, x, y, preds, y_test, console, out):
     plt = pyplot()
-    grid = GRID
     fig, axes = plt.subplots(2, 2, figsize=(12, 7), sharex=True, sharey=True)
     for ax, (name, (mean, aleatoric_var, epistemic_var)) in zip(axes.ravel(), bands.items()):
         alea, epi = 2 * np.sqrt(aleatoric_var), 2 * np.sqrt(epistemic_var)
-        ax.fill_between(grid, mean - alea, mean + alea, color="C1", alpha=0.25, label="± 2 sd aleatoric")
-        ax.fill_between(grid, mean - epi, mean + epi, color="C0", alpha=0.45, label="± 2 sd epistemic")
-        ax.plot(grid, mean, "C0", label="predictive mean")
-        ax.plot(grid, _truth(grid), "k--", lw=1, label="truth")
+        ax.fill_between(GRID, mean - alea, mean + alea, color="C1", alpha=0.25, label="± 2 sd aleatoric")
+        ax.fill_between(GRID, mean - epi, mean + epi, color="C0", alpha=0.45, label="± 2 sd epistemic")
+        ax.plot(GRID, mean, "C0", label="predictive mean")
+        ax.plot(GRID, _truth(GRID), "k--", lw=1, label="truth")
         ax.plot(x, y, "k.", ms=4)
         ax.axvspan(*GAP, color="grey", alpha=0.08)
         ax.set_title(name)
