@@ -1,4 +1,4 @@
-"""Warmup adaptation pieces: the starting metric estimated from the start's candidate points."""
+"""Warmup adaptation pieces: the starting metric from the start's candidates, the schedule, pooling."""
 
 import jax
 import jax.numpy as jnp
@@ -85,3 +85,33 @@ def test_warmup_schedule_is_stans_with_the_terminal_buffer_given():
     # Too short for the buffers: 15% / 75% / 10%, one window, as in Stan.
     is_slow, is_end = warmup_schedule(100, 75, default_term_buffer(100), 25)
     assert _window_ends(is_end) == [90] and np.flatnonzero(is_slow).tolist() == list(range(15, 90))
+
+
+def test_pool_inverse_mass_is_a_median_that_ignores_one_stray_chain():
+    from bayeskit.mcmc import pool_inverse_mass
+
+    # Diagonal: the per-coordinate median over chains, the same for every chain.
+    diag = np.array([[1.0, 0.01], [1.2, 0.011], [0.9, 0.009], [400.0, 5.0]])  # chain 3 strayed
+    pooled = pool_inverse_mass(diag)
+    assert pooled.shape == diag.shape
+    np.testing.assert_allclose(pooled, np.broadcast_to([1.1, 0.0105], diag.shape))
+    # Dense: the medoid chain's matrix (positive definite, unlike an elementwise median).
+    rng = np.random.default_rng(0)
+    mats = []
+    for scale in (1.0, 1.1, 0.95, 300.0):
+        a = rng.normal(size=(3, 3))
+        mats.append(scale * (np.eye(3) + 0.1 * a @ a.T))
+    pooled = pool_inverse_mass(np.stack(mats))
+    assert any(np.array_equal(pooled[0], m) for m in mats[:3])
+    assert np.all(pooled == pooled[0]) and np.all(np.linalg.eigvalsh(pooled[0]) > 0)
+
+
+def test_pool_metric_off_adapts_each_chain_alone():
+    def model(m):
+        m.sample("x", dist.Normal(0.0, jnp.array([1.0, 10.0])).to_event(1))
+
+    kwargs = dict(num_chains=2, num_warmup=60, num_samples=40, progress_bar=False, warn=False)
+    own = run_sampler(jax.random.key(3), target(model), pool_metric=False, **kwargs)
+    assert own.info["pool_metric"] is False
+    own_diag = np.asarray(own.info["inverse_mass_matrix_diagonal"])
+    assert not np.allclose(own_diag[0], own_diag[1])

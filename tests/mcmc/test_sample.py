@@ -77,6 +77,10 @@ def test_posterior_statistics_and_info(post8):
     # warmup costs gradients too: at least one per warmup iteration and chain
     assert post8.info["num_warmup_gradient_evaluations"] >= 4 * 1000
     assert post8.info["warmup_windows"] == {"init_buffer": 75, "term_buffer": 150, "window": 25}
+    # Every window end gave all chains the median of their estimates: one metric, own step sizes.
+    assert post8.info["pool_metric"] is True
+    diagonals = np.asarray(post8.info["inverse_mass_matrix_diagonal"])
+    assert np.all(diagonals == diagonals[0]) and len(set(post8.info["step_size"])) == 4
     summary = post8.summary()
     assert list(summary.columns) == [
         "mean",
@@ -191,6 +195,8 @@ def test_bad_arguments():
         sample(jax.random.key(0), T_GAUSS, term_buffer=-1)
     with pytest.raises(ValueError, match="`window` must be an integer >= 1"):
         sample(jax.random.key(0), T_GAUSS, window=0)
+    with pytest.raises(TypeError, match="`pool_metric` must be True or False"):
+        sample(jax.random.key(0), T_GAUSS, pool_metric="yes")
 
 
 def test_nan_everywhere_names_the_site():
@@ -308,6 +314,8 @@ def test_hand_built_kernel_on_a_target():
         sample(jax.random.key(4), T_GAUSS, "nuts", record=lambda s: {})
     with pytest.raises(ValueError, match="`term_buffer` tune the kernels named by a string"):
         sample(jax.random.key(4), T_GAUSS, kernel, term_buffer=50)
+    with pytest.raises(ValueError, match="`pool_metric` tune the kernels named by a string"):
+        sample(jax.random.key(4), T_GAUSS, kernel, pool_metric=False)
 
 
 def test_compilation_cache_lets_a_later_run_skip_compiling(tmp_path):

@@ -98,16 +98,14 @@ def _kernel_stats(info, names) -> dict:
 
 
 def custom_chunk_body(kernel, record, stat_names) -> Callable:
-    """The scan body of one chain: a transition, kept only for iterations before ``total``.
+    """The loop body of one chain: ``body(state, (i, chain_key))``, transition ``i``.
 
     Each iteration yields ``record(state)`` and the info fields named in ``stat_names``.
     """
 
     def body(state, xs):
-        i, total, chain_key = xs
+        i, chain_key = xs
         new_state, info = kernel.step(jax.random.fold_in(chain_key, i), state)
-        active = i < total
-        state = jax.tree.map(lambda a, b: jnp.where(active, a, b), new_state, state)
-        return state, (record(new_state), _kernel_stats(info, stat_names))
+        return new_state, (record(new_state), _kernel_stats(info, stat_names))
 
     return body

@@ -27,6 +27,7 @@ from bayeskit.mcmc.adaptation import (
     dual_averaging_init,
     dual_averaging_update,
     initial_inverse_mass,
+    pool_inverse_mass,
     warmup_schedule,
     welford_covariance,
     welford_init,
@@ -195,8 +196,16 @@ def _check_start(target: Target, found, first_candidates, given) -> None:
     )
 
 
+def _warmup_windows(num_warmup: int, windows=None) -> tuple[np.ndarray, np.ndarray]:
+    """``(is_slow, is_end)`` of :func:`warmup_schedule` for ``windows = (init_buffer, term_buffer,
+    window)``, or by default its own windows with :func:`default_term_buffer`."""
+    if windows is None:
+        return warmup_schedule(num_warmup, term_buffer=default_term_buffer(num_warmup))
+    return warmup_schedule(num_warmup, *windows)
+
+
 def _make_chunk_fn(target, make_kernel, num_warmup, target_accept, dense_mass, chunk_size, windows=None):
-    """Build the per-chain function that advances one chain ``chunk_size`` iterations.
+    """Build the per-chain function that advances one chain up to ``chunk_size`` iterations.
 
     Warmup and sampling share one compiled function: adaptation updates are committed only for
     iterations before ``num_warmup``, so one compilation serves the whole run. ``windows`` is
@@ -205,19 +214,15 @@ def _make_chunk_fn(target, make_kernel, num_warmup, target_accept, dense_mass, c
     """
     logdensity_fn = target.logdensity_fn
     dim = target.dim
-    if windows is None:
-        is_slow, is_end = warmup_schedule(num_warmup, term_buffer=default_term_buffer(num_warmup))
-    else:
-        is_slow, is_end = warmup_schedule(num_warmup, *windows)
+    is_slow, is_end = _warmup_windows(num_warmup, windows)
     is_slow, is_end = np.append(is_slow, False), np.append(is_end, False)  # constants of the trace
     last_warmup = num_warmup - 1
 
     def body(carry, xs):
         state, da, wf, eps, imm = carry
-        i, total, chain_key = xs
+        i, chain_key = xs
         new_state, info = make_kernel(logdensity_fn, eps, imm).step(jax.random.fold_in(chain_key, i), state)
-        active = i < total
-        warm = active & (i < num_warmup)
+        warm = i < num_warmup
         j = jnp.minimum(i, num_warmup)
         da_new = dual_averaging_update(da, info.acceptance_rate, target_accept)
         wf_new = jax.tree.map(
@@ -232,7 +237,7 @@ def _make_chunk_fn(target, make_kernel, num_warmup, target_accept, dense_mass, c
         da_new = jax.tree.map(lambda a, b: jnp.where(end, a, b), dual_averaging_init(eps_new), da_new)
         pick = lambda new, old, c: jax.tree.map(lambda a, b: jnp.where(c, a, b), new, old)
         carry = (
-            pick(new_state, state, active),
+            new_state,
             pick(da_new, da, warm),
             pick(wf_new, wf, warm),
             jnp.where(warm, eps_new, eps),
@@ -244,17 +249,34 @@ def _make_chunk_fn(target, make_kernel, num_warmup, target_accept, dense_mass, c
         )
         return carry, out
 
-    return _scan_chunk(body, chunk_size)
+    return _loop_chunk(body, chunk_size)
 
 
-def _scan_chunk(body, chunk_size):
-    """``run_chunk(carry, start, total, chain_key)``: ``chunk_size`` iterations of ``body`` from ``start``."""
+def _loop_chunk(body, chunk_size):
+    """``run_chunk(carry, start, stop, chain_key)``: iterations ``start, ..., stop - 1`` of ``body``.
 
-    def run_chunk(carry, start, total, chain_key):
-        steps = start + jnp.arange(chunk_size)
-        n = steps.shape[0]
-        xs = (steps, jnp.full((n,), total), jnp.broadcast_to(chain_key, (n,) + chain_key.shape))
-        return jax.lax.scan(body, carry, xs)
+    ``body(carry, (i, chain_key)) -> (carry, out)``. At most ``chunk_size`` iterations run (``stop``
+    is traced, so one compilation serves chunks of any length up to that, such as the pieces of
+    warmup between window ends); the outputs are ``[chunk_size, ...]``, of which the first
+    ``stop - start`` rows are the iterations'. The body is jitted once and traced once: its output
+    shapes come from that trace (``eval_shape``), which the loop then reuses; ``inline`` puts
+    it in the loop as if traced there (as a call, the logistic benchmark's gradients were 18%
+    slower).
+    """
+    step = jax.jit(body, inline=True)
+
+    def run_chunk(carry, start, stop, chain_key):
+        _, out_shapes = jax.eval_shape(step, carry, (start, chain_key))
+        buffers = jax.tree.map(lambda s: jnp.zeros((chunk_size, *s.shape), s.dtype), out_shapes)
+
+        def one(k, loop_carry):
+            carry, buffers = loop_carry
+            carry, out = step(carry, (start + k, chain_key))
+            put = lambda buf, x: jax.lax.dynamic_update_index_in_dim(buf, x, k, 0)  # noqa: E731
+            return carry, jax.tree.map(put, buffers, out)
+
+        num = jnp.clip(stop - start, 0, chunk_size)
+        return jax.lax.fori_loop(0, num, one, (carry, buffers))
 
     return run_chunk
 
@@ -264,7 +286,7 @@ MAP_CHAINS_UP_TO = 8
 
 
 def _device_chains(run_chunk, chains_per_device: int):
-    """``chains_fn(carry, start, total, chain_keys)``: one device's chains advanced by one chunk.
+    """``chains_fn(carry, start, stop, chain_keys)``: one device's chains advanced by one chunk.
 
     On a CPU, for a few chains, the device runs them one after another (``lax.map``): batching
     gains nothing there once a gradient is more than a few vector operations, every ``while_loop``
@@ -276,8 +298,8 @@ def _device_chains(run_chunk, chains_per_device: int):
     """
     if jax.default_backend() == "cpu" and chains_per_device <= MAP_CHAINS_UP_TO:
 
-        def chains_fn(carry, start, total, chain_keys):
-            one = lambda ck: run_chunk(ck[0], start, total, ck[1])  # noqa: E731
+        def chains_fn(carry, start, stop, chain_keys):
+            one = lambda ck: run_chunk(ck[0], start, stop, ck[1])  # noqa: E731
             carry, out = jax.lax.map(one, (carry, chain_keys))
             return carry, jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), out)
 
@@ -357,6 +379,7 @@ def sample(
     init_buffer: int | None = None,
     term_buffer: int | None = None,
     window: int | None = None,
+    pool_metric: bool | None = None,
     num_integration_steps: int = 32,
     step_size: float | None = None,
     init=None,
@@ -382,9 +405,12 @@ def sample(
     draws. The windows are Stan's except that the terminal buffer, where only the step size
     adapts, is by default 15% of warmup (150 iterations of 1,000) rather than 50: the final step
     size is then less noisy and less conservative, which buys more ESS per gradient
-    (:func:`~bayeskit.mcmc.default_term_buffer`). Chains are spread over the visible devices;
-    within a device they run batched with ``vmap`` (on a CPU with at most 8 chains per device,
-    one after another, which compiles faster and never waits for a slower chain). Every
+    (:func:`~bayeskit.mcmc.default_term_buffer`); and at each window end every chain takes the
+    median of the chains' metric estimates (``pool_metric``), so that one chain that wandered
+    into a region of negligible mass does not sample on that region's scales. Chains are spread
+    over the visible devices; within a device they run batched with ``vmap`` (on a CPU with at
+    most 8 chains per device, one after another, which compiles faster and never waits for a
+    slower chain). Every
     draw uses a key folded from its chain and iteration number, so results do not depend on the
     layout or on chunking. The compiled loop runs in chunks: between chunks the progress bar
     updates, draws move to the host, Ctrl-C stops with the draws so far, and a checkpoint can be
@@ -410,6 +436,12 @@ def sample(
             25; each next one doubles). The default ``term_buffer`` is 15% of ``num_warmup`` and at
             least 50; ``term_buffer=50`` gives Stan's schedule exactly. When they do not fit in
             ``num_warmup``, they become 15%, 75% and 10% of it, as in Stan.
+        pool_metric: at the end of each slow window, give every chain the same metric, the
+            median of the chains' own estimates (:func:`~bayeskit.mcmc.pool_inverse_mass`);
+            default on with two or more chains. A chain whose window visited a region of
+            negligible mass then does not carry that region's scales into sampling (without it,
+            posteriordb's ``bball`` model failed at half its seeds). ``False`` adapts each chain on
+            its own draws, as Stan does.
         num_integration_steps: leapfrog steps per HMC proposal.
         step_size: initial step size (default 1.0 for NUTS/HMC, 2.38/sqrt(dim) for RWMH).
         init: starting point: a dict of constrained values, or an unconstrained array of shape
@@ -455,6 +487,7 @@ def sample(
         tuned = {
             "target_accept": target_accept, "step_size": step_size, "dense_mass": dense_mass or None,
             "init_buffer": init_buffer, "term_buffer": term_buffer, "window": window,
+            "pool_metric": pool_metric,
         }  # fmt: skip
         given_tuning = [k for k, v in tuned.items() if v is not None]
         if given_tuning:
@@ -491,6 +524,9 @@ def sample(
         ),
         _check_positive_int("window", 25 if window is None else window),
     )
+    if pool_metric is not None and not isinstance(pool_metric, bool | np.bool_):
+        raise TypeError(f"sample: `pool_metric` must be True or False, got {pool_metric!r}.")
+    pool_metric = num_chains > 1 if pool_metric is None else bool(pool_metric) and num_chains > 1
     if target.dim == 0:
         raise ValueError(f"sample: model `{target.name}` has no latent sites to sample.")
     if target_accept is None:
@@ -532,6 +568,8 @@ def sample(
         num_warmup=num_warmup, num_samples=num_samples, chunk_size=chunk_size, thin=thin,
         progress_bar=progress_bar, until_converged=until_converged, min_ess=min_ess,
         max_samples=max_samples, checkpoint=checkpoint, resume=resume, callback=callback,
+        window_ends=np.flatnonzero(_warmup_windows(num_warmup, windows)[1]) + 1,
+        pool=_pool_metric if pool_metric else None,
     )  # fmt: skip
     step_sizes = np.asarray(carry[3])
     inv_mass = np.asarray(carry[4])
@@ -545,6 +583,7 @@ def sample(
         "max_tree_depth": max_tree_depth if kernel == "nuts" else None,
         "dense_mass": dense_mass,
         "warmup_windows": dict(zip(("init_buffer", "term_buffer", "window"), windows, strict=True)),
+        "pool_metric": pool_metric,
         "step_size": step_sizes.tolist(),
         "inverse_mass_matrix_diagonal": (
             np.diagonal(inv_mass, axis1=-2, axis2=-1) if dense_mass else inv_mass
@@ -554,6 +593,13 @@ def sample(
     post = _assemble(kept, thin, info, [])
     post.sample_stats["step_size"] = np.broadcast_to(step_sizes[:, None], (num_chains, post.num_draws)).copy()
     return _finish(post, warn)
+
+
+def _pool_metric(carry):
+    """The chain states with every chain's inverse mass matrix replaced by the chains' pool."""
+    imm = carry[4]
+    pooled = pool_inverse_mass(jax.device_get(imm))
+    return (*carry[:4], jax.device_put(pooled, imm.sharding))
 
 
 def _finish(post: Posterior, warn: bool) -> Posterior:
@@ -594,7 +640,7 @@ def _sample_custom(
         )
     check_record(record, one_chain)
     chunks = _ChunkCompilation(
-        _scan_chunk(custom_chunk_body(kernel, record, tuple(_STAT_NAMES)), chunk_size), num_chains
+        _loop_chunk(custom_chunk_body(kernel, record, tuple(_STAT_NAMES)), chunk_size), num_chains
     )
     chunks.begin(carry, chain_keys)  # a resumed run's state has these shapes too
     carry, kept, run = _drive(
@@ -618,14 +664,18 @@ def _sample_custom(
 def _drive(
     carry, chain_keys, chunks, *, step_size_of, num_chains, num_warmup, num_samples, chunk_size, thin,
     progress_bar, until_converged, min_ess, max_samples, checkpoint, resume, callback,
+    window_ends=(), pool=None,
 ):  # fmt: skip
     """Run the chains chunk by chunk: compile once, stream draws to the host, show progress.
 
     ``chunks`` is the chunk loop's compilation, already begun by the caller (see
-    :class:`_ChunkCompilation`). Returns ``(carry, kept, run)``: the
-    final per-chain states, the kept ``(draws, stats)`` chunks and the run's facts for
-    ``Posterior.info`` (counts, times, whether it was interrupted).
+    :class:`_ChunkCompilation`). A chunk also ends at each of ``window_ends`` (iteration counts),
+    where ``pool(carry)`` replaces the chains' state (the warmup's cross-chain pooling of the
+    metric). Returns ``(carry, kept, run)``: the final per-chain states, the kept
+    ``(draws, stats)`` chunks and the run's facts for ``Posterior.info`` (counts, times, whether
+    it was interrupted).
     """
+    window_ends = sorted(window_ends) if pool is not None else []
     total = num_warmup + num_samples
     start = 0
     kept: list[tuple[dict, dict]] = []
@@ -646,9 +696,14 @@ def _drive(
         with progress:
             while True:
                 while start < total:
-                    carry, (draws, info) = compiled(carry, np.int32(start), np.int32(total), chain_keys)
+                    # Chunks end on multiples of chunk_size, and also at the warmup's window ends.
+                    stop = (start // chunk_size + 1) * chunk_size
+                    stop = min([stop, total, *(e for e in window_ends if e > start)])
+                    carry, (draws, info) = compiled(carry, np.int32(start), np.int32(stop), chain_keys)
+                    if stop in window_ends:
+                        carry = pool(carry)
                     draws, info = jax.device_get((draws, info))
-                    n_new = min(chunk_size, total - start)
+                    n_new = stop - start
                     lo = max(num_warmup - start, 0)  # first sampling iteration within this chunk
                     if "num_integration_steps" in info:
                         warmup_steps += int(np.sum(info["num_integration_steps"][: min(lo, n_new)]))
