@@ -32,7 +32,11 @@ def _load_models():
 pdb = _load_models()
 
 
-@pytest.mark.parametrize("name", ["sblrc-blr", "mesquite-logmesquite", "arK-arK"])
+# bball at seed 0 failed (R-hat 1.15, 689 divergences) before warmup pooled the metric across
+# chains: a chain that adapted to a minor region went back there and stayed.
+@pytest.mark.parametrize(
+    "name", ["sblrc-blr", "mesquite-logmesquite", "arK-arK", "bball_drive_event_0-hmm_drive_0"]
+)
 def test_nuts_matches_posteriordb_reference(name):
     spec = pdb.POSTERIORS[name]
     post = sample(
