@@ -410,11 +410,10 @@ def sample(
     into a region of negligible mass does not sample on that region's scales. Chains are spread
     over the visible devices; within a device they run batched with ``vmap`` (on a CPU with at
     most 8 chains per device, one after another, which compiles faster and never waits for a
-    slower chain). Every
-    draw uses a key folded from its chain and iteration number, so results do not depend on the
-    layout or on chunking. The compiled loop runs in chunks: between chunks the progress bar
-    updates, draws move to the host, Ctrl-C stops with the draws so far, and a checkpoint can be
-    written.
+    slower chain). Every draw uses a key folded from its chain and iteration number, so results
+    do not depend on the layout or on chunking. The compiled loop runs in chunks: between chunks
+    the progress bar updates, draws move to the host, Ctrl-C stops with the draws so far, and a
+    checkpoint can be written.
 
     A kernel built by hand (``kernel=gibbs(blocks)``, or ``rwmh``/``hmc``/``nuts`` with settings of
     your own) runs as it is: ``num_warmup`` iterations of burn-in, nothing adapted, then
