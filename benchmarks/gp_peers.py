@@ -73,6 +73,9 @@ Run:  python benchmarks/gp_peers.py                          (n = 1,000 to 10,00
                                    (fits at n = 5,000 with a 10-iteration budget, about 10 min)
       python benchmarks/gp_peers.py --sizes 10000 --max-iterations 5 --repeats 1 --tag n10000_5it
                                    (n = 10,000, a 5-iteration budget, about 31 min)
+      python benchmarks/gp_peers.py --device gpu --tag gpu_h100
+                                   (on a GPU machine: bayeskit, GPyTorch on CUDA and tinygp; no
+                                   scikit-learn, which has no GPU; the floor is the faster Cholesky)
 Writes results/gp_peers.json and results/gp_peers.md (after every size, so a long run keeps what
 it finished); with ``--tag T``, results/gp_peers_T.json and .md instead.
 """
@@ -401,18 +404,22 @@ def gpytorch_cholesky():
 class GPyTorch:
     name = "gpytorch"
     optimizer = "lbfgs"
+    device = torch.device("cpu")  # "cuda" with --device gpu
 
     def __init__(self, X, y):
-        self.X = torch.as_tensor(X, dtype=torch.float64)
-        self.y = torch.as_tensor(y, dtype=torch.float64)
+        self.X = self.tensor(X)
+        self.y = self.tensor(y)
+
+    def tensor(self, x):
+        return torch.as_tensor(x, dtype=torch.float64, device=self.device)
 
     def model(self, theta):
         ls, var, noise = split_theta(theta)
         likelihood = gpytorch.likelihoods.GaussianLikelihood()
-        model = _ExactGP(self.X, self.y, likelihood).double()
-        model.covar_module.base_kernel.lengthscale = torch.as_tensor(ls, dtype=torch.float64).reshape(1, D)
-        model.covar_module.outputscale = torch.tensor(var, dtype=torch.float64)
-        model.likelihood.noise = torch.tensor([noise], dtype=torch.float64)
+        model = _ExactGP(self.X, self.y, likelihood).double().to(self.device)
+        model.covar_module.base_kernel.lengthscale = self.tensor(ls).reshape(1, D)
+        model.covar_module.outputscale = self.tensor(var)
+        model.likelihood.noise = self.tensor([noise])
         model.train()
         return model, gpytorch.mlls.ExactMarginalLogLikelihood(likelihood, model)
 
@@ -429,7 +436,7 @@ class GPyTorch:
         ):
             # value = softplus(raw) (+ a lower bound): d value / d raw = sigmoid(raw).
             g = -n * raw.grad.detach() * value.detach().reshape(raw.shape) / torch.sigmoid(raw.detach())
-            out.append(g.reshape(-1).numpy())
+            out.append(g.reshape(-1).cpu().numpy())
         return np.concatenate(out)
 
     def value_and_grad_fn(self, theta):
@@ -497,17 +504,16 @@ class GPyTorch:
             },
         }
 
-    @staticmethod
-    def predict_fn(fitted, X_test):
+    def predict_fn(self, fitted, X_test):
         model = fitted["model"]
         model.eval()
         model.likelihood.eval()
-        X_test = torch.as_tensor(X_test, dtype=torch.float64)
+        X_test = self.tensor(X_test)
 
         def run():
             with torch.no_grad(), gpytorch_cholesky():
                 pred = model.likelihood(model(X_test))
-                return pred.mean.numpy(), pred.variance.numpy()
+                return pred.mean.cpu().numpy(), pred.variance.cpu().numpy()
 
         return run
 
@@ -740,7 +746,8 @@ def render(meta: dict, sizes: list[dict]) -> str:
     lines = [
         "# GP peers: bayeskit exact GPR vs scikit-learn, GPyTorch and tinygp",
         "",
-        f"{meta['date']} on {meta['cpu']} ({meta['cpu_count']} cores), {meta['platform']}. float64 on the CPU, "
+        f"{meta['date']} on {meta['cpu']} ({meta['cpu_count']} cores), {meta['platform']}. float64 on "
+        f"{'the GPU, ' + meta['accelerator'] if meta.get('device') == 'gpu' else 'the CPU'}, "
         f"ARD RBF, d = {D}, zero mean, synthetic data (seed {meta['seed']}); torch threads "
         f"{meta['torch_threads']}; BLAS/OpenMP pools: {', '.join(meta['blas_threads']) or 'unknown'}. "
         f"Load average (1 min) at start {meta['load_start']:.2f}, at end {meta['load_end']:.2f}; "
@@ -913,13 +920,33 @@ def main():
     parser.add_argument(
         "--fit-sizes", nargs="*", type=int, default=None, help="fit only at these sizes (default: every size)"
     )
-    parser.add_argument("--peers", nargs="*", choices=PEERS, default=list(PEERS))
+    parser.add_argument(
+        "--peers",
+        nargs="*",
+        choices=PEERS,
+        default=None,
+        help="default: all on a CPU; GPyTorch and tinygp with --device gpu (scikit-learn has no GPU)",
+    )
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "gpu"),
+        default="cpu",
+        help="gpu: JAX's default GPU and GPyTorch on CUDA (the floor is then the GPU's Cholesky)",
+    )
     parser.add_argument("--gpytorch-optimizer", choices=("lbfgs", "adam"), default="lbfgs")
     parser.add_argument(
         "--tag", default="", help="write results/gp_peers_<tag>.{json,md} (a run with other settings)"
     )
     args = parser.parse_args()
     GPyTorch.optimizer = args.gpytorch_optimizer
+    if args.peers is None:
+        args.peers = list(PEERS) if args.device == "cpu" else ["gpytorch", "tinygp"]
+    if args.device == "gpu":
+        if jax.default_backend() != "gpu" or not torch.cuda.is_available():
+            parser.error(
+                f"--device gpu: JAX's backend is {jax.default_backend()!r}, torch CUDA {torch.cuda.is_available()}"
+            )
+        GPyTorch.device = torch.device("cuda")
     libraries = ["bayeskit", *[p for p in PEERS if p in args.peers]]
 
     started = time.perf_counter()
@@ -927,6 +954,8 @@ def main():
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "cpu": cpu_name(),
         "cpu_count": os.cpu_count(),
+        "device": args.device,
+        "accelerator": str(jax.devices()[0].device_kind) if args.device == "gpu" else None,
         "platform": platform.platform(),
         "torch_threads": torch.get_num_threads(),
         "blas_threads": blas_threads(),

@@ -872,17 +872,29 @@ def render(meta: dict, models: list[dict]) -> str:
     lines = [
         "# MCMC peers: bayeskit NUTS vs NumPyro, BlackJAX and nutpie (PyMC)",
         "",
-        f"{meta['date']} on {meta['cpu']} ({meta['cpu_count']} cores; {meta['jax_devices']} JAX host devices), "
-        f"{meta['platform']}. {meta['num_chains']} chains x ({meta['num_warmup']:,} warmup + "
+        f"{meta['date']} on {meta['cpu']} ({meta['cpu_count']} cores; "
+        + (
+            f"JAX on {meta['jax_devices']} x {meta['accelerator']}), "
+            if meta.get("accelerator")
+            else f"{meta['jax_devices']} JAX host devices), "
+        )
+        + f"{meta['platform']}. {meta['num_chains']} chains x ({meta['num_warmup']:,} warmup + "
         f"{meta['num_samples']:,} draws), float64, seed {meta['seed']}, one run per library and model. "
         f"Load average (1 min) at start {meta['load_start']:.2f}, at end {meta['load_end']:.2f}; "
         f"total run {meta['total_s'] / 60:.1f} min{' (nice ' + str(meta['nice']) + ')' if meta['nice'] else ''}.",
         "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v) + ".",
         "",
-        'How: bayeskit `sample` (chains sharded over 2 devices, each device running its 2 in turn); NumPyro `chain_method="vectorized"` '
-        "and BlackJAX (`window_adaptation` per chain, then `nuts` in `lax.scan`, all vmapped) on one device; "
-        "nutpie (numba backend) on 2 threads. Defaults everywhere: target acceptance 0.8, max tree depth 10, "
+        (
+            "How: every library on the one GPU, chains vmapped (bayeskit `sample`, NumPyro "
+            '`chain_method="vectorized"`, BlackJAX `window_adaptation` then `nuts` in `lax.scan`); nutpie, '
+            "which runs on the CPU, is not in this run. Defaults"
+            if meta.get("accelerator")
+            else 'How: bayeskit `sample` (chains sharded over 2 devices, each device running its 2 in turn); NumPyro `chain_method="vectorized"` '
+            "and BlackJAX (`window_adaptation` per chain, then `nuts` in `lax.scan`, all vmapped) on one device; "
+            "nutpie (numba backend) on 2 threads. Defaults"
+        )
+        + " everywhere: target acceptance 0.8, max tree depth 10, "
         "diagonal mass matrix. Wall time covers building the model, initialisation, compilation, warmup "
         "and sampling, up to draws in NumPy. Compile time: the JAX libraries' tracing, lowering and XLA "
         'compilation spans from `jax.monitoring` (bayeskit\'s own `info["compile_time"]` of its main loop '
@@ -1112,6 +1124,11 @@ def main():
     parser.add_argument(
         "--no-second-run", action="store_true", help="skip the runs with a persistent compilation cache"
     )
+    parser.add_argument(
+        "--tag",
+        default="",
+        help="write results/mcmc_peers_<tag>.{json,md} (a run on another machine or setting)",
+    )
     parser.add_argument("--one-device-worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--second-run-worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -1129,10 +1146,20 @@ def main():
     # Warm JAX's own one-time start-up costs so that no library's first run pays them.
     warm_up()
     one_device = "bayeskit" in libraries and jax.device_count() > 1 and not args.no_one_device
-    models = [
-        run_model(name, i, num_warmup, num_samples, libraries, one_device, args.quick, not args.no_second_run)
-        for i, name in enumerate(args.models)
-    ]
+    models = []
+    for i, name in enumerate(args.models):
+        models.append(
+            run_model(
+                name, i, num_warmup, num_samples, libraries, one_device, args.quick, not args.no_second_run
+            )
+        )
+        text = report(models, started, load_start, args)  # after every model, so a cut-short run keeps them
+    print("\n" + text)
+    print(f"Total: {time.perf_counter() - started:.0f} s")
+
+
+def report(models: list[dict], started: float, load_start: float, args) -> str:
+    """Render the models run so far and, unless ``--quick``, write them to results/."""
     total = time.perf_counter() - started
     meta = {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -1140,11 +1167,12 @@ def main():
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
         "jax_devices": jax.device_count(),
+        "accelerator": None if jax.default_backend() == "cpu" else jax.devices()[0].device_kind,
         "versions": versions(),
         "pytensor_floatX": str(__import__("pytensor").config.floatX) if pm is not None else None,
         "num_chains": NUM_CHAINS,
-        "num_warmup": num_warmup,
-        "num_samples": num_samples,
+        "num_warmup": 200 if args.quick else 1000,
+        "num_samples": 200 if args.quick else 1000,
         "seed": SEED,
         "load_start": load_start,
         "load_end": os.getloadavg()[0],
@@ -1153,13 +1181,13 @@ def main():
         "nutpie_error": NUTPIE_ERROR,
     }
     text = render(meta, models)
-    print("\n" + text)
-    print(f"Total: {total:.0f} s")
     if not args.quick:
         RESULTS.mkdir(exist_ok=True)
+        stem = "mcmc_peers" + (f"_{args.tag}" if args.tag else "")
         payload = {"meta": meta, "models": models}
-        (RESULTS / "mcmc_peers.json").write_text(json.dumps(payload, indent=2, default=_json_default))
-        (RESULTS / "mcmc_peers.md").write_text(text)
+        (RESULTS / f"{stem}.json").write_text(json.dumps(payload, indent=2, default=_json_default))
+        (RESULTS / f"{stem}.md").write_text(text)
+    return text
 
 
 def _json_default(x):
