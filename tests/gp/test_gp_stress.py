@@ -74,6 +74,65 @@ def test_float32_end_to_end():
     np.testing.assert_allclose(fitted.log_marginal_likelihood(), ref.log_marginal_likelihood(), rtol=1e-3)
 
 
+def test_float32_inputs_with_float64_hyperparameters():
+    # Under x64 a hyperparameter left at its Python default is float64 beside float32 ones: the
+    # gradients must come back in each parameter's own dtype (this raised a raw JAX TypeError).
+    X32, y32 = X.astype(np.float32), y.astype(np.float32)
+    for kernel, noise in ((K.RBF(jnp.ones(2, jnp.float32)), jnp.float32(1e-2)), (K.Matern52(1.0), 1e-2)):
+        fitted = _finite_fit_or_typed_error(GPR(kernel, noise=noise), X32, y32)
+        assert fitted is not None
+
+
+def _dot_precisions(jaxpr) -> list:
+    """The precision of every matrix product in a jaxpr, its inner jaxprs included."""
+    import jax
+
+    found = []
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name == "dot_general":
+            found.append(eqn.params["precision"])
+        for param in eqn.params.values():
+            for sub in param if isinstance(param, tuple | list) else (param,):
+                if isinstance(sub, jax.extend.core.ClosedJaxpr):
+                    found += _dot_precisions(sub.jaxpr)
+                elif isinstance(sub, jax.extend.core.Jaxpr):
+                    found += _dot_precisions(sub)
+    return found
+
+
+def test_float32_matrix_products_ask_for_full_precision():
+    # On GPUs JAX's default float32 product is TF32 (about 3 digits), which the squared distances
+    # and K_* alpha cannot afford; every product of the GP algebra asks for HIGHEST.
+    import jax
+
+    from bayeskit.gp import ZeroMean
+    from bayeskit.gp.gpr import _Hyper, _log_marginal, _predict
+    from bayeskit.gp.means import LinearMean
+    from bayeskit.gp.sgpr import _elbo
+    from bayeskit.gp.sgpr import _Hyper as _SparseHyper
+
+    X32, y32 = jnp.asarray(X[:12], jnp.float32), jnp.asarray(y[:12], jnp.float32)
+    highest = (jax.lax.Precision.HIGHEST, jax.lax.Precision.HIGHEST)
+    for kernel in (
+        K.RBF(jnp.ones(2, jnp.float32)),
+        K.Matern32(jnp.float32(1.0)) + K.Linear(jnp.float32(1.0)),
+    ):
+        hyper = _Hyper(
+            kernel, LinearMean(weights=jnp.zeros(2, jnp.float32), bias=jnp.float32(0.0)), jnp.float32(-2.0)
+        )
+        programs = {
+            "value and gradient": jax.make_jaxpr(jax.value_and_grad(_log_marginal))(hyper, X32, y32),
+            "prediction": jax.make_jaxpr(lambda h: _predict(h, X32, jnp.eye(12), y32, X32[:3], True))(hyper),
+            "SGPR bound": jax.make_jaxpr(jax.grad(_elbo))(
+                _SparseHyper(kernel, ZeroMean(), jnp.float32(-2.0), X32[:4]), X32, y32
+            ),
+        }
+        for name, program in programs.items():
+            precisions = _dot_precisions(program.jaxpr)
+            assert precisions, name
+            assert all(p == highest for p in precisions), (name, precisions)
+
+
 def test_sgpr_bound_stays_finite_as_inducing_points_coalesce():
     # Learned inducing inputs can drift onto each other; the bound and its gradient must stay
     # finite all the way (jitter added as needed), or L-BFGS stalls on a NaN it cannot step out of.

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import ndtr
 
+from bayeskit.gp._precise import dot, matmul
 from bayeskit.gp.cholesky import inverse_from_cholesky
 
 __all__ = ["expected_sigmoid", "find_mode", "laplace_at_mode", "laplace_evidence"]
@@ -48,7 +49,7 @@ def _newton_step(K, m, y, f):
     sqrt_w = jnp.sqrt(w)
     L = _b_cholesky(K, sqrt_w)
     b = w * (f - m) + (y - pi)
-    return b - sqrt_w * jax.scipy.linalg.cho_solve((L, True), sqrt_w * (K @ b))
+    return b - sqrt_w * jax.scipy.linalg.cho_solve((L, True), sqrt_w * matmul(K, b))
 
 
 def find_mode(K, m, y, max_iterations: int, tol):
@@ -65,12 +66,12 @@ def find_mode(K, m, y, max_iterations: int, tol):
     tol = math.sqrt(float(jnp.finfo(dtype).eps)) if tol is None else tol
 
     def psi(a, g):
-        return -0.5 * jnp.dot(a, g) + _log_likelihood(y, m + g)
+        return -0.5 * dot(a, g) + _log_likelihood(y, m + g)
 
     def newton(state):
         a, g, value, i, _ = state
         a_full = _newton_step(K, m, y, m + g)
-        g_full = K @ a_full
+        g_full = matmul(K, a_full)
 
         def halve(ls):
             t, _, _, _, k = ls
@@ -112,7 +113,7 @@ def laplace_at_mode(K, m, y, max_iterations: int, tol):
     pi = jax.nn.sigmoid(f)
     sqrt_w = jnp.sqrt(pi * (1.0 - pi))
     L = _b_cholesky(K, sqrt_w)
-    value = -0.5 * jnp.dot(a, f - m) + _log_likelihood(y, f) - jnp.sum(jnp.log(jnp.diagonal(L)))
+    value = -0.5 * dot(a, f - m) + _log_likelihood(y, f) - jnp.sum(jnp.log(jnp.diagonal(L)))
     value = jnp.where(jnp.isfinite(value), value, -jnp.inf)
     return value, (a, f, pi, sqrt_w, L, num_iterations, converged)
 
@@ -147,10 +148,10 @@ def _evidence_backward(max_iterations, tol, residuals, cotangent):
     B_inv = inverse_from_cholesky(L)
     R = sqrt_w[:, None] * B_inv * sqrt_w[None, :]
     M = sqrt_w[:, None] * K  # W^1/2 K
-    posterior_var = jnp.diagonal(K) - jnp.sum((B_inv @ M) * M, axis=0)  # diag((K^-1 + W)^-1)
+    posterior_var = jnp.diagonal(K) - jnp.sum(matmul(B_inv, M) * M, axis=0)  # diag((K^-1 + W)^-1)
     third = -pi * (1.0 - pi) * (1.0 - 2.0 * pi)  # d^3 log p(y|f) / df^3, the same for y = 0 and 1
     s2 = 0.5 * posterior_var * third
-    u = s2 - R @ (K @ s2)
+    u = s2 - matmul(R, matmul(K, s2))
     grad = y - pi
     implicit = jnp.outer(u, grad)
     dK = 0.5 * (jnp.outer(a, a) - R) + 0.5 * (implicit + implicit.T)

@@ -14,6 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import log_ndtr, ndtr
 
+from bayeskit.gp._precise import matmul
+
 __all__ = ["LIKELIHOODS", "bernoulli_proba", "check_labels", "check_likelihood", "expected_log_likelihood"]
 
 LIKELIHOODS = ("gaussian", "bernoulli")
@@ -56,7 +58,7 @@ def expected_log_likelihood(likelihood: str, y, mean, var, noise) -> jax.Array:
     weights = jnp.asarray(weights / math.sqrt(math.pi), dtype=mean.dtype)
     f = mean[:, None] + jnp.sqrt(2.0 * var)[:, None] * nodes
     sign = (2.0 * y - 1.0)[:, None]
-    return log_ndtr(sign * f) @ weights
+    return matmul(log_ndtr(sign * f), weights)
 
 
 def bernoulli_proba(mean, var) -> jax.Array:

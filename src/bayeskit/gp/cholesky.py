@@ -12,6 +12,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayeskit.gp._precise import matmul
+
 __all__ = [
     "NotPositiveDefiniteError",
     "jittered_cholesky",
@@ -127,7 +129,7 @@ def _factor_of_jvp(primals, tangents):
     left = jax.scipy.linalg.solve_triangular(L, dA, lower=True)
     inner = jax.scipy.linalg.solve_triangular(L, left.T, lower=True)
     phi = jnp.tril(inner) - 0.5 * jnp.diag(jnp.diagonal(inner))
-    return L, L @ phi
+    return L, matmul(L, phi)
 
 
 # Below this size the callback's fixed cost (a millisecond or more) outweighs the flops saved.

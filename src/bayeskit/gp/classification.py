@@ -20,6 +20,7 @@ from bayeskit._background_compile import BackgroundCompile
 from bayeskit.gp._data import check_inputs, check_training_data
 from bayeskit.gp._fit import FitInfo, maximize
 from bayeskit.gp._laplace_logistic import expected_sigmoid, laplace_at_mode, laplace_evidence
+from bayeskit.gp._precise import matmul
 from bayeskit.gp.kernels._base import Kernel
 from bayeskit.gp.means import MeanFunction, ZeroMean
 from bayeskit.gp.prediction import GPPrediction
@@ -61,10 +62,10 @@ def _condition(hyper: _Hyper, X, y):
 def _predict(hyper: _Hyper, X, grad, sqrt_w, L, X_new, full_cov: bool):
     """R&W Algorithm 3.2: mean m* + k*^T grad log p(y|f), variance k** - v^T v, v = L \\ W^1/2 k*."""
     K_star = hyper.kernel._matrix(X, X_new, False)  # (n, m)
-    mean = hyper.mean(X_new) + K_star.T @ grad
+    mean = hyper.mean(X_new) + matmul(K_star.T, grad)
     V = jax.scipy.linalg.solve_triangular(L, sqrt_w[:, None] * K_star, lower=True)
     if full_cov:
-        cov = hyper.kernel._matrix(X_new, X_new, True) - V.T @ V
+        cov = hyper.kernel._matrix(X_new, X_new, True) - matmul(V.T, V)
         return mean, jnp.maximum(jnp.diagonal(cov), 0.0), cov
     return mean, jnp.maximum(hyper.kernel._diag(X_new) - jnp.sum(V * V, axis=0), 0.0), None
 

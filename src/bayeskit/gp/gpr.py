@@ -13,6 +13,7 @@ import numpy as np
 from bayeskit._background_compile import BackgroundCompile
 from bayeskit.gp._data import check_inputs, check_training_data
 from bayeskit.gp._fit import FitInfo, maximize
+from bayeskit.gp._precise import dot, matmul
 from bayeskit.gp.cholesky import NotPositiveDefiniteError, cho_solve, jittered_cholesky, solve_lower
 from bayeskit.gp.kernels._base import Kernel, exp_positive, log_positive
 from bayeskit.gp.marginal_likelihood import gaussian_log_marginal
@@ -56,11 +57,14 @@ def _add_to_diagonal(K, v):
 
 
 def _add_to_diagonal_forward(K, v):
-    return _add_to_diagonal(K, v), None
+    # Empty arrays carry the inputs' dtypes: a float32 K with a float64 noise (or the reverse)
+    # gives a result of the wider type, and each cotangent must come back in its input's type.
+    return _add_to_diagonal(K, v), (jnp.zeros((0,), K.dtype), jnp.zeros((0,), jnp.result_type(v)))
 
 
-def _add_to_diagonal_backward(_, G):
-    return G, jnp.sum(jnp.diagonal(G))
+def _add_to_diagonal_backward(dtypes, G):
+    K_like, v_like = dtypes
+    return G.astype(K_like.dtype), jnp.sum(jnp.diagonal(G)).astype(v_like.dtype)
 
 
 _add_to_diagonal.defvjp(_add_to_diagonal_forward, _add_to_diagonal_backward)
@@ -98,7 +102,7 @@ def _condition(hyper: _Hyper, X, y, loc, scale):
     r = (y - loc) / scale - hyper.mean(X)
     L, jitter = jittered_cholesky(_covariance(hyper, X))
     alpha = cho_solve(L, r)
-    value = -0.5 * jnp.dot(r, alpha) - jnp.sum(jnp.log(jnp.diagonal(L))) - 0.5 * r.shape[0] * _LOG_2PI
+    value = -0.5 * dot(r, alpha) - jnp.sum(jnp.log(jnp.diagonal(L))) - 0.5 * r.shape[0] * _LOG_2PI
     # The density of y itself: y = loc + scale * ys.
     value = jnp.where(jnp.isfinite(value), value - r.shape[0] * jnp.log(scale), -jnp.inf)
     return L, alpha, jitter, value
@@ -107,10 +111,10 @@ def _condition(hyper: _Hyper, X, y, loc, scale):
 @eqx.filter_jit
 def _predict(hyper: _Hyper, X, L, alpha, X_new, full_cov: bool):
     K_star = hyper.kernel._matrix(X, X_new, False)  # (n, m)
-    mean = hyper.mean(X_new) + K_star.T @ alpha
+    mean = hyper.mean(X_new) + matmul(K_star.T, alpha)
     V = solve_lower(L, K_star)
     if full_cov:
-        cov = hyper.kernel._matrix(X_new, X_new, True) - V.T @ V
+        cov = hyper.kernel._matrix(X_new, X_new, True) - matmul(V.T, V)
         latent_var = jnp.maximum(jnp.diagonal(cov), 0.0)
     else:
         cov = None

@@ -30,6 +30,7 @@ from bayeskit.dist._distribution import as_float, is_concrete
 from bayeskit.dist.multivariate_normal import MultivariateNormal
 from bayeskit.dist.normal import Normal
 from bayeskit.gp._data import check_inputs
+from bayeskit.gp._precise import matmul
 from bayeskit.gp.cholesky import cho_solve, solve_lower
 from bayeskit.gp.kernels._base import Kernel
 from bayeskit.gp.means import MeanFunction, ZeroMean
@@ -107,7 +108,7 @@ def latent_gp(m, name: str, kernel: Kernel, X, mean: MeanFunction | None = None,
     L = _prior_cholesky(kernel, X, jitter)
     n = X.shape[0]
     v = m.sample(f"{name}_whitened", Normal(jnp.zeros(n, dtype=L.dtype), 1.0).to_event(1))
-    return m.deterministic(name, mean(X) + v @ L.T)
+    return m.deterministic(name, mean(X) + matmul(v, L.T))
 
 
 def gp_marginal(
@@ -191,4 +192,4 @@ def conditional(
     K_cross = kernel(X, X_new)  # (n, m)
     alpha = cho_solve(L, f - mean(X))
     V = solve_lower(L, K_cross)
-    return mean(X_new) + K_cross.T @ alpha, kernel(X_new) - V.T @ V
+    return mean(X_new) + matmul(K_cross.T, alpha), kernel(X_new) - matmul(V.T, V)

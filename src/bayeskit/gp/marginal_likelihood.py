@@ -17,6 +17,7 @@ import math
 import jax
 import jax.numpy as jnp
 
+from bayeskit.gp._precise import dot
 from bayeskit.gp.cholesky import cho_solve, jittered_cholesky, solve_and_inverse_for_gradient
 
 __all__ = ["gaussian_log_marginal"]
@@ -26,7 +27,7 @@ _LOG_2PI = math.log(2.0 * math.pi)
 
 def _log_density(r, alpha, half_logdet):
     """log N(r | 0, K) from ``alpha = K^{-1} r`` and ``sum log diag L``; ``-inf`` if not finite."""
-    value = -0.5 * jnp.dot(r, alpha) - half_logdet - 0.5 * r.shape[0] * _LOG_2PI
+    value = -0.5 * dot(r, alpha) - half_logdet - 0.5 * r.shape[0] * _LOG_2PI
     return jnp.where(jnp.isfinite(value), value, -jnp.inf)
 
 

@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 
 from bayeskit.dist._distribution import as_float
+from bayeskit.gp._precise import matmul
 
 __all__ = ["MeanFunction", "ZeroMean", "ConstantMean", "LinearMean"]
 
@@ -78,7 +79,7 @@ class LinearMean(MeanFunction):
             raise ValueError(
                 f"LinearMean: X has {X.shape[1]} columns but the mean has {self.weights.shape[0]} weights."
             )
-        return X @ self.weights + self.bias
+        return matmul(X, self.weights) + self.bias
 
     def __repr__(self):
         return f"LinearMean(num_features={self.weights.shape[0]})"

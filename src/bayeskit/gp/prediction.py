@@ -7,6 +7,8 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import ndtri
 
+from bayeskit.gp._precise import matmul
+
 __all__ = ["GPPrediction"]
 
 
@@ -50,7 +52,8 @@ class GPPrediction(eqx.Module):
             raise ValueError("GPPrediction.sample: predict with `full_cov=True` to draw joint samples.")
         L, _ = jittered_cholesky(self.latent_cov)
         k_f, k_e = jax.random.split(key)
-        f = self.mean + jax.random.normal(k_f, (num_samples, self.mean.shape[0]), dtype=L.dtype) @ L.T
+        z = jax.random.normal(k_f, (num_samples, self.mean.shape[0]), dtype=L.dtype)
+        f = self.mean + matmul(z, L.T)
         if noise_variance is not None:
             f = f + jnp.sqrt(noise_variance) * jax.random.normal(k_e, f.shape, dtype=f.dtype)
         return f

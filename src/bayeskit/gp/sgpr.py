@@ -13,6 +13,7 @@ from jax.scipy.linalg import solve_triangular
 from bayeskit._background_compile import BackgroundCompile
 from bayeskit.gp._data import check_inputs, check_training_data
 from bayeskit.gp._fit import FitInfo, maximize
+from bayeskit.gp._precise import dot, matmul
 from bayeskit.gp._sparse_inducing import (
     check_inducing_columns,
     check_inducing_points,
@@ -54,12 +55,12 @@ def _factors(hyper: _Hyper, X, y):
     L, jitter = inducing_cholesky(hyper.kernel, Z)
     sigma2 = hyper.noise
     A = solve_triangular(L, hyper.kernel._matrix(Z, X, False), lower=True) / jnp.sqrt(sigma2)
-    L_B = jnp.linalg.cholesky(jnp.eye(Z.shape[0], dtype=A.dtype) + A @ A.T)
+    L_B = jnp.linalg.cholesky(jnp.eye(Z.shape[0], dtype=A.dtype) + matmul(A, A.T))
     r = y - hyper.mean(X)
-    c = solve_triangular(L_B, A @ r, lower=True) / jnp.sqrt(sigma2)
+    c = solve_triangular(L_B, matmul(A, r), lower=True) / jnp.sqrt(sigma2)
     n = X.shape[0]
     log_det = 2.0 * jnp.sum(jnp.log(jnp.diagonal(L_B))) + n * hyper.log_noise
-    quad = jnp.dot(r, r) / sigma2 - jnp.dot(c, c)
+    quad = dot(r, r) / sigma2 - dot(c, c)
     trace = jnp.sum(hyper.kernel._diag(X)) / sigma2 - jnp.sum(A * A)  # tr(K - Q) / sigma^2
     bound = -0.5 * (n * _LOG_2PI + log_det + quad + trace)
     bound = jnp.where(jnp.isfinite(bound), bound, -jnp.inf)
@@ -79,9 +80,9 @@ def _predict(hyper: _Hyper, L, L_B, c, X_new, full_cov: bool):
     Z = hyper.inducing_points
     T1 = solve_triangular(L, hyper.kernel._matrix(Z, X_new, False), lower=True)  # L^{-1} K_m*
     T2 = solve_triangular(L_B, T1, lower=True)
-    mean = hyper.mean(X_new) + T2.T @ c
+    mean = hyper.mean(X_new) + matmul(T2.T, c)
     if full_cov:
-        cov = hyper.kernel._matrix(X_new, X_new, True) - T1.T @ T1 + T2.T @ T2
+        cov = hyper.kernel._matrix(X_new, X_new, True) - matmul(T1.T, T1) + matmul(T2.T, T2)
         latent_var = jnp.maximum(jnp.diagonal(cov), 0.0)
     else:
         cov = None

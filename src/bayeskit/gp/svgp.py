@@ -10,6 +10,7 @@ import optax
 from jax.scipy.linalg import solve_triangular
 
 from bayeskit.gp._data import check_inputs, check_training_data
+from bayeskit.gp._precise import dot, matmul
 from bayeskit.gp._sparse_inducing import (
     check_inducing_columns,
     check_inducing_points,
@@ -62,8 +63,8 @@ def _marginals(p: _Params, X, L):
     Z = p.inducing_points
     A = solve_triangular(L, p.kernel._matrix(Z, X, False), lower=True)
     W = A if p.whiten else solve_triangular(L.T, A, lower=False)
-    V = p.q_scale_tril.T @ W
-    mean = p.mean(X) + W.T @ p.q_mean
+    V = matmul(p.q_scale_tril.T, W)
+    mean = p.mean(X) + matmul(W.T, p.q_mean)
     var = jnp.maximum(p.kernel._diag(X) - jnp.sum(A * A, axis=0), 0.0) + jnp.sum(V * V, axis=0)
     return mean, var, A, V
 
@@ -73,11 +74,11 @@ def _kl(p: _Params, L):
     Ls = p.q_scale_tril
     m = p.q_mean.shape[0]
     if p.whiten:
-        trace, maha, log_det_ratio = jnp.sum(Ls * Ls), jnp.dot(p.q_mean, p.q_mean), 0.0
+        trace, maha, log_det_ratio = jnp.sum(Ls * Ls), dot(p.q_mean, p.q_mean), 0.0
     else:
         M = solve_triangular(L, Ls, lower=True)
         v = solve_triangular(L, p.q_mean, lower=True)
-        trace, maha = jnp.sum(M * M), jnp.dot(v, v)
+        trace, maha = jnp.sum(M * M), dot(v, v)
         log_det_ratio = 2.0 * jnp.sum(jnp.log(jnp.diagonal(L)))
     return 0.5 * (trace + maha - m + log_det_ratio - 2.0 * jnp.sum(p.log_q_diag))
 
@@ -97,7 +98,7 @@ _elbo = eqx.filter_jit(_elbo_estimate)
 def _predict(p: _Params, X_new, full_cov: bool):
     L, _ = inducing_cholesky(p.kernel, p.inducing_points)
     mean, var, A, V = _marginals(p, X_new, L)
-    cov = p.kernel._matrix(X_new, X_new, True) - A.T @ A + V.T @ V if full_cov else None
+    cov = p.kernel._matrix(X_new, X_new, True) - matmul(A.T, A) + matmul(V.T, V) if full_cov else None
     return mean, var, cov
 
 

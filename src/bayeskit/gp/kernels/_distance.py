@@ -5,6 +5,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from bayeskit.gp._precise import matmul
+
 __all__ = ["squared_distance", "distance"]
 
 
@@ -16,7 +18,7 @@ def squared_distance(A: jax.Array, B: jax.Array) -> jax.Array:
     """
     a2 = jnp.sum(A * A, axis=-1)
     b2 = jnp.sum(B * B, axis=-1)
-    d2 = a2[:, None] + b2[None, :] - 2.0 * (A @ B.T)
+    d2 = a2[:, None] + b2[None, :] - 2.0 * matmul(A, B.T)
     return jnp.maximum(d2, 0.0)
 
 

@@ -6,6 +6,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+from bayeskit.gp._precise import matmul
 from bayeskit.gp.kernels._base import Kernel, exp_positive, log_positive, params_repr
 from bayeskit.gp.kernels._distance import squared_distance
 
@@ -102,7 +103,7 @@ def _gram_backward(residuals, G):
     inv = jnp.exp(-kernel.log_lengthscale)
     A = X * inv
     a2 = jnp.sum(A * A, axis=-1)
-    d2 = a2[:, None] + a2[None, :] - 2.0 * (A @ A.T)
+    d2 = a2[:, None] + a2[None, :] - 2.0 * matmul(A, A.T)
     # r2 moves with the inputs only where the forward pass did not clip it at 0, and off the
     # diagonal (there K is the variance, written after the n^2 pass, as in the forward pass).
     moving = d2 > 0.0
@@ -110,20 +111,21 @@ def _gram_backward(residuals, G):
     variance = kernel.variance
     profile, profile_vjp = jax.vjp(lambda k, r: k._profile(r), kernel, r2)
     sG = variance * G
-    d_kernel, d_r2 = profile_vjp(sG)  # d_kernel: the profile's own parameters (RationalQuadratic)
+    # sG has K's dtype, which a float64 variance promotes above a float32 profile's.
+    d_kernel, d_r2 = profile_vjp(sG.astype(profile.dtype))  # d_kernel: the profile's own parameters
     i = jnp.arange(d2.shape[0])
     M = jnp.where(moving, d_r2, 0.0).at[i, i].set(0.0)
     ones = jnp.ones_like(a2)[:, None]
-    MB = M @ jnp.concatenate([A, A * A, ones], axis=1)
+    MB = matmul(M, jnp.concatenate([A, A * A, ones], axis=1))
     d = A.shape[1]
     MA, MA2, R = MB[:, :d], MB[:, d : 2 * d], MB[:, 2 * d]
-    g_log_lengthscale = -2.0 * (R @ (A * A) + jnp.sum(MA2, axis=0) - 2.0 * jnp.sum(A * MA, axis=0))
+    g_log_lengthscale = -2.0 * (matmul(R, A * A) + jnp.sum(MA2, axis=0) - 2.0 * jnp.sum(A * MA, axis=0))
     if kernel.log_lengthscale.ndim == 0:
         g_log_lengthscale = jnp.sum(g_log_lengthscale)
     g_log_variance = jnp.sum(sG * profile)
     # The inputs' cotangent (inducing points, a learned feature map); dead code under jit when
     # the inputs are data.
-    MtB = M.T @ jnp.concatenate([A, ones], axis=1)
+    MtB = matmul(M.T, jnp.concatenate([A, ones], axis=1))
     MtA, C = MtB[:, :d], MtB[:, d]
     g_A = 2.0 * A * (R + C)[:, None] - 2.0 * (MA + MtA)
     d_kernel = eqx.tree_at(

@@ -6,6 +6,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+from bayeskit.gp._precise import matmul
 from bayeskit.gp.kernels._base import Kernel, exp_positive, log_positive, params_repr
 
 __all__ = ["Linear", "Polynomial"]
@@ -28,7 +29,7 @@ class Linear(Kernel):
     variance = property(lambda self: exp_positive(self.log_variance))
 
     def _matrix(self, X1, X2, same):
-        return self.variance * (X1 @ X2.T)
+        return self.variance * matmul(X1, X2.T)
 
     def _diag(self, X):
         return self.variance * jnp.sum(X * X, axis=-1)
@@ -58,7 +59,7 @@ class Polynomial(Kernel):
     offset = property(lambda self: exp_positive(self.log_offset))
 
     def _matrix(self, X1, X2, same):
-        return self.variance * (X1 @ X2.T + self.offset) ** self.degree
+        return self.variance * (matmul(X1, X2.T) + self.offset) ** self.degree
 
     def _diag(self, X):
         return self.variance * (jnp.sum(X * X, axis=-1) + self.offset) ** self.degree
