@@ -270,6 +270,12 @@ np.save(sys.argv[2], _short_gauss_run()["x"])
 """
 
 
+# Both tests below are about the CPU: its host devices, and options for XLA's CPU compiler. On a
+# GPU there is one device, and the options are not used.
+_CPU_ONLY = pytest.mark.skipif(jax.default_backend() != "cpu", reason="about CPU host devices and options")
+
+
+@_CPU_ONLY
 def test_draws_independent_of_device_layout(tmp_path):
     import subprocess
     import sys
@@ -283,6 +289,7 @@ def test_draws_independent_of_device_layout(tmp_path):
     np.testing.assert_allclose(np.load(out), _short_gauss_run()["x"], rtol=1e-10)
 
 
+@_CPU_ONLY
 def test_sampler_compile_options_change_compile_time_not_draws(monkeypatch):
     """The CPU options for fast compiling are on by default, off on request, and the draws agree."""
     from bayeskit._xla_options import run_once_compile_options, sampler_compile_options
