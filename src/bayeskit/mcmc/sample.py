@@ -117,15 +117,14 @@ def _make_start_fn(target: Target, num_chains: int, given, init_chain, num_tries
             carry = refine(carry, candidates, states, ok)
         return carry, jax.random.split(k_chains, num_chains), jnp.any(ok, axis=1), candidates[:, 0]
 
-    sharding = _chain_sharding(num_chains)
-    # The chains' states come out already spread over the devices the run shards them across
-    # (moving them there afterwards compiles a slicing program per array).
+    # One device computes every chain's start, whatever the run's layout, and the result comes
+    # back to the host (the driver spreads it over the devices from there, which compiles
+    # nothing). Partitioned over the devices, the start program vectorised its arithmetic over
+    # the chains that each device held, so the starting metric of one chain of eight schools
+    # differed by a unit in the last place between one device and two, and warmup amplified
+    # that into different draws.
     options = run_once_compile_options()  # the start runs once: compile time is all that counts
-    compiled = (
-        jax.jit(start, compiler_options=options)
-        if sharding is None
-        else jax.jit(start, out_shardings=(sharding, sharding, None, None), compiler_options=options)
-    )
+    compiled = jax.jit(start, compiler_options=options)
 
     def start_on_host_candidates(key, on_traced: Callable | None = None):
         candidates = given
@@ -141,10 +140,10 @@ def _make_start_fn(target: Target, num_chains: int, given, init_chain, num_tries
             # Inside a caller's trace this is part of their program: no compiler options of its own.
             return start(key, candidates)
         if on_traced is None:
-            return compiled(key, candidates)
+            return jax.device_get(compiled(key, candidates))
         traced = compiled.trace(key, candidates)
         on_traced(traced.out_info[0], traced.out_info[1])  # the chains' state and key shapes
-        return traced.lower().compile()(key, candidates)
+        return jax.device_get(traced.lower().compile()(key, candidates))
 
     return start_on_host_candidates
 
@@ -162,7 +161,7 @@ def _metric_from_candidates(dense_mass: bool):
         kernel_states = states[0]
         if not hasattr(kernel_states, "logdensity_grad"):  # random-walk Metropolis: no gradients
             return carry
-        # Each chain from its own candidates: the draws stay independent of how chains are laid out.
+        # Each chain from its own candidates (the start runs on one device for every layout).
         diagonal = jax.vmap(initial_inverse_mass)(candidates, kernel_states.logdensity_grad, usable)
         inverse_mass = jax.vmap(jnp.diag)(diagonal) if dense_mass else diagonal
         return (*carry[:4], inverse_mass.astype(carry[4].dtype))
