@@ -7,7 +7,8 @@ import pytest
 PUBLIC = {
     "bayeskit": {
         "Posterior", "SamplingWarning", "__version__", "conjugate", "datasets", "diagnostics", "dist",
-        "gp", "mcmc", "metrics", "nn", "optimize", "ppl", "sbc", "use_compilation_cache", "vi",
+        "gp", "mcmc", "metrics", "nn", "optimize", "ppl", "sbc", "use_compilation_cache", "use_cpu_cores",
+        "vi",
     },
     "bayeskit.vi": {
         "CustomGuide", "ELBOEstimator", "ELBOTerms", "ESTIMATORS", "EvidenceDecomposition",

@@ -8,13 +8,15 @@ Subpackages: :mod:`bayeskit.dist` (distributions), :mod:`bayeskit.ppl` (the mode
 :mod:`bayeskit.nn` (neural networks: the variational autoencoder),
 :mod:`bayeskit.vi` (variational inference: ELBO estimators, guides, the ``fit`` driver),
 :class:`bayeskit.Posterior`,
-:mod:`bayeskit.datasets`, :func:`bayeskit.use_compilation_cache` (compiled programs kept on disk).
+:mod:`bayeskit.datasets`, :func:`bayeskit.use_compilation_cache` (compiled programs kept on disk),
+:func:`bayeskit.use_cpu_cores` (every CPU core a JAX device, so that chains run in parallel).
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
 from bayeskit import conjugate, datasets, diagnostics, dist, gp, mcmc, metrics, nn, optimize, ppl, sbc, vi
 from bayeskit._compilation_cache import use_compilation_cache
+from bayeskit._cpu_cores import use_cpu_cores
 from bayeskit.posterior import Posterior, SamplingWarning
 
 try:
@@ -38,5 +40,6 @@ __all__ = [
     "ppl",
     "sbc",
     "use_compilation_cache",
+    "use_cpu_cores",
     "vi",
 ]

@@ -42,7 +42,13 @@ def main(argv: list[str] | None = None) -> int:
         _parser().print_help()
         return 0
     if args.command == "tour":
+        from bayeskit import use_cpu_cores
         from bayeskit.tour import run_tour
+
+        try:
+            use_cpu_cores()  # the chapters' chains run in parallel, one CPU device per core
+        except RuntimeError:  # JAX already started in this process (main called from Python)
+            pass
 
         return run_tour(
             chapters=args.chapter,
