@@ -409,8 +409,10 @@ def sample(
     into a region of negligible mass does not sample on that region's scales. Chains are spread
     over the visible devices; within a device they run batched with ``vmap`` (on a CPU with at
     most 8 chains per device, one after another, which compiles faster and never waits for a
-    slower chain). Every draw uses a key folded from its chain and iteration number, so results
-    do not depend on the layout or on chunking. The compiled loop runs in chunks: between chunks
+    slower chain; :func:`bayeskit.use_cpu_cores` shows JAX every core as a device). Every draw
+    uses a key folded from its chain and iteration number, and every chain starts from a start
+    computed on one device, so the draws are the same bit for bit on any number of CPU devices
+    and for any chunking. The compiled loop runs in chunks: between chunks
     the progress bar updates, draws move to the host, Ctrl-C stops with the draws so far, and a
     checkpoint can be written.
 

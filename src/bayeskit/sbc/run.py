@@ -84,8 +84,7 @@ def run(
             kept in all.
         batch_size: simulations per compiled call (default all, at most 200); the last batch is
             padded, so the program is compiled once. With several devices (e.g. CPU cores exposed
-            by ``XLA_FLAGS=--xla_force_host_platform_device_count=N``) a batch that divides evenly
-            is split across them.
+            by :func:`bayeskit.use_cpu_cores`) a batch that divides evenly is split across them.
         target_accept, max_tree_depth, dense_mass, num_integration_steps, step_size: as in
             :func:`bayeskit.mcmc.sample`.
         progress_bar: show a progress bar over batches.
