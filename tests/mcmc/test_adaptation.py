@@ -115,3 +115,4 @@ def test_pool_metric_off_adapts_each_chain_alone():
     assert own.info["pool_metric"] is False
     own_diag = np.asarray(own.info["inverse_mass_matrix_diagonal"])
     assert not np.allclose(own_diag[0], own_diag[1])
+    assert own.info["step_size"][0] != own.info["step_size"][1]  # each chain its own step size too

@@ -32,16 +32,32 @@ def _load_models():
 pdb = _load_models()
 
 
+# sblrc's R-hat sits near the 1.01 line at 1,000 draws (ESS about 700-850; 9 or 10 of seeds 0-9
+# pass, depending on the realisation): the test draws 2,000, so that it checks the posterior rather
+# than that coin. The benchmark keeps Stan's 1,000.
+NUM_SAMPLES = {"sblrc-blr": 2000}
+
+
 # bball at seed 0 failed (R-hat 1.15, 689 divergences) before warmup pooled the metric across
-# chains: a chain that adapted to a minor region went back there and stayed.
+# chains: a chain that adapted to a minor region went back there and stayed. gp_pois_regr at
+# seed 0 failed (R-hat 1.10; one chain's step size 0.037 among 0.031-0.033, 160 divergences in
+# that chain and a biased alpha) before the end of warmup pooled the step size.
 @pytest.mark.parametrize(
-    "name", ["sblrc-blr", "mesquite-logmesquite", "arK-arK", "bball_drive_event_0-hmm_drive_0"]
+    "name",
+    [
+        "sblrc-blr",
+        "mesquite-logmesquite",
+        "arK-arK",
+        "bball_drive_event_0-hmm_drive_0",
+        "gp_pois_regr-gp_pois_regr",
+    ],
 )
 def test_nuts_matches_posteriordb_reference(name):
     spec = pdb.POSTERIORS[name]
     post = sample(
         jax.random.key(0),
         pdb.load_target(name, DATA),
+        num_samples=NUM_SAMPLES.get(name, 1000),
         target_accept=spec.target_accept,
         max_tree_depth=spec.max_tree_depth,
         progress_bar=False,

@@ -77,10 +77,12 @@ def test_posterior_statistics_and_info(post8):
     # warmup costs gradients too: at least one per warmup iteration and chain
     assert post8.info["num_warmup_gradient_evaluations"] >= 4 * 1000
     assert post8.info["warmup_windows"] == {"init_buffer": 75, "term_buffer": 150, "window": 25}
-    # Every window end gave all chains the median of their estimates: one metric, own step sizes.
+    # Every window end gave all chains the median of their metric estimates, and the end of
+    # warmup the median of their step sizes: one metric and one step size.
     assert post8.info["pool_metric"] is True
     diagonals = np.asarray(post8.info["inverse_mass_matrix_diagonal"])
-    assert np.all(diagonals == diagonals[0]) and len(set(post8.info["step_size"])) == 4
+    assert np.all(diagonals == diagonals[0]) and len(set(post8.info["step_size"])) == 1
+    assert np.all(post8.sample_stats["step_size"] == post8.info["step_size"][0])
     summary = post8.summary()
     assert list(summary.columns) == [
         "mean",
