@@ -116,3 +116,14 @@ def test_pool_metric_off_adapts_each_chain_alone():
     own_diag = np.asarray(own.info["inverse_mass_matrix_diagonal"])
     assert not np.allclose(own_diag[0], own_diag[1])
     assert own.info["step_size"][0] != own.info["step_size"][1]  # each chain its own step size too
+
+
+def test_a_window_ending_with_warmup_pools_both_metric_and_step_size():
+    # term_buffer=0: the last slow window ends with warmup, where the step size is pooled too.
+    def model(m):
+        m.sample("x", dist.Normal(0.0, jnp.array([1.0, 10.0])).to_event(1))
+
+    kwargs = dict(num_warmup=120, num_samples=10, term_buffer=0, progress_bar=False, warn=False)
+    post = run_sampler(jax.random.key(1), target(model), **kwargs)
+    diag = np.asarray(post.info["inverse_mass_matrix_diagonal"])
+    assert np.all(diag == diag[0]) and len(set(post.info["step_size"])) == 1

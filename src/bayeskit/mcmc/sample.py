@@ -567,13 +567,14 @@ def sample(
     )
     carry, chain_keys, found, first_candidates = start_fn(key, on_traced=chunks.begin)
     _check_start(target, found, first_candidates, given)
+    metric_ends = frozenset((np.flatnonzero(_warmup_windows(num_warmup, windows)[1]) + 1).tolist())
+    pool = functools.partial(_pool_warmup, num_warmup=num_warmup, metric_ends=metric_ends)
     carry, kept, run = _drive(
         carry, chain_keys, chunks, step_size_of=lambda c: c[3], num_chains=num_chains,
         num_warmup=num_warmup, num_samples=num_samples, chunk_size=chunk_size, thin=thin,
         progress_bar=progress_bar, until_converged=until_converged, min_ess=min_ess,
         max_samples=max_samples, checkpoint=checkpoint, resume=resume, callback=callback,
-        window_ends=[*(np.flatnonzero(_warmup_windows(num_warmup, windows)[1]) + 1), num_warmup],
-        pool=functools.partial(_pool_warmup, num_warmup=num_warmup) if pool_metric else None,
+        window_ends=[*metric_ends, num_warmup], pool=pool if pool_metric else None,
     )  # fmt: skip
     step_sizes = np.asarray(carry[3])
     inv_mass = np.asarray(carry[4])
@@ -599,7 +600,7 @@ def sample(
     return _finish(post, warn)
 
 
-def _pool_warmup(carry, iteration: int, num_warmup: int):
+def _pool_warmup(carry, iteration: int, num_warmup: int, metric_ends: frozenset):
     """The chain states after ``iteration`` iterations, pooled across chains where warmup pools.
 
     At a slow window's end every chain's inverse mass matrix becomes the chains' pool
@@ -610,11 +611,11 @@ def _pool_warmup(carry, iteration: int, num_warmup: int):
     0.031-0.033 gave it 160 divergences and a biased ``alpha`` (R-hat 1.10).
     """
     state, da, wf, eps, imm = carry
+    if iteration in metric_ends:
+        imm = jax.device_put(pool_inverse_mass(jax.device_get(imm)), imm.sharding)
     if iteration == num_warmup:
         steps = np.asarray(jax.device_get(eps))
         eps = jax.device_put(np.full_like(steps, np.median(steps)), eps.sharding)
-    else:
-        imm = jax.device_put(pool_inverse_mass(jax.device_get(imm)), imm.sharding)
     return (state, da, wf, eps, imm)
 
 
@@ -687,9 +688,9 @@ def _drive(
     ``chunks`` is the chunk loop's compilation, already begun by the caller (see
     :class:`_ChunkCompilation`). A chunk also ends at each of ``window_ends`` (iteration counts),
     where ``pool(carry, iteration)`` replaces the chains' state (the warmup's cross-chain pooling
-    of the metric and, at the end of warmup, of the step size). Returns ``(carry, kept, run)``: the final per-chain states, the kept
-    ``(draws, stats)`` chunks and the run's facts for ``Posterior.info`` (counts, times, whether
-    it was interrupted).
+    of the metric and, at the end of warmup, of the step size). Returns ``(carry, kept, run)``:
+    the final per-chain states, the kept ``(draws, stats)`` chunks and the run's facts for
+    ``Posterior.info`` (counts, times, whether it was interrupted).
     """
     window_ends = sorted(window_ends) if pool is not None else []
     total = num_warmup + num_samples
