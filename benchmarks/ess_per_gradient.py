@@ -15,6 +15,9 @@ repeated per seed and the runs are back to back); ``mcmc_peers.py`` measures spe
 
 Run:  python benchmarks/ess_per_gradient.py                (5 seeds; writes results/ess_per_gradient.{json,md})
       python benchmarks/ess_per_gradient.py --seeds 3 --models hierarchical
+      python benchmarks/ess_per_gradient.py --libraries bayeskit --merge
+            (reruns bayeskit only and keeps the peers' rows of the committed results, with the
+            date each library was measured; for a change to bayeskit, the peers being unchanged)
 """
 
 from __future__ import annotations
@@ -77,6 +80,16 @@ def render(meta: dict, results: dict) -> str:
         "",
         "**Goal (issue 3)**: bayeskit's ESS per gradient no worse than the best peer's.",
         "",
+        *(
+            [
+                "Measured: "
+                + "; ".join(f"{lib} {date}" for lib, date in meta["measured"].items())
+                + " (`--merge` keeps the rows of the libraries not rerun).",
+                "",
+            ]
+            if len(set(meta.get("measured", {}).values())) > 1
+            else []
+        ),
         "| model | " + " | ".join(libs) + " | bayeskit / best peer | within 2 SE |",
         "|---|" + "---|" * (len(libs) + 2),
     ]
@@ -114,17 +127,41 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--libraries", nargs="+", choices=list(peers.LIBRARIES), default=list(peers.LIBRARIES)
     )
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the committed results of the libraries and models not run (same seeds only)",
+    )
     args = parser.parse_args(argv)
     libs = [lib for lib in peers.LIBRARIES if lib in args.libraries]
     started = time.perf_counter()
     peers.warm_up()
+    now = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     results = {name: {lib: run(name, lib, args.seeds) for lib in libs} for name in args.models}
+    measured = {lib: now for lib in libs}
+    if args.merge:
+        old = json.loads((RESULTS / "ess_per_gradient.json").read_text())
+        if old["meta"]["seeds"] != args.seeds:
+            parser.error(
+                f"--merge: the committed results have {old['meta']['seeds']} seeds, not {args.seeds}"
+            )
+        old_dates = old["meta"].get("measured") or dict.fromkeys(
+            old["meta"]["libraries"], old["meta"]["date"]
+        )
+        for name, by_lib in old["results"].items():
+            for lib, rows in by_lib.items():
+                if lib not in results.get(name, {}):
+                    results.setdefault(name, {})[lib] = rows
+                    measured.setdefault(lib, old_dates[lib])
+        libs = [lib for lib in peers.LIBRARIES if lib in measured]
+        results = {name: results[name] for name in peers.MODELS if name in results}
     meta = {
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "date": now,
         "cpu": peers.cpu_name(),
         "versions": peers.versions(),
         "seeds": args.seeds,
         "libraries": libs,
+        "measured": measured,
         "total_s": time.perf_counter() - started,
     }
     text = render(meta, results)

@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import bayeskit.dist as dist
 from bayeskit.mcmc import initial_inverse_mass
@@ -87,14 +88,24 @@ def test_warmup_schedule_is_stans_with_the_terminal_buffer_given():
     assert _window_ends(is_end) == [90] and np.flatnonzero(is_slow).tolist() == list(range(15, 90))
 
 
-def test_pool_inverse_mass_is_a_median_that_ignores_one_stray_chain():
+def test_pool_inverse_mass_is_a_mean_that_ignores_one_stray_chain():
     from bayeskit.mcmc import pool_inverse_mass
 
-    # Diagonal: the per-coordinate median over chains, the same for every chain.
+    # Diagonal: per coordinate, the mean over the chains within a factor 2 of the median (here
+    # 1.1 and 0.0105), the same for every chain.
     diag = np.array([[1.0, 0.01], [1.2, 0.011], [0.9, 0.009], [400.0, 5.0]])  # chain 3 strayed
     pooled = pool_inverse_mass(diag)
     assert pooled.shape == diag.shape
-    np.testing.assert_allclose(pooled, np.broadcast_to([1.1, 0.0105], diag.shape))
+    np.testing.assert_allclose(pooled, np.broadcast_to([3.1 / 3, 0.03 / 3], diag.shape))
+    # Coordinates decide alone: chain 3 strayed only in the first, and counts in the second.
+    diag2 = np.array([[1.0, 0.01], [1.2, 0.012], [0.9, 0.009], [400.0, 0.011]])
+    np.testing.assert_allclose(pool_inverse_mass(diag2)[0], [3.1 / 3, 0.042 / 4])
+    # Two chains: nothing to vote with, so the median (their mean).
+    np.testing.assert_allclose(pool_inverse_mass(np.array([[1.0], [100.0]]))[0], [50.5])
+    # The median's neighbours always count: the middle two 1 and 10 average 5.5, and 10 is within 2.
+    np.testing.assert_allclose(pool_inverse_mass(np.array([[0.1], [1.0], [10.0], [1000.0]]))[0], [10.0])
+    with pytest.raises(ValueError, match="outlier_factor"):
+        pool_inverse_mass(diag, outlier_factor=1.5)
     # Dense: the medoid chain's matrix (positive definite, unlike an elementwise median).
     rng = np.random.default_rng(0)
     mats = []

@@ -6,8 +6,8 @@ References:
     Nesterov 2009). Stan Reference Manual, "HMC algorithm parameters: automatic parameter tuning"
     (the windowed warmup and the regularised variance estimate). Pooling the chains' window
     estimates into one metric is cross-chain warmup (TensorFlow Probability's windowed adaptive
-    samplers pool chains by a mean); here the pool is a median. The starting metric's
-    estimator, sqrt(Var[z] / Var[grad log p]) per coordinate, is the one nutpie's mass matrix
+    samplers pool chains by a mean); here the pool is a mean guarded by the median. The starting
+    metric's estimator, sqrt(Var[z] / Var[grad log p]) per coordinate, is the one nutpie's mass matrix
     adaptation is built on (draws and their gradients; see nutpie's documentation).
 """
 
@@ -210,31 +210,51 @@ def initial_inverse_mass(positions, gradients, usable, min_points: int = 8) -> j
     return jnp.where(ok, estimate, 1.0)
 
 
-def pool_inverse_mass(inverse_mass_matrices) -> np.ndarray:
+def pool_inverse_mass(inverse_mass_matrices, outlier_factor: float = 2.0) -> np.ndarray:
     r"""One inverse mass matrix for every chain, from the chains' own window estimates.
 
-    Diagonal estimates ``[num_chains, dim]`` pool to their per-coordinate median; dense ones
-    ``[num_chains, dim, dim]`` to the medoid chain's matrix: the one whose log variances (its
-    diagonal) are closest, in summed absolute difference, to the other chains' (a median of
-    matrices that stays positive definite).
+    Diagonal estimates ``[num_chains, dim]`` pool, per coordinate, to the mean of the chains
+    whose variance is within ``outlier_factor`` of the chains' median (with fewer than three
+    chains, to the median itself); dense ones ``[num_chains, dim, dim]`` to the medoid chain's
+    matrix: the one whose log variances (its diagonal) are closest, in summed absolute
+    difference, to the other chains' (a median of matrices that stays positive definite).
 
-    Why a median: a chain whose window visited a region of negligible posterior mass (a minor
-    mode, a funnel's neck) estimates variances far off the others'. On its own metric it takes
-    step sizes tuned for that region and, on posteriordb's ``bball_drive_event_0`` hidden Markov
-    model, went back there during sampling and stayed: R-hat 1.11-1.15 and hundreds of
-    divergences in 2 of 4 seeds. A mean would pass the outlier's variance to every chain; the
-    median ignores one such chain in four. The chains stay independent samplers: only warmup's
-    metric is shared, at each window end, and each chain adapts its own step size to it.
+    Why the median guard: a chain whose window visited a region of negligible posterior mass (a
+    minor mode, a funnel's neck) estimates variances far off the others'. On its own metric it
+    takes step sizes tuned for that region and, on posteriordb's ``bball_drive_event_0`` hidden
+    Markov model, went back there during sampling and stayed: R-hat 1.11-1.15 and hundreds of
+    divergences in 2 of 4 seeds. A plain mean would pass the outlier's variance to every chain;
+    the guard leaves it out.
+
+    Why a mean of the rest rather than the median: each chain's variance is an unbiased
+    estimate from its own window, so the mean of four has about half the variance of one, and
+    less than the median of four (the mean of the middle two). On the 100-d Gaussian of
+    ``benchmarks/mcmc_peers.py`` the pooled metric's error then shrinks, and with it the energy
+    error of the worst-scaled coordinates that limits the step size.
+
+    The chains stay independent samplers: only warmup's metric is shared, at each window end,
+    and each chain adapts its own step size to it. At least one chain always passes the guard
+    when ``outlier_factor >= 2`` (the larger of the middle two is within a factor 2 of their
+    mean).
 
     Args:
         inverse_mass_matrices: the chains' estimates (NumPy or JAX), chains first.
+        outlier_factor: how far (a ratio, either way) a chain's variance may be from the median
+            and still count toward the mean; at least 2.
 
     Returns:
         The pooled estimate broadcast to the input's shape, as NumPy.
     """
+    if not outlier_factor >= 2.0:
+        raise ValueError(f"pool_inverse_mass: `outlier_factor` must be at least 2, got {outlier_factor}.")
     imm = np.asarray(inverse_mass_matrices)
     if imm.ndim == 2:
         pooled = np.median(imm, axis=0)
+        if imm.shape[0] >= 3:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                inlier = np.abs(np.log(imm / pooled)) <= np.log(outlier_factor)
+                mean = np.sum(np.where(inlier, imm, 0.0), axis=0) / np.sum(inlier, axis=0)
+            pooled = np.where(np.any(inlier, axis=0), mean, pooled)  # a NaN estimate keeps the median
     else:
         log_var = np.log(np.clip(np.diagonal(imm, axis1=-2, axis2=-1), np.finfo(imm.dtype).tiny, None))
         distance = np.abs(log_var[:, None, :] - log_var[None, :, :]).sum(axis=(1, 2))

@@ -406,8 +406,9 @@ def sample(
     adapts, is by default 15% of warmup (150 iterations of 1,000) rather than 50: the final step
     size is then less noisy and less conservative, which buys more ESS per gradient
     (:func:`~bayeskit.mcmc.default_term_buffer`); and at each window end every chain takes the
-    median of the chains' metric estimates (``pool_metric``), so that one chain that wandered
-    into a region of negligible mass does not sample on that region's scales; the chains then
+    pool of the chains' metric estimates, a mean that leaves out a chain far from the median
+    (``pool_metric``), so that one chain that wandered into a region of negligible mass does
+    not sample on that region's scales; the chains then
     sample with the median of their final step sizes. Chains are spread
     over the visible devices; within a device they run batched with ``vmap`` (on a CPU with at
     most 8 chains per device, one after another, which compiles faster and never waits for a
@@ -439,7 +440,8 @@ def sample(
             least 50; ``term_buffer=50`` gives Stan's schedule exactly. When they do not fit in
             ``num_warmup``, they become 15%, 75% and 10% of it, as in Stan.
         pool_metric: at the end of each slow window, give every chain the same metric, the
-            median of the chains' own estimates (:func:`~bayeskit.mcmc.pool_inverse_mass`), and
+            pool of the chains' own estimates (:func:`~bayeskit.mcmc.pool_inverse_mass`: their
+            mean, leaving out a chain more than a factor 2 from the median), and
             at the end of warmup the same step size, the median of the chains' own; default on
             with two or more chains. A chain whose window visited a region of negligible mass
             then does not carry that region's scales into sampling (without it, posteriordb's
