@@ -63,6 +63,11 @@ Run:  python benchmarks/mcmc_peers.py                  (writes results/mcmc_peer
       python benchmarks/mcmc_peers.py --quick          (200 + 200 iterations; writes nothing)
       python benchmarks/mcmc_peers.py --models logistic gaussian_100d   (a subset; overwrites results)
       nice -n 5 python benchmarks/mcmc_peers.py   (how the committed results were made)
+      python benchmarks/mcmc_peers.py --seed 1 --tag seed1 --no-second-run --no-one-device
+                                                       (another seed; writes results/mcmc_peers_seed1.*)
+      python benchmarks/mcmc_peers.py --summary seed1 seed2
+                                                       (each library's median ESS/s over the committed run
+                                                        and the tagged ones: results/mcmc_peers_seeds.*)
 """
 
 from __future__ import annotations
@@ -1057,6 +1062,8 @@ def run_second(name: str, lib: str, quick: bool) -> dict | None:
             __file__,
             "--second-run-worker",
             str(out),
+            "--seed",
+            str(SEED),
             "--models",
             name,
             "--libraries",
@@ -1092,7 +1099,16 @@ def run_one_device(name: str, quick: bool) -> dict | None:
     """bayeskit on a single host device, in a child process (the device count is fixed at start)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "one_device.json"
-        cmd = [sys.executable, __file__, "--one-device-worker", str(out), "--models", name]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--one-device-worker",
+            str(out),
+            "--models",
+            name,
+            "--seed",
+            str(SEED),
+        ]
         env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=1")
         proc = subprocess.run(cmd + (["--quick"] if quick else []), env=env, capture_output=True, text=True)
         if proc.returncode != 0 or not out.exists():
@@ -1129,9 +1145,24 @@ def main():
         default="",
         help="write results/mcmc_peers_<tag>.{json,md} (a run on another machine or setting)",
     )
+    parser.add_argument(
+        "--seed", type=int, default=SEED, help=f"the runs' seed (default {SEED}, the committed results')"
+    )
+    parser.add_argument(
+        "--summary",
+        nargs="+",
+        metavar="TAG",
+        help="run nothing: summarise results/mcmc_peers.json with mcmc_peers_<TAG>.json (runs at other "
+        "seeds) into results/mcmc_peers_seeds.{json,md}, by each library's median ESS/s",
+    )
     parser.add_argument("--one-device-worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--second-run-worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    global SEED
+    SEED = args.seed
+    if args.summary:
+        print(summarise_seeds(args.summary))
+        return
     num_warmup = num_samples = 200 if args.quick else 1000
     if args.one_device_worker is not None:
         one_device_worker(args.one_device_worker, args.models[0], num_warmup, num_samples)
@@ -1156,6 +1187,85 @@ def main():
         text = report(models, started, load_start, args)  # after every model, so a cut-short run keeps them
     print("\n" + text)
     print(f"Total: {time.perf_counter() - started:.0f} s")
+
+
+def summarise_seeds(tags: list[str]) -> str:
+    """Each library's median ESS/s over the committed run and the tagged runs at other seeds."""
+    stems = ["mcmc_peers"] + [f"mcmc_peers_{tag}" for tag in tags]
+    runs = [json.loads((RESULTS / f"{stem}.json").read_text()) for stem in stems]
+    seeds = [run["meta"]["seed"] for run in runs]
+    if len(set(seeds)) < len(seeds):
+        raise SystemExit(f"--summary: the runs must have different seeds, got {seeds}")
+    lines = [
+        "# MCMC peers over seeds: each library's median ESS per second",
+        "",
+        f"{len(runs)} runs of `mcmc_peers.py` (seeds {', '.join(map(str, seeds))}; files "
+        + ", ".join(f"`{stem}.json`" for stem in stems)
+        + "), each as described in `mcmc_peers.md`: one run per library and model, compile included. "
+        "One run's minimum bulk ESS is noisy (on the hierarchical model bayeskit's ESS per gradient "
+        "ranged over 0.025-0.029 across five seeds, `ess_per_gradient.md`), so the goal is judged here "
+        "on each library's median ESS/s over the runs. Runs: "
+        + "; ".join(
+            f"seed {r['meta']['seed']} at {r['meta']['date']} ({r['meta']['versions']['bayeskit']})"
+            for r in runs
+        )
+        + f". Reproduce: `python benchmarks/mcmc_peers.py --seed S --tag seedS --no-second-run --no-one-device` "
+        f"for each extra seed, then `python benchmarks/mcmc_peers.py --summary {' '.join(tags)}`.",
+        "",
+        "**Goal (issue 3)**: at least 2x the best peer's ESS per second on every model.",
+        "",
+        "| model | "
+        + " | ".join(f"{lib} (median; runs)" for lib in LIBRARIES)
+        + " | bayeskit / best peer (medians) | per run |",
+        "|---|" + "---|" * (len(LIBRARIES) + 2),
+    ]
+    table = {}
+    for name in MODELS:
+        per_lib = {}
+        for lib in LIBRARIES:
+            values = []
+            for run in runs:
+                for model in run["models"]:
+                    if model["model"] == name:
+                        values += [row["ess_per_s"] for row in model["rows"] if row["library"] == lib]
+            if values:
+                per_lib[lib] = values
+        if "bayeskit" not in per_lib:
+            continue
+        medians = {lib: float(np.median(v)) for lib, v in per_lib.items()}
+        peers = {lib: m for lib, m in medians.items() if lib in PEERS}
+        best = max(peers, key=peers.get) if peers else None
+        ratio = medians["bayeskit"] / peers[best] if best else float("nan")
+        per_run = [
+            model["ratio_to_best_peer"]
+            for run in runs
+            for model in run["models"]
+            if model["model"] == name and "ratio_to_best_peer" in model
+        ]
+        table[name] = {
+            "ess_per_s": per_lib,
+            "median": medians,
+            "best_peer": best,
+            "ratio": ratio,
+            "per_run": per_run,
+        }
+        cells = [
+            f"{medians[lib]:,.0f}; " + ", ".join(f"{v:,.0f}" for v in per_lib[lib]) if lib in per_lib else "-"
+            for lib in LIBRARIES
+        ]
+        lines.append(
+            f"| {name} | "
+            + " | ".join(cells)
+            + f" | **{ratio:.2f}** ({best}) | "
+            + ", ".join(f"{r:.2f}" for r in per_run)
+            + " |"
+        )
+    text = "\n".join(lines) + "\n"
+    (RESULTS / "mcmc_peers_seeds.md").write_text(text)
+    (RESULTS / "mcmc_peers_seeds.json").write_text(
+        json.dumps({"seeds": seeds, "files": stems, "models": table}, indent=1)
+    )
+    return text
 
 
 def report(models: list[dict], started: float, load_start: float, args) -> str:
