@@ -1130,6 +1130,7 @@ def one_device_worker(out: Path, name: str, num_warmup: int, num_samples: int) -
 
 
 def main():
+    global SEED
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="200 + 200 iterations; write nothing")
     parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
@@ -1158,7 +1159,6 @@ def main():
     parser.add_argument("--one-device-worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--second-run-worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    global SEED
     SEED = args.seed
     if args.summary:
         print(summarise_seeds(args.summary))
