@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
+from bayeskit._key import check_key
 from bayeskit.datasets.classic import Dataset
 
 __all__ = ["make_regression", "make_classification"]
@@ -33,6 +34,7 @@ def make_regression(
     Returns:
         A :class:`Dataset` whose ``extra`` holds ``weights``, ``intercept`` and ``noise_scale``.
     """
+    key = check_key(key, "datasets.make_regression")
     _check_sizes("make_regression", num_samples, num_features)
     if not noise_scale > 0:
         raise ValueError(f"make_regression: `noise_scale` must be positive, got {noise_scale!r}.")
@@ -66,6 +68,7 @@ def make_classification(
         A :class:`Dataset` with integer labels in {0, 1}; ``extra`` holds ``weights`` and
         ``intercept``.
     """
+    key = check_key(key, "datasets.make_classification")
     _check_sizes("make_classification", num_samples, num_features)
     kx, kw, ky = jax.random.split(key, 3)
     X = np.asarray(jax.random.normal(kx, (num_samples, num_features)), dtype=np.float64)

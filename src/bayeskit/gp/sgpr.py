@@ -11,6 +11,7 @@ import numpy as np
 from jax.scipy.linalg import solve_triangular
 
 from bayeskit._background_compile import BackgroundCompile
+from bayeskit._key import check_key
 from bayeskit.gp._data import check_inputs, check_training_data
 from bayeskit.gp._fit import FitInfo, maximize
 from bayeskit.gp._precise import dot, matmul
@@ -323,6 +324,7 @@ class SGPR(eqx.Module):
 
         With ``include_noise`` the draws are of new observations y*, otherwise of f(x*).
         """
+        key = check_key(key, "SGPR.sample")
         noise = self.noise * self.y_scale**2 if include_noise else None
         return self.predict(X_new, full_cov=True).sample(key, num_samples, noise_variance=noise)
 

@@ -9,6 +9,7 @@ import numpy as np
 import optax
 from jax.scipy.linalg import solve_triangular
 
+from bayeskit._key import check_key
 from bayeskit.gp._data import check_inputs, check_training_data
 from bayeskit.gp._precise import dot, matmul
 from bayeskit.gp._sparse_inducing import (
@@ -273,6 +274,7 @@ class SVGP(eqx.Module):
         Raises:
             FloatingPointError: when the ELBO becomes NaN or infinite (lower ``learning_rate``).
         """
+        key = check_key(key, "SVGP.fit")
         owner = "SVGP.fit"
         if key is None:
             raise ValueError(

@@ -14,6 +14,7 @@ import numpy as np
 
 from bayeskit._background_compile import BackgroundCompile
 from bayeskit._compilation_cache import use_compilation_cache
+from bayeskit._key import check_key
 from bayeskit._progress import ProgressBar
 from bayeskit._xla_options import run_once_compile_options, sampler_compile_options
 from bayeskit.mcmc._custom_kernel import (
@@ -480,6 +481,7 @@ def sample(
         >>> kernel = gibbs(linear_regression_blocks(X, y, 0.0, 1.0, a0=2.0, b0=1.0))
         >>> post = sample(jax.random.key(1), None, kernel, init={"weights": jnp.zeros(3), "sigma2": 1.0})
     """
+    key = check_key(key, "mcmc.sample")
     if compilation_cache:
         use_compilation_cache()
     custom = not isinstance(kernel, str)

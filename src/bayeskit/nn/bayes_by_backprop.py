@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 
 from bayeskit import metrics
+from bayeskit._key import check_key
 from bayeskit.nn import _bdl_checks as checks
 from bayeskit.nn._fitted import with_fitted
 from bayeskit.nn._standardize import Scaling, carve_validation
@@ -210,6 +211,7 @@ class BayesByBackpropRegressor(eqx.Module):
             X: inputs ``(n, d)`` or ``(n,)``; y: targets ``(n,)``.
             validation: ``None``, a fraction to hold out for early stopping, or ``(X_val, y_val)``.
         """
+        key = check_key(key, "BayesByBackpropRegressor.fit")
         owner = "BayesByBackpropRegressor"
         X, y = checks.check_regression_data(owner, X, y)
         k_init, k_val, k_train, k_pred = jax.random.split(key, 4)

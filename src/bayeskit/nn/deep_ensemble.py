@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from bayeskit import metrics
+from bayeskit._key import check_key
 from bayeskit.nn import _bdl_checks as checks
 from bayeskit.nn._fitted import with_fitted
 from bayeskit.nn._standardize import Scaling, carve_validation
@@ -199,6 +200,7 @@ class DeepEnsembleRegressor(_Ensemble):
             X: inputs ``(n, d)`` or ``(n,)``; y: targets ``(n,)``.
             validation: ``None``, a fraction to hold out for early stopping, or ``(X_val, y_val)``.
         """
+        key = check_key(key, "DeepEnsembleRegressor.fit")
         owner = "DeepEnsembleRegressor"
         X, y = checks.check_regression_data(owner, X, y)
         k_val, k_fit = jax.random.split(key)
@@ -271,6 +273,7 @@ class DeepEnsembleClassifier(_Ensemble):
 
     def fit(self, key: jax.Array, X, y, validation=None) -> DeepEnsembleClassifier:
         """Train the ``M`` members on inputs ``X`` and labels ``y`` in ``0..K-1``; return a fitted copy."""
+        key = check_key(key, "DeepEnsembleClassifier.fit")
         owner = "DeepEnsembleClassifier"
         X, y, K = checks.check_classification_data(owner, X, y, self.num_classes)
         k_val, k_fit = jax.random.split(key)

@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 
 from bayeskit import metrics
+from bayeskit._key import check_key
 from bayeskit.nn import _bdl_checks as checks
 from bayeskit.nn._fitted import with_fitted
 from bayeskit.nn._standardize import Scaling, carve_validation
@@ -239,6 +240,7 @@ class MCDropoutRegressor(_MCDropout):
             validation: ``None``, a fraction of the rows to hold out for early stopping, or
                 ``(X_val, y_val)``.
         """
+        key = check_key(key, "MCDropoutRegressor.fit")
         X, y = checks.check_regression_data("MCDropoutRegressor", X, y)
         k_init, k_val, k_train, k_pred = jax.random.split(key, 4)
         X, y, Xv, yv = carve_validation(k_val, X, y, validation, "MCDropoutRegressor")
@@ -321,6 +323,7 @@ class MCDropoutClassifier(_MCDropout):
 
     def fit(self, key: jax.Array, X, y, validation=None) -> MCDropoutClassifier:
         """Train on inputs ``X`` and labels ``y`` in ``0..K-1``; return a fitted copy."""
+        key = check_key(key, "MCDropoutClassifier.fit")
         X, y, K = checks.check_classification_data("MCDropoutClassifier", X, y, self.num_classes)
         k_init, k_val, k_train, k_pred = jax.random.split(key, 4)
         X, y, Xv, yv = carve_validation(k_val, X, y, validation, "MCDropoutClassifier")

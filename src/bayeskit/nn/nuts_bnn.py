@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 
 import bayeskit.dist as dist
+from bayeskit._key import check_key
 from bayeskit.mcmc import sample
 from bayeskit.nn import _bdl_checks as checks
 from bayeskit.nn._fitted import with_fitted
@@ -98,6 +99,7 @@ class NUTSBNNRegressor(eqx.Module):
 
     def fit(self, key: jax.Array, X, y) -> NUTSBNNRegressor:
         """Sample the posterior given ``(X, y)``; return a fitted copy holding the draws and the Posterior."""
+        key = check_key(key, "NUTSBNNRegressor.fit")
         X, y = checks.check_regression_data("NUTSBNNRegressor", X, y)
         scaling = Scaling.fit(X, y)
         tgt = target(bnn_model, scaling.x(X), scaling.y(y), hidden=self.hidden, prior_scale=self.prior_scale)

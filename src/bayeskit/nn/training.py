@@ -28,6 +28,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from bayeskit._key import check_key
+
 __all__ = ["TrainHistory", "TrainState", "train"]
 
 
@@ -180,6 +182,7 @@ def train(
         >>> loss = lambda k, w, X, y: jnp.mean((X @ w - y) ** 2)
         >>> w, hist = train(key, jnp.zeros(3), loss, X, y, num_epochs=20, learning_rate=0.1)
     """
+    key = check_key(key, "nn.train")
     if validation is not None and val_fn is None:
         raise ValueError("train: `validation` data was given without a `val_fn` to score it.")
     if validation is None:

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayeskit._key import check_key
 from bayeskit.dist.multivariate_normal import MultivariateNormal
 from bayeskit.optimize.point import _check_target, optimize_target
 from bayeskit.ppl.target import Target
@@ -70,6 +71,7 @@ def laplace(
 
     Reference: Tierney & Kadane (1986); MacKay (2003), ch. 27.
     """
+    key = check_key(key, "optimize.laplace")
     _check_target("laplace", target)
     opt = optimize_target("laplace", key, target, target.logdensity_fn, num_starts, max_iterations, tol, init)
     hess = jax.hessian(target.logdensity_fn)(opt.z)

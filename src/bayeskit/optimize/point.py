@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayeskit._key import check_key
 from bayeskit.optimize._lbfgs import minimize_lbfgs
 from bayeskit.ppl.target import Target
 
@@ -120,6 +121,7 @@ def mle(
         >>> res = mle(jax.random.key(0), target(gaussian_model, y=y))
         >>> res.values["mu"], res.values["sigma"]   # sample mean, biased sd
     """
+    key = check_key(key, "optimize.mle")
     _check_target("mle", target)
     return optimize_target(
         "mle", key, target, target.log_likelihood_fn, num_starts, max_iterations, tol, init
@@ -142,6 +144,7 @@ def map(  # noqa: A001 - the conventional name of the estimator
 
     Arguments as for :func:`mle`.
     """
+    key = check_key(key, "optimize.map")
     _check_target("map", target)
     objective = lambda z: target.log_prior_fn(z) + target.log_likelihood_fn(z)
     return optimize_target("map", key, target, objective, num_starts, max_iterations, tol, init)

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayeskit._key import check_key
 from bayeskit.ppl.handle import Handle, Site
 
 __all__ = ["trace", "log_joint", "sample_prior", "predictive", "check_model_args", "model_name"]
@@ -124,6 +125,7 @@ def sample_prior(key: jax.Array, model: Callable, *args, num_samples: int | None
     Returns:
         ``{name: value}`` for every unobserved sample site and every deterministic.
     """
+    key = check_key(key, "sample_prior")
     check_model_args(model, args, kwargs)
 
     def one(k):
@@ -148,6 +150,7 @@ def predictive(key: jax.Array, model: Callable, samples, *args, **kwargs) -> dic
         ``{name: array}`` of every sample site not in ``samples`` and every deterministic, with
         the same leading dimensions as ``samples``.
     """
+    key = check_key(key, "predictive")
     check_model_args(model, args, kwargs)
     draws = getattr(samples, "draws", samples)
     if not draws:

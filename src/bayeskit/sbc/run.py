@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayeskit._key import check_key
 from bayeskit._progress import ProgressBar
 from bayeskit.posterior import SamplingWarning
 from bayeskit.ppl.interpreters import model_name, sample_prior
@@ -110,6 +111,7 @@ def run(
         Talts, Betancourt, Simpson, Vehtari & Gelman (2018), "Validating Bayesian inference
         algorithms with simulation-based calibration", arXiv:1804.06788.
     """
+    key = check_key(key, "sbc.run")
     t_start = time.perf_counter()
     num_simulations = _check_int("num_simulations", num_simulations, 1)
     if isinstance(kernel, str):

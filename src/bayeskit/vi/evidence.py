@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayeskit._key import check_key
 from bayeskit.vi._program import program
 from bayeskit.vi.custom_guide import CustomGuide
 from bayeskit.vi.elbo import build_estimator
@@ -72,6 +73,7 @@ def decompose_evidence(
         >>> d = decompose_evidence(key, t, result.guide, log_evidence=float(exact))
         >>> d.elbo + d.kl_to_posterior == d.log_evidence
     """
+    key = check_key(key, "vi.decompose_evidence")
     prog = program("decompose_evidence", target)
     if isinstance(guide, PointMassGuide):
         raise ValueError(

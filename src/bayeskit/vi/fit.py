@@ -42,6 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from bayeskit._key import check_key
 from bayeskit._progress import ProgressBar
 from bayeskit.posterior import SamplingWarning
 from bayeskit.vi._precondition import laplace_start
@@ -235,6 +236,7 @@ def fit(
         >>> result.elbo[-100:].mean(), result.guide.covariance
         >>> result.sample(jax.random.key(1), 1000).summary()
     """
+    key = check_key(key, "vi.fit")
     num_steps = _positive_int("num_steps", num_steps)
     num_particles = _positive_int("num_particles", num_particles)
     if estimator not in ESTIMATORS:

@@ -8,6 +8,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from bayeskit._key import check_key
 from bayeskit.posterior import Posterior
 from bayeskit.vi._program import Program
 from bayeskit.vi.custom_guide import CustomGuide
@@ -81,6 +82,7 @@ class VIResult:
         independent draws only measure Monte Carlo error: they say nothing about how close the
         guide is to the posterior.)
         """
+        key = check_key(key, "VIResult.sample")
         if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
             raise ValueError(f"VIResult.sample: `num_samples` must be an integer >= 1, got {num_samples!r}.")
         draws = jax.device_get(_draw(self._program, self.guide, key, num_samples))
