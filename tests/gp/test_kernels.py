@@ -112,6 +112,10 @@ def test_bad_input_names_the_argument():
         K.RBF(lengthscale=[1.0, 1.0, 1.0])(X1)
     with pytest.raises(ValueError, match="`lengthscale` must be positive"):
         K.Matern52(lengthscale=-1.0)
+    with pytest.raises(
+        TypeError, match=r"RBF: hyperparameter `lengthscale` must be a positive number .* got 'a'"
+    ):
+        K.RBF(lengthscale="a")
     with pytest.raises(ValueError, match="`variance` must be positive"):
         K.RBF(variance=0.0)
     with pytest.raises(ValueError, match="`period` must be positive"):

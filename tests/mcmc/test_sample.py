@@ -199,6 +199,26 @@ def test_bad_arguments():
         sample(jax.random.key(0), T_GAUSS, window=0)
     with pytest.raises(TypeError, match="`pool_metric` must be True or False"):
         sample(jax.random.key(0), T_GAUSS, pool_metric="yes")
+    with pytest.raises(ValueError, match="`step_size` .* must be a positive number, got -1.0"):
+        sample(jax.random.key(0), T_GAUSS, step_size=-1.0)
+
+
+def test_bad_init_names_the_site():
+    def model(m):
+        m.sample("mu", dist.Normal(0.0, 1.0))
+        s = m.sample("s", dist.HalfNormal(1.0))
+        m.sample("y", dist.Normal(0.0, s), obs=jnp.zeros(3))
+
+    t, kw = target(model), dict(num_warmup=5, num_samples=5, progress_bar=False, warn=False)
+    with pytest.raises(
+        ValueError, match=r"\['zz'\] is not a latent site of model `model`; its latent sites are"
+    ):
+        sample(jax.random.key(0), t, init={"mu": 0.0, "s": 1.0, "zz": 1.0}, **kw)  # a typo is not ignored
+    with pytest.raises(ValueError, match=r"site `mu` has shape \(5,\), but the site has shape \(\)"):
+        sample(jax.random.key(0), t, init={"mu": jnp.zeros(5), "s": 1.0}, **kw)
+    # Outside the support: named at the site itself, not at the observed site it feeds.
+    with pytest.raises(ValueError, match=r"site `s` is outside the site's support \(positive\): \[-1.\]"):
+        sample(jax.random.key(0), t, init={"mu": 0.0, "s": -1.0}, **kw)
 
 
 def test_nan_everywhere_names_the_site():

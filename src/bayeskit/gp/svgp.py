@@ -274,12 +274,12 @@ class SVGP(eqx.Module):
         Raises:
             FloatingPointError: when the ELBO becomes NaN or infinite (lower ``learning_rate``).
         """
-        key = check_key(key, "SVGP.fit")
         owner = "SVGP.fit"
         if key is None:
             raise ValueError(
                 f"{owner}: `key` is required (minibatches are random); pass jax.random.key(seed)."
             )
+        key = check_key(key, owner)
         X, y = check_training_data(owner, X, y)
         if self.kernel.num_features is not None and self.kernel.num_features != X.shape[1]:
             self.kernel._check(X, "X")  # raises, naming the mismatch

@@ -552,6 +552,16 @@ def sample(
         chunk_size = max(10, math.ceil(total / 20))
     chunk_size = _check_positive_int("chunk_size", chunk_size)
 
+    if step_size is not None and not (
+        isinstance(step_size, int | float | np.integer | np.floating)
+        and not isinstance(step_size, bool)
+        and math.isfinite(step_size)
+        and step_size > 0
+    ):
+        raise ValueError(
+            f"sample: `step_size` (the initial step size; warmup adapts it) must be a positive number, "
+            f"got {step_size!r}. Leave it out for the default."
+        )
     eps0 = step_size if step_size is not None else (1.0 if kernel != "rwmh" else 2.38 / math.sqrt(dim))
     dtype = jnp.result_type(float)
     imm0 = np.eye(dim, dtype=dtype) if dense_mass else np.ones(dim, dtype)  # NumPy: no eager compile

@@ -105,8 +105,10 @@ class Handle:
         subsample: dict[str, Any] | None = None,
         full_data: bool = False,
         model_name: str = "model",
+        check_values: bool = False,
     ):
         self._key = key
+        self._check_values = check_values
         self._values = dict(values or {})
         self._z = z
         self._layout = layout or {}
@@ -210,6 +212,8 @@ class Handle:
             is_observed = False
             if name in self._values:
                 value = jnp.asarray(self._values[name])
+                if self._check_values:
+                    self._check_given(name, d, value)
             elif name in self._layout:
                 value = self._read_unconstrained(name, d)
             elif self._key is not None:
@@ -225,6 +229,25 @@ class Handle:
             lp = lp * scale
         self.trace[name] = Site(name, "sample", value, d, is_observed, lp, scale, plates, d.support)
         return value
+
+    def _check_given(self, name: str, d: Distribution, value) -> None:
+        """A given value must have the site's shape and lie in its support (concrete values only)."""
+        shape = tuple(d.batch_shape) + tuple(d.event_shape)
+        if tuple(value.shape) != shape:
+            raise ValueError(
+                f"{self.model_name}: the value given for site `{name}` has shape {tuple(value.shape)}, "
+                f"but the site has shape {shape}. Give a value of shape {shape}."
+            )
+        if isinstance(value, jax.core.Tracer):
+            return
+        inside = np.asarray(d.support.check(value))
+        if not inside.all():
+            outside = np.asarray(value)[~inside] if inside.shape == value.shape else np.asarray(value)
+            raise ValueError(
+                f"{self.model_name}: the value given for site `{name}` is outside the site's support "
+                f"({d.support!r}): {np.array2string(np.ravel(outside)[:5], precision=4)}"
+                f"{' ...' if np.size(outside) > 5 else ''}. Give a value inside the support."
+            )
 
     def _read_unconstrained(self, name: str, d: Distribution):
         from bayeskit.dist.transforms import biject_to

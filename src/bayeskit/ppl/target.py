@@ -140,7 +140,15 @@ class Target:
         missing = [s.name for s in self.sites if s.name not in values]
         if missing:
             raise ValueError(f"unconstrain: no value for latent site(s) {missing} of model `{self.name}`.")
-        h = Handle(values=values, params=self.params, full_data=True, model_name=self.name)
+        known = {s.name for s in self.sites} | set(self.deterministics)
+        unknown = [k for k in values if k not in known]
+        if unknown:
+            raise ValueError(
+                f"unconstrain: {unknown} {'is not a latent site' if len(unknown) == 1 else 'are not latent sites'}"
+                f" of model `{self.name}`; its latent sites are {[s.name for s in self.sites]}."
+            )
+        values = {k: v for k, v in values.items() if k not in self.deterministics}
+        h = Handle(values=values, params=self.params, full_data=True, model_name=self.name, check_values=True)
         self.model(h, *self.args, **self.kwargs)
         parts = []
         for s in self.sites:

@@ -24,7 +24,13 @@ def log_positive(owner: str, name: str, value) -> jax.Array:
         ValueError: naming ``owner``'s hyperparameter ``name`` when a concrete entry is <= 0,
             NaN or infinite.
     """
-    value = as_float(value)
+    try:
+        value = as_float(value)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{owner}: hyperparameter `{name}` must be a positive number or an array of them, "
+            f"got {value!r} ({type(value).__name__})."
+        ) from None
     if is_concrete(value):
         with jax.ensure_compile_time_eval():
             arr = np.asarray(value)
