@@ -170,7 +170,17 @@ class Posterior:
     @classmethod
     def load(cls, path: str | Path) -> Posterior:
         """Read a posterior written by :meth:`save`."""
-        with np.load(path, allow_pickle=False) as f:
+        try:
+            archive = np.load(path, allow_pickle=False)
+        except ValueError:  # not an .npz (NumPy took it for a pickle)
+            raise ValueError(
+                f"Posterior.load: {path} is not a file written by Posterior.save (an .npz archive)."
+            ) from None
+        if not hasattr(archive, "files"):  # a bare .npy array
+            raise ValueError(
+                f"Posterior.load: {path} is a single NumPy array, not a file written by Posterior.save."
+            )
+        with archive as f:
             if "meta" not in f.files:
                 raise ValueError(f"Posterior.load: {path} was not written by Posterior.save (no metadata).")
             meta = json.loads(str(f["meta"]))

@@ -103,6 +103,13 @@ def test_save_load_round_trip(post8, tmp_path):
     np.testing.assert_array_equal(back["theta"], post8["theta"])
     np.testing.assert_array_equal(back.sample_stats["diverging"], post8.sample_stats["diverging"])
     assert back.info["kernel"] == "nuts" and back.warnings == post8.warnings
+    # Files that are not a saved posterior: a clear error, not NumPy's advice about pickles.
+    (tmp_path / "notes.txt").write_text("not a posterior")
+    with pytest.raises(ValueError, match="is not a file written by Posterior.save"):
+        Posterior.load(tmp_path / "notes.txt")
+    np.save(tmp_path / "array.npy", np.zeros(3))
+    with pytest.raises(ValueError, match="is a single NumPy array"):
+        Posterior.load(tmp_path / "array.npy")
 
 
 def test_to_arviz(post8):

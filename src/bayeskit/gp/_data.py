@@ -21,7 +21,7 @@ def _check_finite(owner: str, name: str, arr: jax.Array) -> None:
         where = np.argwhere(bad)[0].tolist()
         raise ValueError(
             f"{owner}: `{name}` contains {int(bad.sum())} NaN or infinite value(s) (first at index "
-            f"{where}); remove or impute those rows before fitting."
+            f"{where}); remove or impute those rows first."
         )
 
 
