@@ -515,6 +515,8 @@ def test_bad_arguments_raise(factory):
         factory(logdensity_a, 0.1, jnp.array([1.0, -1.0]))
     with pytest.raises(ValueError, match=r"shape \(2,\)"):
         factory(logdensity_a, 0.1, jnp.ones(2)).init(jnp.zeros(3))
+    with pytest.raises(TypeError, match="`logdensity_fn` must be callable, got int"):
+        factory(3, 0.1, jnp.ones(2))
 
 
 def test_bad_tree_depth_and_steps_raise():
@@ -524,3 +526,15 @@ def test_bad_tree_depth_and_steps_raise():
         nuts(logdensity_a, 0.1, jnp.ones(2), max_tree_depth=2.5)
     with pytest.raises(ValueError, match="num_integration_steps"):
         hmc(logdensity_a, 0.1, jnp.ones(2), 0)
+
+
+def test_hand_built_kernel_without_target_records_its_position():
+    # No target and no `record`: a flat-vector kernel's draws are its positions, under "position".
+    from bayeskit.mcmc import sample
+
+    kernel = hmc(logdensity_a, 0.3, jnp.ones(2), 8)
+    post = sample(
+        jax.random.key(0), None, kernel, init=jnp.zeros(2), num_chains=2, num_warmup=20,
+        num_samples=30, progress_bar=False, warn=False,
+    )  # fmt: skip
+    assert post["position"].shape == (2, 30, 2) and np.all(np.isfinite(post["position"]))

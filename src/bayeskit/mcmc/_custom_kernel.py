@@ -57,7 +57,8 @@ def custom_start(key, kernel, num_chains: int, init):
 
 
 def default_record(kernel, target, state) -> Callable:
-    """What a state keeps as a draw: the target's constrained sites, a Gibbs kernel's blocks, or a dict state."""
+    """What a state keeps as a draw: the target's constrained sites, a Gibbs kernel's blocks, a dict
+    state, or (no target) the flat ``position`` of an HMC, NUTS or random-walk state, as ``"position"``."""
     if target is not None:
         if not hasattr(state, "position"):
             raise TypeError(
@@ -68,6 +69,8 @@ def default_record(kernel, target, state) -> Callable:
     if isinstance(state, Mapping):
         sites = getattr(kernel, "sites", None) or tuple(state)
         return lambda s: {k: s[k] for k in sites}
+    if hasattr(state, "position"):  # a hand-built gradient or random-walk kernel on a flat vector
+        return lambda s: {"position": s.position}
     raise TypeError(
         f"sample: cannot tell which parts of the kernel's state ({type(state).__name__}) are draws; pass "
         "`record=lambda state: {name: value}`."

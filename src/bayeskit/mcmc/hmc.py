@@ -75,6 +75,8 @@ def hmc(
         >>> state = kernel.init(jnp.zeros(2))
         >>> state, info = jax.jit(kernel.step)(jax.random.key(0), state)
     """
+    if not callable(logdensity_fn):
+        raise TypeError(f"hmc: `logdensity_fn` must be callable, got {type(logdensity_fn).__name__}.")
     step_size = check_step_size("hmc", step_size)
     metric = gaussian_euclidean(inverse_mass_matrix)
     dim = int(jnp.shape(inverse_mass_matrix)[0])

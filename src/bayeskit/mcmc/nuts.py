@@ -195,6 +195,8 @@ def nuts(
         >>> state, info = jax.jit(kernel.step)(jax.random.key(0), state)
         >>> info.tree_depth, info.acceptance_rate
     """
+    if not callable(logdensity_fn):
+        raise TypeError(f"nuts: `logdensity_fn` must be callable, got {type(logdensity_fn).__name__}.")
     step_size = check_step_size("nuts", step_size)
     if (
         isinstance(max_tree_depth, bool)

@@ -466,7 +466,8 @@ def sample(
         callback: called as ``callback(iterations_done, iterations_total)`` after every chunk;
             raising ``KeyboardInterrupt`` in it stops the run like Ctrl-C.
         record: with a kernel object, ``record(state) -> {name: array}``, what each state keeps as
-            a draw (default: the target's sites; a Gibbs kernel's blocks; every entry of a dict state).
+            a draw (default: the target's sites; a Gibbs kernel's blocks; every entry of a dict state;
+            without a target, an HMC, NUTS or random-walk state's flat ``position``, as ``"position"``).
         warn: raise the run's diagnostics warnings as :class:`~bayeskit.posterior.SamplingWarning`.
         compilation_cache: keep the compiled sampler on disk (:func:`bayeskit.use_compilation_cache`)
             so that a later run of the same model, in this process or another, skips compiling.
