@@ -9,6 +9,7 @@ import pytest
 import scipy.integrate
 import scipy.stats as st
 
+import bayeskit.dist as dist
 from bayeskit.dist import constraints as C
 from bayeskit.dist.dirichlet import Dirichlet
 from bayeskit.dist.lkj import LKJCholesky
@@ -489,3 +490,20 @@ def test_mixture_rejects_mismatched_inputs():
         MixtureSameFamily(object(), Normal(MU, SD))
     with pytest.raises(TypeError, match="component_distribution"):
         MixtureSameFamily(_Weights(W), st.norm())
+
+
+def test_log_prob_of_a_value_with_the_wrong_event_shape_names_the_distribution():
+    cases = [
+        (dist.MultivariateNormal(jnp.zeros(2), jnp.eye(2)), "MultivariateNormal"),
+        (dist.MultivariateStudentT(3.0, jnp.zeros(2), jnp.eye(2)), "MultivariateStudentT"),
+        (dist.Dirichlet(jnp.ones(2)), "Dirichlet"),
+        (dist.Multinomial(3, jnp.array([0.5, 0.5])), "Multinomial"),
+    ]
+    for d, name in cases:
+        with pytest.raises(ValueError, match=rf"{name}\.log_prob: .* event shape \(2,\), got a value of shape \(4, 3\)"):
+            d.log_prob(jnp.ones((4, 3)))
+
+
+def test_a_parameter_that_is_not_a_number_is_a_type_error():
+    with pytest.raises(TypeError, match="expected a number or an array of numbers, got 'a'"):
+        dist.Beta("a", 1.0)

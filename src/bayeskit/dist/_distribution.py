@@ -19,13 +19,28 @@ def as_float(x) -> jax.Array:
     if not isinstance(x, jax.Array):
         # NumPy data and Python numbers: converted on the host and transferred, since an eager
         # jnp.asarray compiles a small program for every new shape and dtype.
-        x = np.asarray(x)
-        if not np.issubdtype(x.dtype, np.floating):
-            x = x.astype(jnp.result_type(float))
+        given = x
+        try:
+            x = np.asarray(x)
+            if not np.issubdtype(x.dtype, np.floating):
+                x = x.astype(jnp.result_type(float))
+        except (TypeError, ValueError):
+            shown = repr(given) if np.size(given) <= 6 else f"an array of shape {np.shape(given)}"
+            raise TypeError(f"expected a number or an array of numbers, got {shown}.") from None
         return jax.device_put(x)
     if jnp.issubdtype(x.dtype, jnp.floating):
         return x
     return x.astype(jnp.result_type(float))
+
+
+def check_event(dist: str, x: jax.Array, event_shape) -> None:
+    """Raise ``ValueError`` naming ``dist`` if ``x``'s trailing dimensions are not ``event_shape``."""
+    k = len(event_shape)
+    if tuple(x.shape[x.ndim - k :] if k else ()) != tuple(event_shape) or x.ndim < k:
+        raise ValueError(
+            f"{dist}.log_prob: a value's last {k} dimension(s) must be the event shape "
+            f"{tuple(event_shape)}, got a value of shape {tuple(x.shape)}."
+        )
 
 
 def is_concrete(x) -> bool:

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 from jax.scipy.special import digamma, gammaln, xlogy
 
 from bayeskit.dist import constraints as C
-from bayeskit.dist._distribution import Distribution, as_float, check_parameter
+from bayeskit.dist._distribution import Distribution, as_float, check_event, check_parameter
 
 __all__ = ["Dirichlet"]
 
@@ -72,6 +72,7 @@ class Dirichlet(Distribution):
 
     def log_prob(self, x):
         x = as_float(x)
+        check_event("Dirichlet", x, self.event_shape)
         # xlogy keeps log_prob finite on the boundary (x_k = 0) when alpha_k = 1.
         return jnp.sum(xlogy(self.concentration - 1.0, x), axis=-1) - self._log_normaliser()
 

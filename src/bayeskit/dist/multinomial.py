@@ -8,7 +8,7 @@ from jax.scipy.special import gammaln
 
 from bayeskit.dist import constraints as C
 from bayeskit.dist._discrete_params import check_count, logits_from
-from bayeskit.dist._distribution import Distribution, as_float
+from bayeskit.dist._distribution import Distribution, as_float, check_event
 
 __all__ = ["Multinomial"]
 
@@ -135,6 +135,7 @@ class Multinomial(Distribution):
 
     def log_prob(self, x):
         x = as_float(x)
+        check_event("Multinomial", x, self.event_shape)
         n = self.total_count
         ok = is_count_vector(x, n)
         x = jnp.where((x >= 0) & (jnp.floor(x) == x), x, 0.0)

@@ -10,7 +10,7 @@ import numpy as np
 from jax.scipy.linalg import solve_triangular
 
 from bayeskit.dist import constraints as C
-from bayeskit.dist._distribution import Distribution, as_float, check_parameter, is_concrete
+from bayeskit.dist._distribution import Distribution, as_float, check_event, check_parameter, is_concrete
 
 __all__ = ["MultivariateNormal"]
 
@@ -177,6 +177,7 @@ class MultivariateNormal(Distribution):
 
     def log_prob(self, x):
         x = as_float(x)
+        check_event("MultivariateNormal", x, self.event_shape)
         z = _solve_lower(self.scale_tril, x - self.loc)
         d = self.loc.shape[-1]
         return -0.5 * jnp.sum(z**2, axis=-1) - _half_log_det(self.scale_tril) - 0.5 * d * _LOG_2PI

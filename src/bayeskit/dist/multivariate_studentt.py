@@ -9,7 +9,7 @@ import jax.numpy as jnp
 from jax.scipy.special import digamma, gammaln
 
 from bayeskit.dist import constraints as C
-from bayeskit.dist._distribution import Distribution, as_float, check_parameter
+from bayeskit.dist._distribution import Distribution, as_float, check_event, check_parameter
 from bayeskit.dist.multivariate_normal import (
     _check_scale_tril,
     _check_square,
@@ -81,6 +81,7 @@ class MultivariateStudentT(Distribution):
 
     def log_prob(self, x):
         x = as_float(x)
+        check_event("MultivariateStudentT", x, self.event_shape)
         d = self.loc.shape[-1]
         nu = self.df
         z = _solve_lower(self.scale_tril, x - self.loc)
