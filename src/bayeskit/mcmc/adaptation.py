@@ -227,8 +227,8 @@ def pool_inverse_mass(inverse_mass_matrices, outlier_factor: float = 2.0) -> np.
     the guard leaves it out.
 
     Why a mean of the rest rather than the median: each chain's variance is an unbiased
-    estimate from its own window, so the mean of four has about half the variance of one, and
-    less than the median of four (the mean of the middle two). On the 100-d Gaussian of
+    estimate from its own window, so the mean of four has half the standard deviation of one,
+    less than the median of four (the mean of the middle two) has. On the 100-d Gaussian of
     ``benchmarks/mcmc_peers.py`` the pooled metric's error then shrinks, and with it the energy
     error of the worst-scaled coordinates that limits the step size.
 
