@@ -409,11 +409,10 @@ def sample(
     (:func:`~bayeskit.mcmc.default_term_buffer`); and at each window end every chain takes the
     pool of the chains' metric estimates, a mean that leaves out a chain far from the median
     (``pool_metric``), so that one chain that wandered into a region of negligible mass does
-    not sample on that region's scales; the chains then
-    sample with the median of their final step sizes. Chains are spread
-    over the visible devices; within a device they run batched with ``vmap`` (on a CPU with at
-    most 8 chains per device, one after another, which compiles faster and never waits for a
-    slower chain; :func:`bayeskit.use_cpu_cores` shows JAX every core as a device). Every draw
+    not sample on that region's scales; the chains then sample with the median of their final
+    step sizes. Chains are spread over the visible devices; within a device they run batched
+    with ``vmap`` (on a CPU with at most 8 chains per device, one after another, which compiles
+    faster and never waits for a slower chain; :func:`bayeskit.use_cpu_cores` shows JAX every core as a device). Every draw
     uses a key folded from its chain and iteration number, and every chain starts from a start
     computed on one device, so the draws are the same bit for bit on any number of CPU devices
     and for any chunking. The compiled loop runs in chunks: between chunks
