@@ -70,15 +70,23 @@ def draw_gaussian(key, mean, cov, n):
 
 
 # ----------------------------------------------------------------------------- compiled runners
-@functools.partial(jax.jit, static_argnames=("logdensity_fn", "kernel", "num_integration_steps"))
+@functools.partial(jax.jit, static_argnames=("logdensity_fn", "kernel", "num_integration_steps", "jitter"))
 def run_chains(
-    key, positions, step_size, inverse_mass_matrix, *, logdensity_fn, kernel, num_integration_steps=0
+    key,
+    positions,
+    step_size,
+    inverse_mass_matrix,
+    *,
+    logdensity_fn,
+    kernel,
+    num_integration_steps=0,
+    jitter=0.0,
 ):
     """NUM_DRAWS transitions of each chain (vmapped) from ``positions``; returns draws and infos."""
     if kernel == "nuts":
         k = nuts(logdensity_fn, step_size, inverse_mass_matrix)
     else:
-        k = hmc(logdensity_fn, step_size, inverse_mass_matrix, num_integration_steps)
+        k = hmc(logdensity_fn, step_size, inverse_mass_matrix, num_integration_steps, jitter=jitter)
 
     def one_chain(key, position):
         def body(state, key):
@@ -209,6 +217,36 @@ def test_hmc_gaussian_exact_moments():
     moved = np.any(np.diff(np.asarray(x), axis=1) != 0, axis=-1)
     np.testing.assert_array_equal(moved, np.asarray(info.is_accepted)[:, 1:])
     assert not np.any(info.is_divergent)
+
+
+def standard_normal(x):
+    return -0.5 * jnp.sum(x**2)
+
+
+@pytest.mark.parametrize("jitter", [0.0, 0.2])
+def test_hmc_jitter_breaks_a_resonant_trajectory(jitter):
+    # On a standard normal, a leapfrog step h turns (x, p) by the angle theta with cos(theta) =
+    # 1 - h^2 / 2. With h = 2 sin(pi / 62) 31 steps turn it by exactly pi: x -> -x whatever the
+    # momentum, so a fixed length keeps every |x_i| where it started; jittering the length mixes.
+    start = jnp.full((NUM_CHAINS, 10), 0.1)
+    x, info = run_chains(
+        jax.random.key(13),
+        start,
+        2 * np.sin(np.pi / 62),
+        jnp.ones(10),
+        logdensity_fn=standard_normal,
+        kernel="hmc",
+        num_integration_steps=31,
+        jitter=jitter,
+    )
+    steps = np.asarray(info.num_integration_steps)
+    if jitter == 0.0:
+        assert np.all(steps == 31)
+        np.testing.assert_allclose(np.abs(np.asarray(x)), 0.1, rtol=1e-9)  # stuck; E[x^2] is 1
+    else:
+        assert steps.min() == 31 - 6 and steps.max() == 31 + 6  # floor(0.2 * 31) = 6
+        assert abs(steps.mean() - 31) < 0.3
+        check_expectations(np.asarray(x) ** 2, np.ones(10))
 
 
 def test_hmc_divergence_is_flagged_and_rejected():
@@ -526,6 +564,9 @@ def test_bad_tree_depth_and_steps_raise():
         nuts(logdensity_a, 0.1, jnp.ones(2), max_tree_depth=2.5)
     with pytest.raises(ValueError, match="num_integration_steps"):
         hmc(logdensity_a, 0.1, jnp.ones(2), 0)
+    for bad in (1.0, -0.1, "0.2"):
+        with pytest.raises(ValueError, match="`jitter` must be a number in \\[0, 1\\)"):
+            hmc(logdensity_a, 0.1, jnp.ones(2), 10, jitter=bad)
 
 
 def test_hand_built_kernel_without_target_records_its_position():

@@ -146,10 +146,12 @@ def test_draws_independent_of_chunking_and_resume(tmp_path):
     np.testing.assert_array_equal(resumed["x"], a["x"])
 
 
-@pytest.mark.parametrize("kernel", ["hmc", "rwmh"])
-def test_other_kernels_through_driver(kernel):
+# Seed 10: with a fixed 32-step trajectory (no jitter) HMC resonated with this Gaussian there
+# (R-hat 1.33, variances 50% too large); 10 of seeds 1-20 failed this test, none with the jitter.
+@pytest.mark.parametrize("kernel, seed", [("hmc", 10), ("rwmh", 1)])
+def test_other_kernels_through_driver(kernel, seed):
     post = sample(
-        jax.random.key(1),
+        jax.random.key(seed),
         T_GAUSS,
         kernel=kernel,
         num_warmup=500,
@@ -158,10 +160,17 @@ def test_other_kernels_through_driver(kernel):
         warn=False,
     )
     x = post["x"].reshape(-1, 2)
-    ess = np.asarray(post.summary()["ess_bulk"])
-    se = np.sqrt(np.array([1.0, 2.0]) / ess)
+    summary = post.summary()
+    ess = np.asarray(summary["ess_bulk"])
+    assert np.all(np.asarray(summary["r_hat"]) < 1.01)
+    cov = np.array([[1.0, 0.8], [0.8, 2.0]])
+    se = np.sqrt(np.diag(cov) / ess)
     assert np.all(np.abs(x.mean(0) - [1.0, -1.0]) < 5 * se)
-    np.testing.assert_allclose(np.cov(x.T), [[1.0, 0.8], [0.8, 2.0]], atol=0.35)
+    # Standard errors of a Gaussian's sample covariance, with the ESS in place of the draws:
+    # Var(s_ij) = (s_ii s_jj + s_ij^2) / n. A random walk's ESS is about 300 of the 4,000 draws,
+    # so a fixed tolerance would be 2 standard errors for it and 10 for HMC.
+    se_cov = np.sqrt((np.outer(np.diag(cov), np.diag(cov)) + cov**2) / ess.min())
+    assert np.all(np.abs(np.cov(x.T) - cov) < 5 * se_cov)
 
 
 def test_dense_mass_adapts_to_correlation():

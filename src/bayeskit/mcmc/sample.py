@@ -42,6 +42,7 @@ __all__ = ["sample", "KERNELS"]
 
 KERNELS = ("nuts", "hmc", "rwmh")
 _DEFAULT_ACCEPT = {"nuts": 0.8, "hmc": 0.8}
+HMC_JITTER = 0.2  # kernel="hmc": each proposal takes 80% to 120% of num_integration_steps
 # Names of kernel info fields in the Posterior's sample statistics (ArviZ's where it has one).
 _STAT_NAMES = {
     "is_divergent": "diverging",
@@ -61,7 +62,9 @@ def _kernel_factory(kernel: str, max_tree_depth: int, num_integration_steps: int
     if kernel == "hmc":
         from bayeskit.mcmc.hmc import hmc
 
-        return lambda ld, eps, imm: hmc(ld, eps, imm, num_integration_steps)
+        # The trajectory length is jittered by +-20% so that it cannot resonate with the
+        # posterior (the hmc docstring shows the failure a fixed length gives).
+        return lambda ld, eps, imm: hmc(ld, eps, imm, num_integration_steps, jitter=HMC_JITTER)
     if kernel == "rwmh":
         from bayeskit.mcmc.rwmh import rwmh
 
@@ -448,7 +451,9 @@ def sample(
             ``bball`` model failed at half its seeds), and a chain whose step size came out high
             does not sample with it (``gp_pois_regr`` at seed 0: 160 divergences in that chain
             and R-hat 1.10). ``False`` adapts each chain on its own draws, as Stan does.
-        num_integration_steps: leapfrog steps per HMC proposal.
+        num_integration_steps: leapfrog steps per HMC proposal, on average: each proposal takes
+            a number drawn uniformly from 80% to 120% of it, so that a fixed trajectory length
+            cannot resonate with the posterior (see :func:`~bayeskit.mcmc.hmc`).
         step_size: initial step size (default 1.0 for NUTS/HMC, 2.38/sqrt(dim) for RWMH).
         init: starting point: a dict of constrained values, or an unconstrained array of shape
             ``(dim,)`` or ``(num_chains, dim)``; default Stan's uniform(-2, 2), with retries. With a
