@@ -23,7 +23,7 @@ python3 -m pip install -q --no-index --no-deps --no-build-isolation -e . >/dev/n
   python3 -c "import jax, numpyro, torch, gpytorch; print('jax', jax.__version__, jax.devices(), '| numpyro', numpyro.__version__, '| torch', torch.__version__, '| gpytorch', gpytorch.__version__)"
   # First, with full tracebacks, the tests that failed on the H100 on 2026-11-27 (the rwmh one's
   # cause was not established: its draws on a CPU with the GPU's vmapped layout are the default's).
-  timeout 120 python3 -m pytest -q -p no:xdist -p no:cacheprovider --tb=long \
+  timeout 120 python3 -m pytest -q -n 0 -p no:cacheprovider --tb=long \
     "tests/mcmc/test_sample.py::test_other_kernels_through_driver" tests/gp/test_gp_stress.py
   # The suite minus what has nothing to run on a GPU (the diagnostics need ArviZ, the CLI and tour
   # are long walkthroughs of the same code) and the slow validations.

@@ -162,7 +162,9 @@ def test_other_kernels_through_driver(kernel, seed):
     x = post["x"].reshape(-1, 2)
     summary = post.summary()
     ess = np.asarray(summary["ess_bulk"])
-    assert np.all(np.asarray(summary["r_hat"]) < 1.01)
+    # HMC's draws are nearly independent here, so R-hat must be close to 1 (a resonant trajectory
+    # gave 1.33 at this seed); the random walk's ESS of ~300 leaves its R-hat near 1.01 by chance.
+    assert np.all(np.asarray(summary["r_hat"]) < (1.01 if kernel == "hmc" else 1.05))
     cov = np.array([[1.0, 0.8], [0.8, 2.0]])
     se = np.sqrt(np.diag(cov) / ess)
     assert np.all(np.abs(x.mean(0) - [1.0, -1.0]) < 5 * se)
@@ -371,7 +373,7 @@ def test_hand_built_kernel_on_a_target():
         sample(jax.random.key(4), T_GAUSS, kernel, pool_metric=False)
 
 
-def test_compilation_cache_lets_a_later_run_skip_compiling(tmp_path):
+def test_compilation_cache_lets_a_later_run_skip_compiling(tmp_path, without_run_cache):
     """With the on-disk cache, a run after ``jax.clear_caches()`` (as a new process would) loads its programs."""
     from jax.experimental.compilation_cache import compilation_cache
 
@@ -396,7 +398,7 @@ def test_compilation_cache_lets_a_later_run_skip_compiling(tmp_path):
     finally:
         jax.monitoring.unregister_event_listener(listen)
         jax.config.update("jax_compilation_cache_dir", None)
-        compilation_cache.reset_cache()
+        compilation_cache.reset_cache()  # the fixture then restores the test run's cache
 
 
 def test_chains_run_one_after_another_or_batched_alike(monkeypatch):
