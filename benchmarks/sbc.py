@@ -15,6 +15,8 @@ Cases:
       the built-in normal / inverse-gamma conditionals, and rwmh
   eight schools, centred, with tau2 ~ InvGamma(3, 50): gibbs with the built-in hierarchical-normal
       conditionals
+  a two-component Gaussian mixture, 20 observations, with discrete assignments z_i ranked too:
+      gibbs with the built-in mixture conditionals (how bayeskit samples discrete latents)
 
 Run:  python benchmarks/sbc.py            (writes results/sbc.{json,md})
       python benchmarks/sbc.py --quick    (50 simulations; writes nothing)
@@ -44,7 +46,12 @@ jax.config.update("jax_enable_x64", True)
 
 import bayeskit  # noqa: E402
 from bayeskit import dist, sbc  # noqa: E402
-from bayeskit.mcmc import gibbs, hierarchical_normal_blocks, linear_regression_blocks  # noqa: E402
+from bayeskit.mcmc import (  # noqa: E402
+    gaussian_mixture_blocks,
+    gibbs,
+    hierarchical_normal_blocks,
+    linear_regression_blocks,
+)
 
 RESULTS = Path(__file__).parent / "results"
 ALPHA = 0.01
@@ -84,6 +91,25 @@ def centred_schools(m, sigma, y=None):
         m.sample("y", dist.Normal(theta, sigma), obs=y)
 
 
+# The mixture's priors tell the components apart (means a priori near -3 and +3), so the
+# posterior has one labelling and the ranks of means, weights and variances are meaningful.
+MIXTURE_MEANS = (jnp.array([-3.0, 3.0]), 1.0)
+MIXTURE_VARIANCES = (3.0, 2.0)
+
+
+def mixture(m, n, y=None):
+    weights = m.sample("weights", dist.Dirichlet(jnp.ones(2)))
+    means = m.sample("means", dist.Normal(*MIXTURE_MEANS).to_event(1))
+    variances = m.sample("variances", dist.InverseGamma(*MIXTURE_VARIANCES).expand((2,)).to_event(1))
+    with m.plate("data", n):
+        z = m.sample("z", dist.Categorical(probs=weights)).astype(jnp.int32)  # drawn as floats
+        m.sample("y", dist.Normal(means[z], jnp.sqrt(variances[z])), obs=y)
+
+
+def mixture_gibbs(data):
+    return gibbs(gaussian_mixture_blocks(data["y"], 2, MIXTURE_MEANS, MIXTURE_VARIANCES))
+
+
 def regression_gibbs(data):
     return gibbs(linear_regression_blocks(X, data["y"], 0.0, 1.0, a0=3.0, b0=2.0))
 
@@ -103,6 +129,8 @@ CASES = {
     "rwmh-regression": (regression, (X,), "rwmh", {"num_warmup": 1000, "num_samples": 10000, "thin": 100}, "linear regression, p = 3, n = 20"),
     "gibbs-centred_schools": (centred_schools, (SIGMA,), schools_gibbs, {"num_warmup": 200, "num_samples": 5000, "thin": 50},
                               "eight schools, centred, tau2 ~ InvGamma(3, 50)"),
+    "gibbs-mixture": (mixture, (20,), mixture_gibbs, {"num_warmup": 200, "num_samples": 2000, "thin": 20},
+                      "2-component Gaussian mixture, n = 20, discrete z"),
 }  # fmt: skip
 
 

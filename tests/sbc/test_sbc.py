@@ -12,7 +12,7 @@ import pytest
 from scipy import stats
 
 from bayeskit import dist, sbc
-from bayeskit.mcmc import Kernel, gibbs, linear_regression_blocks
+from bayeskit.mcmc import Kernel, gaussian_mixture_blocks, gibbs, linear_regression_blocks
 from bayeskit.sbc.uniformity import binned_counts, binomial_band, chi2_sf
 
 N_OBS = 5
@@ -124,6 +124,37 @@ def test_gibbs_linear_regression_is_calibrated():
     assert result.info["kernel"] == "gibbs_kernel" and result.num_draws == 100
     assert result.p_value() > 1e-3, result.summary()
     assert len(np.unique(result.truth[:, 2])) == 100
+
+
+def mixture(m, n, y=None):
+    weights = m.sample("weights", dist.Dirichlet(jnp.ones(2)))
+    means = m.sample("means", dist.Normal(jnp.array([-3.0, 3.0]), 1.0).to_event(1))
+    variances = m.sample("variances", dist.InverseGamma(3.0, 2.0).expand((2,)).to_event(1))
+    with m.plate("data", n):
+        z = m.sample("z", dist.Categorical(probs=weights)).astype(jnp.int32)
+        m.sample("y", dist.Normal(means[z], jnp.sqrt(variances[z])), obs=y)
+
+
+def test_gibbs_mixture_with_discrete_assignments_is_calibrated():
+    """Discrete latents: the assignments z_i are ranked too (ties broken at random)."""
+
+    def gibbs_kernel(data):
+        return gibbs(gaussian_mixture_blocks(data["y"], 2, (jnp.array([-3.0, 3.0]), 1.0), (3.0, 2.0)))
+
+    result = sbc.run(
+        jax.random.key(5), mixture, 8, num_simulations=100, kernel=gibbs_kernel,
+        num_warmup=50, num_samples=500, thin=5, progress_bar=False,
+    )  # fmt: skip
+    assert result.quantities[:6] == [
+        "weights[0]",
+        "weights[1]",
+        "means[0]",
+        "means[1]",
+        "variances[0]",
+        "variances[1]",
+    ]
+    assert result.quantities[6:] == [f"z[{i}]" for i in range(8)]
+    assert result.p_value() > 1e-3, result.summary()
 
 
 def test_summary_and_plot(exact_result):

@@ -289,7 +289,9 @@ def gaussian_mixture_blocks(
         return Categorical(logits=logits).sample(key).astype(jnp.int32)
 
     def counts(z):
-        return jax.nn.one_hot(z, K, dtype=y.dtype)
+        # z may be held as floats (a state started from a prior draw: bayeskit's Categorical
+        # draws floats); one_hot of floats is deprecated in JAX.
+        return jax.nn.one_hot(z.astype(jnp.int32), K, dtype=y.dtype)
 
     def draw_weights(key, state):
         return Dirichlet(alpha + jnp.sum(counts(state["z"]), axis=0)).sample(key)
