@@ -21,8 +21,10 @@ python3 -m pip install -q --no-index --no-deps --no-build-isolation -e . >/dev/n
 {
   nvidia-smi -L
   python3 -c "import jax, numpyro, torch, gpytorch; print('jax', jax.__version__, jax.devices(), '| numpyro', numpyro.__version__, '| torch', torch.__version__, '| gpytorch', gpytorch.__version__)"
-  # First, with full tracebacks, the tests that failed on the H100 on 2026-11-27 (the rwmh one's
-  # cause was not established: its draws on a CPU with the GPU's vmapped layout are the default's).
+  # First, with full tracebacks, the tests that failed on the H100 on 2026-11-27. (The rwmh one's
+  # covariance tolerance was 2 standard errors: the GPU's floating point gave another chain, and
+  # it failed by chance. It now uses 5 standard errors from the ESS, and passed on an H100 on
+  # 2026-11-28, with the GPU-relevant folders: no failures in the 94% that ran in 200 s.)
   timeout 120 python3 -m pytest -q -n 0 -p no:cacheprovider --tb=long \
     "tests/mcmc/test_sample.py::test_other_kernels_through_driver" tests/gp/test_gp_stress.py
   # The suite minus what has nothing to run on a GPU (the diagnostics need ArviZ, the CLI and tour

@@ -57,8 +57,8 @@ def hmc(
     A fixed trajectory length can resonate with the posterior: where it is close to a multiple
     of half the period of the dynamics along some direction, every transition lands near the
     same point (or its mirror image) along it, and the chain explores that direction slowly or
-    not at all while its draws look well mixed. On a 2-d Gaussian with 32 steps this gave
-    posterior variances 25% too small at some seeds. ``jitter`` draws each transition's number
+    not at all while its draws look well mixed. On a 2-d Gaussian, ``sample(kernel="hmc")`` with
+    a fixed 32 steps failed at 10 of 20 seeds: R-hat up to 1.33, variances off by up to 50%. ``jitter`` draws each transition's number
     of steps uniformly from L - k, ..., L + k with k = floor(jitter * L), which breaks the
     resonance at no cost on average (Neal 2011, section 5.4.4; ``bayeskit.mcmc.sample`` uses
     0.2). Each draw of the count is independent of the state, so the chain stays reversible
