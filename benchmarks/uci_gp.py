@@ -31,11 +31,16 @@ Cost: an exact fit at n ~ 8,600 training rows takes minutes on a 2-core machine 
 several times more), so the script prints every split with the elapsed time, writes the results
 after every split, and records how many splits each row used. Results of sets not run this time
 are kept from the previous JSON (``--fresh`` starts over), so sets can be run one at a time.
+``--resume`` also keeps, per set and method, the splits already finished with the same settings
+and runs only the missing ones, so that a slow reference (scikit-learn at n ~ 8,600: most of an
+hour per split on 2 cores) can be completed over several sessions or machines; each split
+records the machine it ran on, and a row whose splits come from several says so.
 
 Run:  python benchmarks/uci_gp.py                                  (everything; many hours on 2 cores)
       python benchmarks/uci_gp.py --datasets yacht energy bostonHousing
       python benchmarks/uci_gp.py --datasets kin8nm --splits 5 --methods rbf matern52
       python benchmarks/uci_gp.py --datasets yacht --splits 2       (a smoke test)
+      python benchmarks/uci_gp.py --datasets power-plant --methods sklearn --resume  (add splits)
       python benchmarks/uci_gp.py --datasets naval-propulsion-plant protein-tertiary-structure \
           --methods sgpr                             (SGPR, m = 500, all splits: about 1 min on an H100)
 Writes results/uci_gp.json and results/uci_gp.md.
@@ -205,7 +210,32 @@ def summarise(method_result: dict) -> None:
     method_result["fit_s_mean"] = float(np.mean([s["fit_s"] for s in ok])) if ok else math.nan
 
 
-def run_dataset(name: str, args, started: float, on_progress) -> dict:
+def _machine(method: str) -> str:
+    """Where a method's fits run, in words: the device, and for a CPU its core count."""
+    device = "cpu" if method == "sklearn" else _device()
+    return f"cpu, {os.cpu_count()} cores" if device == "cpu" else device
+
+
+def _kept_splits(previous: dict | None, method: str, args) -> list[dict]:
+    """With ``--resume``: the splits a previous run of ``method`` finished with these settings."""
+    if not args.resume or previous is None:
+        return []
+    old = previous.get("methods", {}).get(method)
+    if old is None or "skipped" in old:
+        return []
+    same = old.get("max_iterations", previous.get("max_iterations")) == args.max_iterations and (
+        method == "sklearn" or old.get("num_restarts", previous.get("num_restarts")) == args.num_restarts
+    )
+    if not same:
+        print(f"{method}: the previous splits used other settings; running every split", flush=True)
+        return []
+    machine = old.get("device", "cpu")
+    if machine == "cpu":
+        machine = f"cpu, {old.get('cpu_count', '?')} cores"
+    return [{"machine": machine, **split} for split in old["splits"] if "error" not in split]
+
+
+def run_dataset(name: str, args, started: float, on_progress, previous: dict | None = None) -> dict:
     X, y, splits = load_uci(name)
     total_splits = len(splits)
     splits = splits[: args.splits] if args.splits else splits
@@ -225,13 +255,15 @@ def run_dataset(name: str, args, started: float, on_progress) -> dict:
     for method in methods:
         entry = {
             "label": LABELS[method],
-            "splits": [],
+            "splits": _kept_splits(previous, method, args),
             "device": "cpu" if method == "sklearn" else _device(),
             "cpu_count": os.cpu_count(),
             "date": result["date"],
             "max_iterations": args.max_iterations,
             "num_restarts": 1 if method == "sklearn" else args.num_restarts,
         }
+        if entry["splits"]:
+            print(f"[{name}] {method}: kept {len(entry['splits'])} finished split(s) (--resume)", flush=True)
         if method == "sgpr" and SGPR is None:
             entry["skipped"] = SGPR_ERROR
         if method == "sklearn" and (reason := sklearn_skip_reason(int(splits[0][0].size), d)):
@@ -249,7 +281,7 @@ def run_dataset(name: str, args, started: float, on_progress) -> dict:
         Xtr, ytr, Xte = x_std(X[train]), y_std(y[train]), x_std(X[test])
         for method in methods:
             entry = result["methods"][method]
-            if "skipped" in entry:
+            if "skipped" in entry or any(split["split"] == k for split in entry["splits"]):
                 continue
             t0 = time.perf_counter()
             try:
@@ -268,8 +300,9 @@ def run_dataset(name: str, args, started: float, on_progress) -> dict:
             units_error = abs(scores["nll"] - (standardised["nll"] + math.log(float(y_std.std))))
             entry["splits"].append(
                 {"split": k, **scores, "nll_standardised": standardised["nll"], "units_check": units_error}
-                | {"fit_s": fit_s, **info}
+                | {"fit_s": fit_s, "machine": _machine(method), **info}
             )
+            entry["splits"].sort(key=lambda split: split["split"])
             print(
                 f"[{name} {k + 1}/{len(splits)}] {method:8s} fit+predict {fit_s:7.1f} s, "
                 f"{info.get('iterations', '?')} it; RMSE {scores['rmse']:.4f}, NLL {scores['nll']:.4f} "
@@ -413,6 +446,10 @@ def render(payload: dict) -> str:
             device = entry.get("device", "cpu")
             if device == "cpu":
                 device = f"cpu, {entry.get('cpu_count', payload['meta']['cpu_count'])} cores"
+            machines = sorted({split["machine"] for split in entry["splits"] if "machine" in split})
+            if len(machines) > 1:  # splits added with --resume on other machines
+                counts = {m: sum(split.get("machine") == m for split in entry["splits"]) for m in machines}
+                device = " + ".join(f"{m} ({counts[m]} split{'s' * (counts[m] > 1)})" for m in machines)
             settings = (
                 f"max_iter {get('max_iterations')}, "
                 f"{1 if method == 'sklearn' else get('num_restarts')} start(s), {device}, {get('date')[:10]}"
@@ -443,6 +480,11 @@ def main():
     parser.add_argument("--num-inducing", type=int, default=500, help="SGPR inducing points")
     parser.add_argument("--num-restarts", type=int, default=1, help="bayeskit L-BFGS starts")
     parser.add_argument("--fresh", action="store_true", help="drop the results of sets not run now")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep each method's finished splits (same settings) and run only the missing ones",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for uci_gp.json / .md")
     parser.add_argument(
         "--merge-from",
@@ -486,7 +528,8 @@ def main():
 
     started = time.perf_counter()
     for name in sorted(args.datasets, key=order.get):
-        save(name, run_dataset(name, args, started, lambda result, name=name: save(name, result)))
+        progress = lambda result, name=name: save(name, result)  # noqa: E731
+        save(name, run_dataset(name, args, started, progress, previous.get(name)))
     print("\n" + render(payload))
     print(f"Total: {_clock(time.perf_counter() - started)}")
 
