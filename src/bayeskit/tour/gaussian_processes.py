@@ -121,11 +121,12 @@ def _regression(key, console, out):
         fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True, sharey=True)
         for ax, (name, gp) in zip(axes.ravel(), fits.items()):
             pred = gp.predict(grid)
-            lo, hi = pred.interval(0.95)
-            flo, fhi = pred.interval(0.95, kind="latent")
+            # NumPy for matplotlib: it iterates over what it is given, element by element.
+            lo, hi = map(np.asarray, pred.interval(0.95))
+            flo, fhi = map(np.asarray, pred.interval(0.95, kind="latent"))
             ax.fill_between(grid, lo, hi, color="C0", alpha=0.15, label="95% predictive (y)")
             ax.fill_between(grid, flo, fhi, color="C0", alpha=0.35, label="95% latent (f)")
-            ax.plot(grid, pred.mean, "C0", label="posterior mean")
+            ax.plot(grid, np.asarray(pred.mean), "C0", label="posterior mean")
             ax.plot(grid, np.sin(grid), "k--", lw=1, label="truth")
             ax.plot(x, y, "k.", ms=5)
             ax.set_title(name)
@@ -185,9 +186,9 @@ def _trend_and_season(key, console, out):
         fig, ax = plt.subplots(figsize=(11, 4))
         for i, (name, gp) in enumerate(fits.items()):
             pred = gp.predict(t)
-            lo, hi = pred.interval(0.95)
+            lo, hi = map(np.asarray, pred.interval(0.95))
             ax.fill_between(t, lo, hi, color=f"C{i}", alpha=0.2)
-            ax.plot(t, pred.mean, f"C{i}", label=name)
+            ax.plot(t, np.asarray(pred.mean), f"C{i}", label=name)
         ax.plot(t[train], y[train], "k.", ms=4, label="observed")
         ax.plot(t[~train], y[~train], "kx", ms=4, label="held out")
         ax.axvline(8.0, color="grey", lw=0.8)
