@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from bayeskit.diagnostics._draws import as_draws, pool
 from bayeskit.diagnostics._rank_normal import split_normal_scores
@@ -13,6 +13,9 @@ from bayeskit.diagnostics.ess import bulk_ess, tail_ess
 from bayeskit.diagnostics.hdi import check_prob, highest_density_interval
 from bayeskit.diagnostics.mcse import standard_error_of_mean, standard_error_of_sd
 from bayeskit.diagnostics.rhat import rank_rhat
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["summary"]
 
@@ -109,4 +112,6 @@ def summary(draws: Mapping[str, object], prob: float = 0.94) -> pd.DataFrame:
         blocks.append(block)
         index.extend(element_names(name, param_shape))
     table = np.concatenate(blocks, axis=0) if blocks else np.empty((0, len(columns)))
+    import pandas as pd  # imported here: a quarter of a second that `import bayeskit` need not pay
+
     return pd.DataFrame(table, index=index, columns=columns)
