@@ -27,14 +27,14 @@ lengthscales 1, variance 1, noise variance 0.1 in standardised units):
 bayeskit fits use ``num_restarts=--num-restarts`` (default 1, the same single start as
 scikit-learn's ``n_restarts_optimizer=0``), ``max_iterations=--max-iterations`` and ``tol=1e-6``.
 
-Cost: an exact fit at n ~ 8,600 training rows takes minutes on a 2-core machine (scikit-learn's
-an hour: 3,656 s for power-plant's first split, 25 iterations, on 2026-11-28), so the script prints every split with the elapsed time, writes the results
-after every split, and records how many splits each row used. Results of sets not run this time
-are kept from the previous JSON (``--fresh`` starts over), so sets can be run one at a time.
-``--resume`` also keeps, per set and method, the splits already finished with the same settings
-and runs only the missing ones, so that a slow reference (scikit-learn at n ~ 8,600: an hour
-per split on 2 cores) can be completed over several sessions or machines; each split
-records the machine it ran on, and a row whose splits come from several says so.
+Cost: an exact fit at n ~ 8,600 training rows takes minutes on a 2-core machine, scikit-learn's
+an hour (3,656 s for power-plant's first split, 25 iterations, on 2026-11-28). So the script
+prints every split with the elapsed time, writes the results after every split, and records how
+many splits each row used. Results of sets not run this time are kept from the previous JSON
+(``--fresh`` starts over), so sets can be run one at a time. ``--resume`` also keeps, per set
+and method, the splits already finished with the same settings and runs only the missing ones,
+so that a slow reference can be completed over several sessions or machines; each split records
+the machine it ran on, and a row whose splits come from several says so.
 
 Run:  python benchmarks/uci_gp.py                                  (everything; many hours on 2 cores)
       python benchmarks/uci_gp.py --datasets yacht energy bostonHousing
@@ -210,10 +210,14 @@ def summarise(method_result: dict) -> None:
     method_result["fit_s_mean"] = float(np.mean([s["fit_s"] for s in ok])) if ok else math.nan
 
 
+def _where(device: str, cpu_count) -> str:
+    """A device in words, with the core count for a CPU."""
+    return f"cpu, {cpu_count} cores" if device == "cpu" else device
+
+
 def _machine(method: str) -> str:
-    """Where a method's fits run, in words: the device, and for a CPU its core count."""
-    device = "cpu" if method == "sklearn" else _device()
-    return f"cpu, {os.cpu_count()} cores" if device == "cpu" else device
+    """Where a method's fits run in this process."""
+    return _where("cpu" if method == "sklearn" else _device(), os.cpu_count())
 
 
 def _kept_splits(previous: dict | None, method: str, args) -> list[dict]:
@@ -229,9 +233,7 @@ def _kept_splits(previous: dict | None, method: str, args) -> list[dict]:
     if not same:
         print(f"{method}: the previous splits used other settings; running every split", flush=True)
         return []
-    machine = old.get("device", "cpu")
-    if machine == "cpu":
-        machine = f"cpu, {old.get('cpu_count', '?')} cores"
+    machine = _where(old.get("device", "cpu"), old.get("cpu_count", "?"))
     return [{"machine": machine, **split} for split in old["splits"] if "error" not in split]
 
 
@@ -443,9 +445,7 @@ def render(payload: dict) -> str:
             versus = versus_sklearn(entry, ref) if method in ("rbf", "matern52") else "-"
             optimum = optimum_versus_sklearn(entry, ref) if method == "rbf" else "-"
             get = lambda key: entry.get(key, ds.get(key))  # noqa: B023 (older entries: per data set)
-            device = entry.get("device", "cpu")
-            if device == "cpu":
-                device = f"cpu, {entry.get('cpu_count', payload['meta']['cpu_count'])} cores"
+            device = _where(entry.get("device", "cpu"), entry.get("cpu_count", payload["meta"]["cpu_count"]))
             machines = sorted({split["machine"] for split in entry["splits"] if "machine" in split})
             if len(machines) > 1:  # splits added with --resume on other machines
                 counts = {m: sum(split.get("machine") == m for split in entry["splits"]) for m in machines}
