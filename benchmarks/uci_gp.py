@@ -116,6 +116,7 @@ def fit_bayeskit(kernel_cls, X, y, X_test, args, split):
     fit = gp.fit_info
     info = {"objective": fit.objective, "iterations": fit.num_iterations, "converged": fit.converged}
     info.update(noise=float(gp.noise), jitter=float(gp.jitter))
+    info["lengthscale"] = np.atleast_1d(np.asarray(gp.kernel.lengthscale)).tolist()
     return np.asarray(pred.mean), np.asarray(pred.predictive_var), info
 
 
@@ -178,6 +179,7 @@ def fit_sklearn(X, y, X_test, args, split):
     mean, sd = gpr.predict(X_test, return_std=True)  # the WhiteKernel makes this the predictive sd
     info = {"objective": float(gpr.log_marginal_likelihood_value_), **record}
     info["noise"] = float(gpr.kernel_.k2.noise_level)
+    info["lengthscale"] = np.atleast_1d(gpr.kernel_.k1.k2.length_scale).tolist()
     # Which hyperparameters ended on one of scikit-learn's bounds (a reason for a poor optimum).
     names = [h.name for h in gpr.kernel_.hyperparameters for _ in range(h.n_elements)]
     bounds = gpr.kernel_.bounds
@@ -398,6 +400,83 @@ def optimum_versus_sklearn(ours: dict, ref: dict | None) -> str:
     return f"{higher} / {len(pairs)} (median {np.median(gains):+.1f})"
 
 
+SHORT_LENGTHSCALE = 0.01  # standardised inputs: far below the spacing of any input's values
+
+
+def _shortest(runs: dict, splits: list) -> float:
+    """The median over ``splits`` of the shortest learned lengthscale."""
+    return float(np.median([min(runs[k]["lengthscale"]) for k in splits]))
+
+
+def _delta_nll(mine: dict, theirs: dict, splits: list) -> str:
+    """Mean over ``splits`` of bayeskit's test NLL minus scikit-learn's."""
+    return f"{np.mean([mine[k]['nll'] - theirs[k]['nll'] for k in splits]):+.3f}" if splits else "-"
+
+
+def optima_table(payload: dict, order: list[str]) -> list[str]:
+    """Where bayeskit's and scikit-learn's optima of the same model (ARD RBF) differ, and how.
+
+    scikit-learn bounds every hyperparameter to [1e-5, 1e5]; a fit that ends on a bound is often a
+    different local optimum. A lengthscale far below the spacing of an input's values makes the
+    kernel treat that input as a category; this table counts the splits where scikit-learn's
+    optimum does that and compares the test NLL there and elsewhere (splits where both runs
+    recorded lengthscales).
+    """
+    rows = []
+    for name in order:
+        methods = payload["datasets"][name]["methods"]
+        sk, ours = methods.get("sklearn"), methods.get("rbf")
+        if not sk or "skipped" in sk or not sk.get("splits"):
+            continue
+        on_bound = [s for s in sk["splits"] if s.get("at_bounds")]
+        which = sorted({b for s in on_bound for b in s["at_bounds"]})
+        theirs = {s["split"]: s for s in sk["splits"] if s.get("lengthscale")}
+        mine = {s["split"]: s for s in (ours or {}).get("splits", []) if s.get("lengthscale")}
+        both = sorted(set(theirs) & set(mine))
+        row = f"| {name} | {len(on_bound)} / {len(sk['splits'])}" + (
+            f" ({', '.join(which)})" if which else ""
+        )
+        if not both:
+            rows.append(row + " | - | - | - | - |")
+            continue
+        short = {
+            k: tuple(int(j) for j in np.flatnonzero(np.asarray(theirs[k]["lengthscale"]) < SHORT_LENGTHSCALE))
+            for k in both
+        }
+        patterns = {}
+        for k in both:
+            if short[k]:
+                key = ", ".join(f"x{j + 1}" for j in short[k])
+                patterns[key] = patterns.get(key, 0) + 1
+        described = "; ".join(f"{key}: {n}" for key, n in sorted(patterns.items(), key=lambda kv: -kv[1]))
+        with_short = [k for k in both if short[k]]
+        without = [k for k in both if not short[k]]
+        rows.append(
+            row
+            + f" | {len(with_short)} / {len(both)}"
+            + (f" ({described})" if described else "")
+            + f" | {_shortest(mine, both):.3g} / {_shortest(theirs, both):.3g} | {_delta_nll(mine, theirs, with_short)} | {_delta_nll(mine, theirs, without)} |"
+        )
+    if not rows:
+        return []
+    return [
+        "",
+        f"**Where the optima differ** (ARD RBF, the same model in both libraries). scikit-learn bounds every "
+        "hyperparameter to [1e-5, 1e5]: the splits where its fit ended on a bound; the splits where its "
+        f"optimum has a lengthscale below {SHORT_LENGTHSCALE} (standardised inputs; x1 is the first input "
+        "column), which treats that input as a category, and the test NLL difference (bayeskit minus "
+        "scikit-learn, mean over splits) on those splits and on the others. Lengthscales were recorded from "
+        "2026-11-28 on; sets run before then show '-'. A higher marginal likelihood (the column above) is "
+        "not a promise of a lower test NLL.",
+        "",
+        "| dataset | scikit-learn on a bound (splits) | scikit-learn with a lengthscale < "
+        f"{SHORT_LENGTHSCALE} (splits; which inputs) | median shortest lengthscale: bayeskit / scikit-learn "
+        "| Δ NLL on those splits | Δ NLL on the others |",
+        "|---|---|---|---|---|---|",
+        *rows,
+    ]
+
+
 def render(payload: dict) -> str:
     meta = payload["meta"]
     lines = [
@@ -460,6 +539,7 @@ def render(payload: dict) -> str:
                 f"{head} {splits} | {_pm(entry['rmse'], 3)} | {_pm(entry['nll'], 3)} | {versus} | {optimum} | "
                 f"{entry['fit_s_mean']:.1f} | {settings} |"
             )
+    lines += optima_table(payload, order)
     lines += [
         "",
         "Fit time is wall time per split, fit and test prediction, the first split's compilation included "
@@ -520,6 +600,9 @@ def main():
     previous = dict(payload["datasets"])
 
     def save(name, result):
+        # Re-read the file: another run may have saved other sets since this one started.
+        if path.exists():
+            payload["datasets"] = json.loads(path.read_text())["datasets"]
         payload["datasets"][name] = merge_dataset(previous.get(name), result)
         payload["datasets"] = dict(sorted(payload["datasets"].items(), key=lambda kv: order[kv[0]]))
         args.out.mkdir(parents=True, exist_ok=True)
