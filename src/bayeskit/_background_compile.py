@@ -12,7 +12,7 @@ import time
 
 
 class BackgroundCompile:
-    """``lowered.compile(**options)`` started on a daemon thread; :meth:`result` waits for it.
+    """``lowered.compile(**options)`` started on a thread of its own; :meth:`result` waits for it.
 
     ``seconds`` counts from ``started`` (default: now), so a caller that lowered first can
     include the lowering. An error in compiling is raised again, in the caller's thread, by
@@ -30,7 +30,10 @@ class BackgroundCompile:
                 self._outcome["error"] = error
             self._outcome["seconds"] = time.perf_counter() - t0
 
-        self._thread = threading.Thread(target=work, name="bayeskit-compile", daemon=True)
+        # Not a daemon: a daemon thread still inside XLA when the interpreter exits (say, after an
+        # error raised while it compiled) is killed there, and the process aborts ("terminate
+        # called ..."). The interpreter waits for this one instead: at most one compilation.
+        self._thread = threading.Thread(target=work, name="bayeskit-compile", daemon=False)
         self._thread.start()
 
     def result(self):

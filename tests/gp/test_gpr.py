@@ -256,6 +256,74 @@ def test_bad_input_is_a_clear_error(fitted):
         fitted.predict(X_test[:, :2])
     with pytest.raises(ValueError, match="`num_restarts`"):
         GPR(K.RBF()).fit(X, y, num_restarts=0)
+    with pytest.raises(ValueError, match="ConstantMean: `constant` must be finite"):
+        ConstantMean(np.nan)
+    with pytest.raises(ValueError, match="LinearMean: `weights` must be finite"):
+        LinearMean(weights=[1.0, np.inf])
+
+
+def test_fit_options_are_checked_before_any_compile_starts():
+    """A bad option is an error before the background compile starts (a compile thread still
+    inside XLA at interpreter exit aborted the process); the thread is not a daemon either."""
+    import threading
+
+    def compiling():
+        return [t for t in threading.enumerate() if t.name == "bayeskit-compile" and t.is_alive()]
+
+    for t in compiling():
+        t.join()
+    bad = [
+        ({"num_restarts": 0}, ValueError, "`num_restarts`"),
+        ({"max_iterations": -1}, ValueError, "`max_iterations`"),
+        ({"tol": -1.0}, ValueError, "`tol` must be a finite positive number"),
+        ({"tol": "a"}, ValueError, "`tol` must be a finite positive number"),
+        ({"key": 0}, TypeError, "GPR.fit: `key` must be one JAX random key"),
+        ({"fixed": ("kernel.period",)}, ValueError, "`fixed` names 'kernel.period'"),
+        ({"log_prior_fn": lambda v: jnp.zeros(2)}, ValueError, "must return a real scalar"),
+        ({"log_prior_fn": lambda v: 1 / 0}, ValueError, "`log_prior_fn` failed"),
+    ]
+    for options, error, message in bad:
+        with pytest.raises(error, match=message):
+            GPR(K.RBF(jnp.ones(3)), noise=0.1).fit(X, y, **options)
+        assert not compiling(), options
+
+
+def test_a_prior_that_is_not_finite_at_the_start_is_named():
+    with pytest.raises(ValueError, match="`log_prior_fn` is nan at the starting hyperparameters"):
+        GPR(K.RBF(jnp.ones(3)), noise=0.1).fit(X, y, log_prior_fn=lambda v: jnp.nan * v.noise, num_restarts=1)
+
+
+def test_fixing_every_hyperparameter_is_conditioning():
+    gp = GPR(K.RBF(jnp.ones(3)), noise=0.1)
+    everything = ("noise", "kernel.variance", "kernel.lengthscale")
+    fitted = gp.fit(X, y, fixed=everything)
+    assert fitted.fit_info.num_iterations == 0 and fitted.fit_info.converged
+    np.testing.assert_allclose(fitted.log_marginal_likelihood(), gp.condition(X, y).log_marginal_likelihood())
+
+
+def test_sample_and_log_prob_check_their_arguments(fitted):
+    for bad in (0, -1, 2.0):
+        with pytest.raises(ValueError, match="GPR.sample: `num_samples` must be an integer >= 1"):
+            fitted.sample(jax.random.key(0), X_test, num_samples=bad)
+    with pytest.raises(ValueError, match="one observation per predicted point, shape \\(15,\\)"):
+        fitted.predict(X_test).log_prob(np.zeros((15, 1)))
+
+
+def test_a_fitted_standardized_gpr_keeps_its_scaling_on_new_data():
+    """Its kernel variance and noise are in the training data's units: conditioning on other
+    data must not rescale that data by its own mean and sd."""
+    Y = 1000.0 + 50.0 * y
+    gp = GPR(K.RBF(jnp.ones(3)), noise=0.1, standardize=True).fit(X, Y, num_restarts=1)
+    part = gp.condition(X[:20], Y[:20])
+    np.testing.assert_allclose([part.y_loc, part.y_scale], [gp.y_loc, gp.y_scale])
+    plain = GPR(gp.kernel, noise=gp.noise).condition(X[:20], (Y[:20] - gp.y_loc) / gp.y_scale)
+    np.testing.assert_allclose(
+        gp.log_marginal_likelihood(X[:20], Y[:20]),
+        plain.log_marginal_likelihood() - 20 * np.log(float(gp.y_scale)),
+        rtol=1e-10,
+    )
+    refit = gp.fit(X[:20], Y[:20], num_restarts=1)  # a new fit standardises its own data
+    np.testing.assert_allclose(refit.y_loc, Y[:20].mean(), rtol=1e-10)
 
 
 def test_failed_factorisation_is_a_typed_error():

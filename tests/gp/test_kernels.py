@@ -128,6 +128,13 @@ def test_bad_input_names_the_argument():
         K.RBF([1.0, 1.0]) + K.RBF([1.0, 1.0, 1.0])
     with pytest.raises(ValueError, match="`X1` has 2 columns but `X2` has 3"):
         K.RBF()(X1, np.zeros((2, 3)))
+    with pytest.raises(
+        TypeError, match="multiplied by a kernel or by a positive scalar, got an array of shape"
+    ):
+        np.array([1.0, 2.0]) * K.RBF()  # NumPy defers to the kernel instead of an object array
+    assert isinstance(np.float64(2.0) * K.RBF(), K.Kernel)
+    with pytest.raises(ValueError, match="`lengthscale` and `period` have different lengths"):
+        K.Periodic([1.0, 1.0], 1.0, [1.0, 1.0, 1.0])  # at construction, not at first use
 
 
 @pytest.mark.parametrize(

@@ -226,3 +226,7 @@ def test_bad_input_names_the_argument():
         SVGP(kernels.RBF(), X[:5]).predict_proba(X)
     with pytest.raises(ValueError, match="not been fitted"):
         SGPR(kernels.RBF(), X[:5]).predict(X)
+    with pytest.raises(TypeError, match="SGPR.fit: `key` must be one JAX random key"):
+        SGPR(kernels.RBF(), 5).fit(X, y, key=0)
+    with pytest.raises(ValueError, match="SGPR.fit: `tol`"):
+        SGPR(kernels.RBF(), X[:5]).fit(X, y, tol=0.0)

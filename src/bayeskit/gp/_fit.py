@@ -20,8 +20,17 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from bayeskit._allocator import reuse_large_buffers
+from bayeskit._checks import check_int, check_positive_number
+from bayeskit._key import check_key
 
-__all__ = ["FitInfo", "maximize", "learnable_filter"]
+__all__ = [
+    "FitInfo",
+    "check_fit_options",
+    "check_log_prior",
+    "learnable_filter",
+    "maximize",
+    "nonfinite_prior_error",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +90,57 @@ def learnable_filter(params, fixed: tuple[str, ...], owner: str):
     return spec
 
 
+def check_fit_options(owner: str, params, *, key, num_restarts, max_iterations, tol, fixed):
+    """Check a fit's options before any work starts; ``(key, tol, fixed)`` normalised.
+
+    A fit checks these first, before it starts compiling anything in the background, so that a
+    mistake is an immediate error that names the argument.
+    """
+    key = None if key is None else check_key(key, owner)
+    check_int(owner, "num_restarts", num_restarts)
+    check_int(owner, "max_iterations", max_iterations, minimum=0)
+    tol = None if tol is None else check_positive_number(owner, "tol", tol)
+    fixed = (fixed,) if isinstance(fixed, str) else tuple(fixed)
+    learnable_filter(params, fixed, owner)  # raises on a path that is not a hyperparameter
+    return key, tol, fixed
+
+
+def check_log_prior(owner: str, log_prior_fn, view) -> None:
+    """``log_prior_fn(view)`` must be a real scalar (its shape is checked without running it)."""
+    if log_prior_fn is None:
+        return
+    if not callable(log_prior_fn):
+        raise TypeError(
+            f"{owner}: `log_prior_fn` must be a function of the hyperparameters, got {log_prior_fn!r}."
+        )
+    try:
+        out = jax.eval_shape(log_prior_fn, view)
+    except Exception as err:
+        raise ValueError(
+            f"{owner}: `log_prior_fn` failed on the starting hyperparameters: {type(err).__name__}: {err}"
+        ) from err
+    shape, dtype = getattr(out, "shape", None), getattr(out, "dtype", None)
+    if shape != () or dtype is None or not np.issubdtype(dtype, np.floating):
+        raise ValueError(
+            f"{owner}: `log_prior_fn` must return a real scalar (the log prior density), got "
+            f"{'shape ' + str(shape) + ' ' + str(dtype) if shape is not None else type(out).__name__}; "
+            "sum the log densities of the hyperparameters into one number."
+        )
+
+
+def nonfinite_prior_error(owner: str, log_prior_fn, view) -> ValueError | None:
+    """The error to raise when no start was finite because the prior is not finite at the start."""
+    if log_prior_fn is None:
+        return None
+    value = np.asarray(log_prior_fn(view))
+    if np.isfinite(value):
+        return None
+    return ValueError(
+        f"{owner}: `log_prior_fn` is {float(value)} at the starting hyperparameters, so the objective "
+        "cannot be maximised; start where the prior has positive density, or check the prior."
+    )
+
+
 def _log_scale_mask(learned) -> np.ndarray:
     """1 for entries of log-stored hyperparameters (fields named ``log_*``), 0 elsewhere.
 
@@ -109,6 +169,8 @@ def _ravel_on_host(learned) -> tuple[np.ndarray, Callable]:
     bounds = np.cumsum([a.size for a in arrays])[:-1]
 
     def unravel(z):
+        if not arrays:  # every value fixed
+            return jax.tree_util.tree_unflatten(treedef, [])
         parts = np.split(np.asarray(z), bounds)
         # device_put, not jnp.asarray: that compiles a program per new shape.
         leaves = [
@@ -183,6 +245,9 @@ def _run_lbfgs(z0, learned, static, objective, data, max_iterations, tol):
         return value, grad
 
     fun(best["z"])
+    if best["z"].size == 0:  # every hyperparameter fixed: nothing to optimise
+        value = best["value"] if best["grad"] is not None else np.inf
+        return best["z"], -value * n, 0.0, 0, evaluations[0], bool(np.isfinite(value))
     iterations, converged = 0, False
     for _ in range(_MAX_LINE_SEARCH_RESTARTS + 1):
         if iterations >= max_iterations or best["grad"] is None:
@@ -198,7 +263,7 @@ def _run_lbfgs(z0, learned, static, objective, data, max_iterations, tol):
         iterations += int(res.nit)
         # Status 0: the gradient tolerance was met, or the value stopped changing (scipy's
         # relative test, 2.2e-9 of max(|value|, 1): what scikit-learn's fits stop on too).
-        converged = res.status == 0 or np.max(np.abs(best["grad"])) < tol
+        converged = res.status == 0 or np.max(np.abs(best["grad"]), initial=0.0) < tol
         if res.status != 2 or not best["value"] < value_before:
             # Status 2 is a line search that could not lower a value it knows only to rounding
             # error; starting again from the best point with the curvature memory cleared
@@ -236,11 +301,9 @@ def maximize(
     Returns:
         ``(best_params, FitInfo)``.
     """
-    if isinstance(num_restarts, bool) or not isinstance(num_restarts, int) or num_restarts < 1:
-        raise ValueError(f"{owner}: `num_restarts` must be an integer >= 1, got {num_restarts!r}.")
-    if isinstance(max_iterations, bool) or not isinstance(max_iterations, int) or max_iterations < 0:
-        raise ValueError(f"{owner}: `max_iterations` must be an integer >= 0, got {max_iterations!r}.")
-    fixed = (fixed,) if isinstance(fixed, str) else tuple(fixed)
+    key, tol, fixed = check_fit_options(
+        owner, params, key=key, num_restarts=num_restarts, max_iterations=max_iterations, tol=tol, fixed=fixed
+    )
     spec = learnable_filter(params, fixed, owner)
     learned, static = eqx.partition(params, spec)
     z_init, unravel = _ravel_on_host(learned)

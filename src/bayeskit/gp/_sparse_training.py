@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from bayeskit._checks import check_int as check_positive_int
 from bayeskit._progress import ProgressBar
 from bayeskit.gp._fit import learnable_filter
 
@@ -25,12 +26,6 @@ DEFAULT_LEARNING_RATE = 1e-2
 _MAX_CHUNK = 250  # steps per compiled chunk
 # One Adam whose learning rate lives in its state, so every fit (any learning rate) reuses one compile.
 _ADAM = optax.inject_hyperparams(optax.adam)(learning_rate=DEFAULT_LEARNING_RATE)
-
-
-def check_positive_int(owner: str, name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{owner}: `{name}` must be an integer >= 1, got {value!r}.")
-    return int(value)
 
 
 @eqx.filter_jit

@@ -18,7 +18,7 @@ import numpy as np
 
 from bayeskit._background_compile import BackgroundCompile
 from bayeskit.gp._data import check_inputs, check_training_data
-from bayeskit.gp._fit import FitInfo, maximize
+from bayeskit.gp._fit import FitInfo, check_fit_options, check_log_prior, maximize, nonfinite_prior_error
 from bayeskit.gp._laplace_logistic import expected_sigmoid, laplace_at_mode, laplace_evidence
 from bayeskit.gp._precise import matmul
 from bayeskit.gp.kernels._base import Kernel
@@ -213,6 +213,16 @@ class GPC(eqx.Module):
         """
         X, y = self._prepare("GPC.fit", X, y)
         start = _Hyper(self.kernel, self.mean, self.max_newton_iterations, self.newton_tol, log_prior_fn)
+        key, tol, fixed = check_fit_options(
+            "GPC.fit",
+            start,
+            key=key,
+            num_restarts=num_restarts,
+            max_iterations=max_iterations,
+            tol=tol,
+            fixed=fixed,
+        )
+        check_log_prior("GPC.fit", log_prior_fn, start)
         # The final conditioning has the start's structure and shapes: it compiles while L-BFGS runs.
         conditioning = BackgroundCompile(_condition.lower(start, X, y))
         hyper, info = maximize(
@@ -227,6 +237,8 @@ class GPC(eqx.Module):
             fixed=fixed,
         )
         if not np.isfinite(info.objective):
+            if (error := nonfinite_prior_error("GPC.fit", log_prior_fn, start)) is not None:
+                raise error
             raise FloatingPointError(
                 "GPC.fit: the Laplace evidence is not finite from any start. Standardise the "
                 "inputs, start from a smaller kernel variance, or use float64 (jax_enable_x64)."

@@ -11,9 +11,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayeskit._background_compile import BackgroundCompile
+from bayeskit._checks import check_int
 from bayeskit._key import check_key
 from bayeskit.gp._data import check_inputs, check_training_data
-from bayeskit.gp._fit import FitInfo, maximize
+from bayeskit.gp._fit import FitInfo, check_fit_options, check_log_prior, maximize, nonfinite_prior_error
 from bayeskit.gp._precise import dot, matmul
 from bayeskit.gp.cholesky import NotPositiveDefiniteError, cho_solve, jittered_cholesky, solve_lower
 from bayeskit.gp.kernels._base import Kernel, exp_positive, log_positive
@@ -206,10 +207,14 @@ class GPR(eqx.Module):
     def _hyper(self) -> _Hyper:
         return _Hyper(self.kernel, self.mean, self.log_noise)
 
-    def _prepare(self, X, y):
+    def _prepare(self, X, y, keep_scaling: bool = False):
         X, y = check_training_data("GPR", X, y)
         if self.kernel.num_features is not None and self.kernel.num_features != X.shape[1]:
             self.kernel._check(X, "X")  # raises, naming the mismatch
+        if self.standardize and keep_scaling and self.is_fitted:
+            # The fitted kernel variance and noise are in the units the training data set: data
+            # conditioned on later is scaled the same way, or those values would mean other things.
+            return X, y, self.y_loc.astype(y.dtype), self.y_scale.astype(y.dtype)
         # Host arithmetic on concrete data: eager jnp reductions compile a program per shape.
         if self.standardize:
             y_host = np.asarray(y)
@@ -253,10 +258,22 @@ class GPR(eqx.Module):
 
         Raises:
             NotPositiveDefiniteError: when no start gives a factorisable covariance.
+            ValueError: an option out of range, a `fixed` path that is not a hyperparameter, or a
+                `log_prior_fn` that does not return a real scalar (or is not finite at the start).
         """
         X, y, loc, scale = self._prepare(X, y)
         ys = jnp.asarray((np.asarray(y) - np.asarray(loc)) / np.asarray(scale))
         start = _Hyper(self.kernel, self.mean, self.log_noise, log_prior_fn)
+        key, tol, fixed = check_fit_options(
+            "GPR.fit",
+            start,
+            key=key,
+            num_restarts=num_restarts,
+            max_iterations=max_iterations,
+            tol=tol,
+            fixed=fixed,
+        )
+        check_log_prior("GPR.fit", log_prior_fn, _as_view(start))
         # The final conditioning has the start's structure and shapes: it compiles while L-BFGS runs.
         conditioning = BackgroundCompile(_condition.lower(start, X, y, loc, scale))
         hyper, info = maximize(
@@ -271,6 +288,8 @@ class GPR(eqx.Module):
             fixed=fixed,
         )
         if not np.isfinite(info.objective):
+            if (error := nonfinite_prior_error("GPR.fit", log_prior_fn, _as_view(start))) is not None:
+                raise error
             raise NotPositiveDefiniteError(
                 "GPR.fit: the covariance matrix K + noise I could not be factorised from any start, "
                 "even with jitter. Standardise the inputs and targets, raise the starting `noise`, "
@@ -279,8 +298,13 @@ class GPR(eqx.Module):
         return self._conditioned(hyper, X, y, loc, scale, info, conditioning.result()[0])
 
     def condition(self, X, y) -> GPR:
-        """Condition on ``(X, y)`` with the hyperparameters as they are (no optimisation)."""
-        X, y, loc, scale = self._prepare(X, y)
+        """Condition on ``(X, y)`` with the hyperparameters as they are (no optimisation).
+
+        With ``standardize=True`` a fitted GPR keeps the location and scale of the data it was
+        fitted on (its kernel variance and noise are in those units); an unfitted one takes them
+        from ``y``.
+        """
+        X, y, loc, scale = self._prepare(X, y, keep_scaling=True)
         return self._conditioned(self._hyper(), X, y, loc, scale, None)
 
     def _conditioned(self, hyper, X, y, loc, scale, info, condition=_condition) -> GPR:
@@ -331,6 +355,7 @@ class GPR(eqx.Module):
         With ``include_noise`` the draws are of new observations y*, otherwise of f(x*).
         """
         key = check_key(key, "GPR.sample")
+        num_samples = check_int("GPR.sample", "num_samples", num_samples)
         noise = self.noise * self.y_scale**2 if include_noise else None
         return self.predict(X_new, full_cov=True).sample(key, num_samples, noise_variance=noise)
 

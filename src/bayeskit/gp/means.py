@@ -5,6 +5,7 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from bayeskit.dist._distribution import as_float
 from bayeskit.gp._precise import matmul
@@ -29,6 +30,11 @@ class ZeroMean(MeanFunction):
         return "ZeroMean()"
 
 
+def _check_finite(owner: str, name: str, value: jax.Array) -> None:
+    if not isinstance(value, jax.core.Tracer) and not np.all(np.isfinite(np.asarray(value))):
+        raise ValueError(f"{owner}: `{name}` must be finite, got {np.asarray(value)!r}.")
+
+
 class ConstantMean(MeanFunction):
     """m(x) = c, with ``c`` learned along with the kernel."""
 
@@ -38,6 +44,7 @@ class ConstantMean(MeanFunction):
         self.constant = as_float(constant)
         if self.constant.ndim != 0:
             raise ValueError(f"ConstantMean: `constant` must be a scalar, got shape {self.constant.shape}.")
+        _check_finite("ConstantMean", "constant", self.constant)
 
     def __call__(self, X):
         return jnp.full(X.shape[:1], self.constant, dtype=X.dtype)
@@ -68,11 +75,15 @@ class LinearMean(MeanFunction):
                     f"LinearMean: give `num_features` (an integer >= 1) or `weights`, got "
                     f"num_features={num_features!r}."
                 )
-            weights = jnp.zeros(num_features)
+            weights = np.zeros(num_features)
         self.weights = as_float(weights)
         self.bias = as_float(bias)
         if self.weights.ndim != 1:
             raise ValueError(f"LinearMean: `weights` must be 1-D, got shape {tuple(self.weights.shape)}.")
+        if self.bias.ndim != 0:
+            raise ValueError(f"LinearMean: `bias` must be a scalar, got shape {tuple(self.bias.shape)}.")
+        _check_finite("LinearMean", "weights", self.weights)
+        _check_finite("LinearMean", "bias", self.bias)
 
     def __call__(self, X):
         if X.shape[1] != self.weights.shape[0]:

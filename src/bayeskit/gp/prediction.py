@@ -7,6 +7,8 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import ndtri
 
+from bayeskit._checks import check_int
+from bayeskit._key import check_key
 from bayeskit.gp._precise import matmul
 
 __all__ = ["GPPrediction"]
@@ -48,6 +50,8 @@ class GPPrediction(eqx.Module):
         """
         from bayeskit.gp.cholesky import jittered_cholesky
 
+        key = check_key(key, "GPPrediction.sample")
+        num_samples = check_int("GPPrediction.sample", "num_samples", num_samples)
         if self.latent_cov is None:
             raise ValueError("GPPrediction.sample: predict with `full_cov=True` to draw joint samples.")
         L, _ = jittered_cholesky(self.latent_cov)
@@ -83,5 +87,11 @@ class GPPrediction(eqx.Module):
 
     def log_prob(self, y) -> jax.Array:
         """Log predictive density of observations ``y`` (one per point), noise included."""
+        y = jnp.asarray(y)
+        if y.shape != self.mean.shape:
+            raise ValueError(
+                f"GPPrediction.log_prob: `y` must hold one observation per predicted point, shape "
+                f"{tuple(self.mean.shape)}; got shape {tuple(y.shape)}."
+            )
         var = self.predictive_var
-        return -0.5 * (jnp.log(2.0 * jnp.pi * var) + (jnp.asarray(y) - self.mean) ** 2 / var)
+        return -0.5 * (jnp.log(2.0 * jnp.pi * var) + (y - self.mean) ** 2 / var)

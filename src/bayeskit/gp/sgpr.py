@@ -11,9 +11,10 @@ import numpy as np
 from jax.scipy.linalg import solve_triangular
 
 from bayeskit._background_compile import BackgroundCompile
+from bayeskit._checks import check_int
 from bayeskit._key import check_key
 from bayeskit.gp._data import check_inputs, check_training_data
-from bayeskit.gp._fit import FitInfo, maximize
+from bayeskit.gp._fit import FitInfo, check_fit_options, maximize
 from bayeskit.gp._precise import dot, matmul
 from bayeskit.gp._sparse_inducing import (
     check_inducing_columns,
@@ -187,7 +188,7 @@ class SGPR(eqx.Module):
     def is_fitted(self) -> bool:
         return self.bound is not None
 
-    def _prepare(self, owner: str, X, y, key):
+    def _prepare(self, owner: str, X, y, key, keep_scaling: bool = False):
         X, y = check_training_data(owner, X, y)
         if self.kernel.num_features is not None and self.kernel.num_features != X.shape[1]:
             self.kernel._check(X, "X")  # raises, naming the mismatch
@@ -200,7 +201,10 @@ class SGPR(eqx.Module):
                 )
             Z = select_inducing(key, X, self.num_inducing).astype(X.dtype)
         check_inducing_columns(owner, Z, X)
-        if self.standardize:
+        if self.standardize and keep_scaling and self.is_fitted:
+            # The fitted hyperparameters are in the units of the training data: keep its scaling.
+            loc, scale = self.y_loc.astype(y.dtype), self.y_scale.astype(y.dtype)
+        elif self.standardize:
             loc, scale = jnp.mean(y), jnp.std(y)
             scale = jnp.where(scale > 0, scale, 1.0)
         else:
@@ -239,8 +243,18 @@ class SGPR(eqx.Module):
         Raises:
             NotPositiveDefiniteError: when no start gives a factorisable K_mm.
         """
+        key = None if key is None else check_key(key, "SGPR.fit")
         k_select, k_restart = (None, None) if key is None else jax.random.split(key)
         X, y, loc, scale, hyper = self._prepare("SGPR.fit", X, y, k_select)
+        k_restart, tol, fixed = check_fit_options(
+            "SGPR.fit",
+            hyper,
+            key=k_restart,
+            num_restarts=num_restarts,
+            max_iterations=max_iterations,
+            tol=tol,
+            fixed=fixed,
+        )
         ys = (y - loc) / scale
         # The final conditioning has the start's structure and shapes: it compiles while L-BFGS runs.
         conditioning = BackgroundCompile(_condition.lower(hyper, X, ys))
@@ -264,8 +278,11 @@ class SGPR(eqx.Module):
         return self._conditioned(hyper, X, y, loc, scale, info, conditioning.result()[0])
 
     def condition(self, X, y) -> SGPR:
-        """Compute the optimal q(u) for ``(X, y)`` with hyperparameters and Z as they are (no optimisation)."""
-        X, y, loc, scale, hyper = self._prepare("SGPR.condition", X, y, None)
+        """Compute the optimal q(u) for ``(X, y)`` with hyperparameters and Z as they are (no optimisation).
+
+        With ``standardize=True`` a fitted SGPR keeps the location and scale of its training data.
+        """
+        X, y, loc, scale, hyper = self._prepare("SGPR.condition", X, y, None, keep_scaling=True)
         return self._conditioned(hyper, X, y, loc, scale, None)
 
     def _conditioned(self, hyper, X, y, loc, scale, info, condition=_condition) -> SGPR:
@@ -325,6 +342,7 @@ class SGPR(eqx.Module):
         With ``include_noise`` the draws are of new observations y*, otherwise of f(x*).
         """
         key = check_key(key, "SGPR.sample")
+        num_samples = check_int("SGPR.sample", "num_samples", num_samples)
         noise = self.noise * self.y_scale**2 if include_noise else None
         return self.predict(X_new, full_cov=True).sample(key, num_samples, noise_variance=noise)
 

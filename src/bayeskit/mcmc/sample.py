@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayeskit._background_compile import BackgroundCompile
+from bayeskit._checks import check_int
 from bayeskit._compilation_cache import use_compilation_cache
 from bayeskit._key import check_key
 from bayeskit._progress import ProgressBar
@@ -75,9 +76,7 @@ def _kernel_factory(kernel: str, max_tree_depth: int, num_integration_steps: int
 
 
 def _check_positive_int(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"sample: `{name}` must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
+    return check_int("sample", name, value, minimum)
 
 
 def _given_init(target: Target, num_chains: int, init) -> jax.Array:

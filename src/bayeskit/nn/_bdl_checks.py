@@ -10,6 +10,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayeskit._checks import check_int as check_positive_int
+
 __all__ = [
     "check_classification_data",
     "check_features",
@@ -111,13 +113,6 @@ def check_positive(owner: str, name: str, value):
         if v.ndim != 0 or not np.isfinite(v) or float(v) <= 0.0:
             raise ValueError(f"{owner}: `{name}` must be a finite positive number, got {value!r}.")
     return value
-
-
-def check_positive_int(owner: str, name: str, value, minimum: int = 1) -> int:
-    """An int >= ``minimum`` (a width, a count of members or passes)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{owner}: `{name}` must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
 
 
 def check_hidden(owner: str, hidden) -> tuple[int, ...]:

@@ -135,10 +135,19 @@ class Kernel(eqx.Module):
             return NotImplemented
         return Sum(self, other)
 
+    # NumPy defers to the kernel's operators (``np.array(2.0) * k``) instead of broadcasting the
+    # kernel into an object array.
+    __array_ufunc__ = None
+
     def __mul__(self, other) -> Kernel:
         if isinstance(other, Kernel):
             return Product(self, other)
-        if isinstance(other, int | float | np.ndarray | jax.Array) and jnp.ndim(other) == 0:
+        if isinstance(other, int | float | np.number | np.ndarray | jax.Array):
+            if jnp.ndim(other) != 0:
+                raise TypeError(
+                    f"{type(self).__name__}: a kernel can be multiplied by a kernel or by a positive "
+                    f"scalar, got an array of shape {tuple(jnp.shape(other))}."
+                )
             from bayeskit.gp.kernels.constant import Constant
 
             return Product(Constant(other), self)

@@ -32,6 +32,7 @@ class Periodic(Kernel):
                 raise ValueError(f"Periodic: `{name}` must be a scalar or 1-D, got shape {tuple(v.shape)}.")
         if self.log_variance.ndim != 0:
             raise ValueError("Periodic: `variance` must be a scalar.")
+        self.num_features  # noqa: B018 (raises now, not at first use, when the lengths differ)
 
     lengthscale = property(lambda self: exp_positive(self.log_lengthscale))
     variance = property(lambda self: exp_positive(self.log_variance))
