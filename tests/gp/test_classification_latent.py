@@ -137,6 +137,13 @@ def test_predict_returns_the_latent_gaussian(fitted_gpc):
     # predict_proba averages the sigmoid over that Gaussian: it lies between 1/2 and sigma(mean).
     assert np.all(np.abs(p - 0.5) <= np.abs(expit(np.asarray(pred.mean)) - 0.5) + 1e-12)
     assert np.all((p - 0.5) * (np.asarray(pred.mean)) >= 0)
+    gpc = fitted_gpc[0]
+    draws = np.asarray(gpc.sample(jax.random.key(0), X_CLS_EVAL, num_samples=4000))
+    assert draws.shape == (4000, len(X_CLS_EVAL))
+    assert np.all(np.abs(draws.mean(0) - pred.mean) < 5 * np.sqrt(np.asarray(pred.latent_var) / 4000))
+    np.testing.assert_allclose(draws.var(0), pred.latent_var, rtol=0.15)
+    with pytest.raises(ValueError, match="GPC.sample: `num_samples`"):
+        gpc.sample(jax.random.key(0), X_CLS_EVAL, num_samples=0)
 
 
 @pytest.mark.slow

@@ -119,6 +119,11 @@ def test_svgp_gaussian_fit_with_all_points_reaches_the_exact_posterior(small):
     pv, pe = svgp.predict(X_new), exact.predict(X_new)
     np.testing.assert_allclose(pv.mean, pe.mean, rtol=0, atol=1e-6)
     np.testing.assert_allclose(pv.latent_var, pe.latent_var, rtol=0, atol=1e-6)
+    draws = svgp.sample(jax.random.key(1), X_new, num_samples=4000, include_noise=True)
+    se = np.sqrt(np.asarray(pe.predictive_var) / 4000)
+    assert draws.shape == (4000, X_new.shape[0])
+    assert np.all(np.abs(np.asarray(draws).mean(0) - pe.mean) < 5 * se)
+    np.testing.assert_allclose(np.asarray(draws).var(0), pe.predictive_var, rtol=0.15)
 
 
 def test_svgp_minibatch_estimate_is_unbiased(small):

@@ -17,6 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayeskit._background_compile import BackgroundCompile
+from bayeskit._checks import check_int
+from bayeskit._key import check_key
 from bayeskit.gp._data import check_inputs, check_training_data
 from bayeskit.gp._fit import FitInfo, check_fit_options, check_log_prior, maximize, nonfinite_prior_error
 from bayeskit.gp._laplace_logistic import expected_sigmoid, laplace_at_mode, laplace_evidence
@@ -298,6 +300,15 @@ class GPC(eqx.Module):
             self._hyper(), self.X, self.grad_log_likelihood, self.sqrt_w, self.cholesky, X_new, full_cov
         )
         return GPPrediction(mean=mean, latent_var=var, predictive_var=var, latent_cov=cov)
+
+    def sample(self, key: jax.Array, X_new, num_samples: int = 1) -> jax.Array:
+        """Draw latent functions f from the Laplace posterior at ``X_new``: ``(num_samples, m)``.
+
+        ``jax.nn.sigmoid(draws)`` are draws of the class-1 probability.
+        """
+        key = check_key(key, "GPC.sample")
+        num_samples = check_int("GPC.sample", "num_samples", num_samples)
+        return self.predict(X_new, full_cov=True).sample(key, num_samples)
 
     def predict_proba(self, X_new) -> jax.Array:
         r"""P(y* = 1 | data) = E[sigma(f*)] under the latent prediction, shape ``(m,)``.

@@ -9,6 +9,7 @@ import numpy as np
 import optax
 from jax.scipy.linalg import solve_triangular
 
+from bayeskit._checks import check_int
 from bayeskit._key import check_key
 from bayeskit.gp._data import check_inputs, check_training_data
 from bayeskit.gp._precise import dot, matmul
@@ -345,6 +346,19 @@ class SVGP(eqx.Module):
         return GPPrediction(
             mean=mean, latent_var=latent_var, predictive_var=latent_var + noise, latent_cov=cov
         )
+
+    def sample(self, key: jax.Array, X_new, num_samples: int = 1, include_noise: bool = False) -> jax.Array:
+        """Draw functions from q(f) at ``X_new``: shape ``(num_samples, m)``.
+
+        With ``include_noise`` (``likelihood="gaussian"`` only) the draws are of new observations
+        y*; for ``"bernoulli"``, ``Phi(draws)`` are draws of the class-1 probability.
+        """
+        key = check_key(key, "SVGP.sample")
+        num_samples = check_int("SVGP.sample", "num_samples", num_samples)
+        if include_noise and self.likelihood != "gaussian":
+            raise ValueError("SVGP.sample: `include_noise` needs likelihood='gaussian'.")
+        noise = self.noise if include_noise else None
+        return self.predict(X_new, full_cov=True).sample(key, num_samples, noise_variance=noise)
 
     def predict_proba(self, X_new) -> jax.Array:
         """p(y* = 1 | data) = E_q[Phi(f*)] = Phi(mean / sqrt(1 + latent_var)), for ``"bernoulli"``."""
