@@ -177,7 +177,66 @@ def test_predictive_shapes(t8):
     assert prior["y"].shape == (7, 8) and prior["tau"].shape == (7,)
 
 
+def test_predictive_and_prior_cover_every_index_of_a_subsampled_plate():
+    """Subsampling is for inference: predictions are for every data point (they were for a
+    random minibatch per draw, with the indices lost)."""
+    X = jnp.arange(50.0)
+
+    def model(m, X, y=None):
+        a = m.sample("a", dist.Normal(0.0, 1.0))
+        with m.plate("n", 50, subsample_size=10) as idx:
+            mu = m.deterministic("mu", a * X[idx])
+            m.sample("y", dist.Normal(mu, 1.0), obs=None if y is None else y[idx])
+
+    pred = predictive(jax.random.key(2), model, {"a": jnp.ones(3)}, X)
+    assert pred["y"].shape == (3, 50)
+    np.testing.assert_allclose(pred["mu"], np.broadcast_to(X, (3, 50)))
+    assert sample_prior(jax.random.key(0), model, X, num_samples=2)["mu"].shape == (2, 50)
+
+
+def test_numpy_data_indexed_by_plate_indices():
+    X = np.linspace(0.0, 1.0, 5)
+
+    def model(m, X, y=None):
+        a = m.sample("a", dist.Normal(0.0, 1.0))
+        with m.plate("n", 5) as idx:
+            m.sample("y", dist.Normal(a * X[idx], 1.0), obs=y)
+
+    t = target(model, X, y=np.ones(5))
+    np.testing.assert_allclose(t.log_likelihood_fn(jnp.array([2.0])), np.sum(norm.logpdf(1.0, 2.0 * X, 1.0)))
+
+
 # ------------------------------------------------------------------ promised errors
+
+
+def test_predictive_names_what_is_wrong_with_samples(t8):
+    with pytest.raises(ValueError, match="holds no sample site of model `eight_schools`"):
+        predictive(jax.random.key(0), eight_schools, {"theta": jnp.zeros((3, 8))}, SIGMA)
+    with pytest.raises(ValueError, match="must share their leading"):
+        predictive(jax.random.key(0), eight_schools, {"mu": jnp.zeros(3), "tau": jnp.ones(4)}, SIGMA)
+
+
+def test_observed_data_are_checked_however_they_are_given():
+    def model(m, y):
+        mu = m.sample("mu", dist.Normal(0.0, 1.0))
+        with m.plate("data", 3):
+            m.sample("y", dist.Normal(mu, 1.0), obs=y)
+
+    for y in ([1.0, np.nan, 3.0], np.array([1.0, np.inf, 3.0]), jnp.array([1.0, np.nan, 3.0])):
+        with pytest.raises(ValueError, match="site `y` contains 1 NaN or infinite"):
+            target(model, y)
+    with pytest.raises(TypeError, match="site `y` must be numbers .* got dtype <U1"):
+        target(model, ["a", "b", "c"])
+
+
+def test_params_must_name_param_sites():
+    def model(m, y=1.0):
+        s = m.param("s", 1.0)
+        mu = m.sample("mu", dist.Normal(0.0, 1.0))
+        m.sample("y", dist.Normal(mu, s), obs=y)
+
+    with pytest.raises(ValueError, match=r"`params` names \['q'\].*its param sites: \['s'\]"):
+        target(model, params={"q": 2.0})
 
 
 def test_duplicate_site_name():

@@ -181,6 +181,22 @@ def test_empty_data_set_is_an_error():
         vi.fit(jax.random.key(0), target(model, jnp.zeros((0,))))
 
 
+def test_an_elbo_that_is_minus_infinity_is_reported_as_such():
+    """y ~ Uniform(0, a) needs a > max(y): every Gaussian guide over logit(a) puts mass where
+    the likelihood is zero, so the ELBO is -inf. Averaging only the finite steps reported a
+    finite final ELBO."""
+
+    def model(m, y):
+        a = m.sample("a", dist.Uniform(0.0, 1.0))
+        with m.plate("data", y.shape[0]):
+            m.sample("y", dist.Uniform(0.0, a), obs=y)
+
+    t = target(model, jnp.array([0.7, 0.2, 0.5]))
+    with pytest.warns(Warning, match="log density is -inf: the guide puts mass where the posterior has none"):
+        result = _fit(0, t, init="zero", num_steps=2000, tol=None)
+    assert result.final_elbo == -np.inf
+
+
 def test_nonfinite_elbo_at_the_start_names_the_site():
     def model(m, y):
         rate = m.sample("rate", dist.Gamma(2.0, 2.0))

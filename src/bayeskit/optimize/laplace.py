@@ -54,7 +54,7 @@ def laplace(
     target: Target,
     num_starts: int = 4,
     max_iterations: int = 1000,
-    tol: float = 1e-6,
+    tol: float | None = None,
     init=None,
 ) -> LaplaceApproximation:
     """Fit a Laplace approximation to the posterior in unconstrained space.

@@ -151,7 +151,30 @@ class Handle:
             shape[ndim + p.dim] = p.subsample_size
         return tuple(shape)
 
+    def _check_finite_obs(self, name: str, obs) -> None:
+        bad = ~np.isfinite(np.asarray(obs))
+        if bad.any():
+            where = np.argwhere(bad)[0].tolist()
+            raise ValueError(
+                f"{self.model_name}: observed value of site `{name}` contains "
+                f"{int(bad.sum())} NaN or infinite entries (first at index {where}). Remove or "
+                "impute the missing data before conditioning; the model cannot score NaN."
+            )
+
     def _check_obs(self, name: str, d: Distribution, obs) -> tuple[jax.Array, Distribution]:
+        if not isinstance(obs, jax.Array):  # NumPy data, lists, scalars: checked on the host
+            try:
+                host = np.asarray(obs)
+            except (TypeError, ValueError):
+                host = None
+            if host is None or not (np.issubdtype(host.dtype, np.number) or host.dtype == np.bool_):
+                shown = f"dtype {host.dtype}" if host is not None else type(obs).__name__
+                raise TypeError(
+                    f"{self.model_name}: observed value of site `{name}` must be numbers (or "
+                    f"booleans), got {shown}; encode categories as integers first."
+                )
+            if np.issubdtype(host.dtype, np.inexact):
+                self._check_finite_obs(name, host)
         obs = jnp.asarray(obs)
         event = tuple(d.event_shape)
         expected = tuple(d.batch_shape) + event
@@ -169,14 +192,7 @@ class Handle:
                 "the data's shape."
             )
         if is_concrete(obs) and jnp.issubdtype(obs.dtype, jnp.inexact):
-            bad = ~np.isfinite(np.asarray(obs))
-            if bad.any():
-                where = np.argwhere(bad)[0].tolist()
-                raise ValueError(
-                    f"{self.model_name}: observed value of site `{name}` contains "
-                    f"{int(bad.sum())} NaN or infinite entries (first at index {where}). Remove or "
-                    "impute the missing data before conditioning; the model cannot score NaN."
-                )
+            self._check_finite_obs(name, obs)
         batch = obs.shape[: obs.ndim - len(event)]
         if batch != tuple(d.batch_shape):
             d = d.expand(batch)
@@ -338,7 +354,8 @@ class Handle:
             indices = jax.random.choice(_site_key(self._key, "plate:" + name), size, (sub,), replace=False)
         else:
             # Without a key or given indices (e.g. a full-data log density) use all the data.
-            indices, sub = jnp.arange(size), size
+            # NumPy indices, so that NumPy data can be indexed by them inside a traced model.
+            indices, sub = np.arange(size), size
         p = Plate(name, size, sub, dim, indices)
         self._plates.append(p)
         try:

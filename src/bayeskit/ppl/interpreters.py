@@ -84,7 +84,18 @@ def trace(
         >>> tr["mu"].value, tr["y"].log_prob
     """
     check_model_args(model, args, kwargs)
-    h = Handle(key=key, values=values, params=params, subsample=subsample, model_name=model_name(model))
+    return _trace(model, args, kwargs, key=key, values=values, params=params, subsample=subsample)
+
+
+def _trace(model, args, kwargs, *, key=None, values=None, params=None, subsample=None, full_data=False):
+    h = Handle(
+        key=key,
+        values=values,
+        params=params,
+        subsample=subsample,
+        full_data=full_data,
+        model_name=model_name(model),
+    )
     model(h, *args, **kwargs)
     return h.trace
 
@@ -123,13 +134,14 @@ def sample_prior(key: jax.Array, model: Callable, *args, num_samples: int | None
         num_samples: if given, the number of independent draws (a leading dimension).
 
     Returns:
-        ``{name: value}`` for every unobserved sample site and every deterministic.
+        ``{name: value}`` for every unobserved sample site and every deterministic. Plates with
+        ``subsample_size`` cover all their indices here (subsampling is for inference).
     """
     key = check_key(key, "sample_prior")
     check_model_args(model, args, kwargs)
 
     def one(k):
-        return _returned(trace(model, *args, key=k, **kwargs))
+        return _returned(_trace(model, args, kwargs, key=k, full_data=True))
 
     if num_samples is None:
         return one(key)
@@ -148,27 +160,42 @@ def predictive(key: jax.Array, model: Callable, samples, *args, **kwargs) -> dic
 
     Returns:
         ``{name: array}`` of every sample site not in ``samples`` and every deterministic, with
-        the same leading dimensions as ``samples``.
+        the same leading dimensions as ``samples``. Plates with ``subsample_size`` cover all
+        their indices here: the predictions are for every data point.
     """
     key = check_key(key, "predictive")
     check_model_args(model, args, kwargs)
     draws = getattr(samples, "draws", samples)
     if not draws:
         raise ValueError("predictive: `samples` is empty; pass a dict of posterior draws.")
-    probe = trace(model, *args, key=jax.random.key(0), **kwargs)
+    probe = _trace(model, args, kwargs, key=jax.random.key(0), full_data=True)
     unknown = [n for n in draws if n not in probe]
     if unknown:
         raise ValueError(
             f"predictive: sites {unknown} in `samples` are not sites of model `{model_name(model)}`."
         )
     latent = {n: jnp.asarray(v) for n, v in draws.items() if probe[n].kind == "sample"}
-    name0, v0 = next(iter(latent.items()))
-    lead = v0.shape[: v0.ndim - np.ndim(probe[name0].value)]
+    if not latent:
+        raise ValueError(
+            f"predictive: `samples` holds no sample site of model `{model_name(model)}` (only "
+            f"{sorted(draws)}); pass draws of its latent sites, e.g. a Posterior or its `draws`."
+        )
+    leads = {k: v.shape[: v.ndim - np.ndim(probe[k].value)] for k, v in latent.items()}
+    name0 = next(iter(latent))
+    lead = leads[name0]
+    mismatched = {k: tuple(d) for k, d in leads.items() if d != lead}
+    if mismatched or any(v.ndim < np.ndim(probe[k].value) for k, v in latent.items()):
+        shapes = {k: tuple(v.shape) for k, v in latent.items()}
+        raise ValueError(
+            f"predictive: the draws in `samples` must share their leading (draw) dimensions; got "
+            f"shapes {shapes}, where the sites' own shapes are "
+            f"{ {k: tuple(np.shape(probe[k].value)) for k in latent} }."
+        )
     n = int(np.prod(lead, dtype=int))
     flat = {k: v.reshape((n,) + v.shape[len(lead) :]) for k, v in latent.items()}
 
     def one(k, vals):
-        return _returned(trace(model, *args, key=k, values=vals, **kwargs), exclude=latent)
+        return _returned(_trace(model, args, kwargs, key=k, values=vals, full_data=True), exclude=latent)
 
     out = jax.vmap(one)(jax.random.split(key, n), flat)
     return {k: v.reshape(lead + v.shape[1:]) for k, v in out.items()}

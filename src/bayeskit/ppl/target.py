@@ -204,7 +204,9 @@ def target(model: Callable, *args, params: dict[str, Any] | None = None, **kwarg
     Raises:
         TypeError: a model argument is missing.
         ValueError: a latent site is discrete, observed data has the wrong shape or is not
-            finite, or a site name is duplicated. The message names the site.
+            finite, a site name is duplicated, or ``params`` names a site that is not an
+            ``m.param``. The message names the site.
+        TypeError: observed data that are not numbers (strings, objects).
 
     Example:
         >>> t = target(eight_schools, sigma, y=y)
@@ -225,6 +227,13 @@ def target(model: Callable, *args, params: dict[str, Any] | None = None, **kwarg
     # Abstract evaluation: shapes and supports without running any numerics.
     jax.eval_shape(discover, jax.random.key(0))
     tr: dict[str, Site] = captured["trace"]
+    unknown = sorted(set(params or {}) - {n for n, s in tr.items() if s.kind == "param"})
+    if unknown:
+        known = sorted(n for n, s in tr.items() if s.kind == "param")
+        raise ValueError(
+            f"model `{name}`: `params` names {unknown}, which are not m.param sites of the model "
+            f"(its param sites: {known or 'none'})."
+        )
 
     sites, offset = [], 0
     for s in tr.values():

@@ -49,6 +49,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from bayeskit._checks import check_int
+from bayeskit._key import check_key
 from bayeskit.vi._auto_elbo import auto_nonfinite_sites, auto_particles, auto_plan
 from bayeskit.vi._precondition import Preconditioner
 from bayeskit.vi._program import Program, program
@@ -99,9 +101,7 @@ class ELBOEstimator(NamedTuple):
 
 
 def _check_count(fn: str, name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{fn}: `{name}` must be an integer >= 1, got {value!r}.")
-    return int(value)
+    return check_int(fn, name, value)
 
 
 def elbo_estimator(
@@ -224,5 +224,6 @@ def elbo(
         >>> elbo(jax.random.key(1), t, result.guide, num_particles=1000)
         ELBOTerms(elbo=Array(-37.1...), expected_log_likelihood=..., kl=...)
     """
+    key = check_key(key, "elbo")
     est = build_estimator("elbo", program("elbo", target), guide, num_particles, estimator, minibatch)
     return jax.jit(est.value_fn)(key, guide)

@@ -42,6 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from bayeskit._checks import check_int
 from bayeskit._key import check_key
 from bayeskit._progress import ProgressBar
 from bayeskit.posterior import SamplingWarning
@@ -61,9 +62,7 @@ def default_optimizer(num_steps: int) -> optax.GradientTransformation:
 
 
 def _positive_int(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"fit: `{name}` must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
+    return check_int("fit", name, value, minimum)
 
 
 def _given_loc(t, init) -> jax.Array:
@@ -319,10 +318,19 @@ def fit(
     finite_all = np.concatenate(finite_steps) if finite_steps else np.zeros((0,), bool)
     num_bad = int((~finite_all).sum())
     messages = []
-    if num_bad:
+    minus_inf = int(np.sum(steps[:, 0] == -np.inf))
+    if num_bad and minus_inf <= 0.01 * finite_all.size:
         messages.append(
             f"{num_bad} of {finite_all.size} steps had a non-finite ELBO or gradient and were skipped; "
             "if many, lower the learning rate or init_scale, or check the model's supports."
+        )
+    elif num_bad:
+        messages.append(
+            f"{minus_inf} of {finite_all.size} steps drew a point where the model's log density is "
+            "-inf: the guide puts mass where the posterior has none, so its ELBO is -inf "
+            "(and final_elbo is -inf when this held in the last chunk). This happens when a parameter's support depends on the data "
+            "(y ~ Uniform(0, a) needs a > max(y)); reparameterise so that every unconstrained "
+            "value is allowed, or use MCMC."
         )
     if "Laplace start failed" in start_note:
         messages.append(f"fit: started at {start_note}; the guide was fitted without preconditioning.")

@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayeskit._checks import check_positive_number
 from bayeskit.dist._distribution import as_float, is_concrete
 
 __all__ = [
@@ -352,8 +353,7 @@ def make_guide(
     """
     loc = _vector("make_guide", "loc", loc)
     d = loc.shape[0]
-    if not (isinstance(init_scale, int | float) and init_scale > 0):
-        raise ValueError(f"make_guide: `init_scale` must be a positive number, got {init_scale!r}.")
+    init_scale = check_positive_number("make_guide", "init_scale", init_scale)
     if kind == "meanfield":
         return MeanFieldGuide(loc, jnp.full((d,), init_scale, loc.dtype))
     if kind == "fullrank":

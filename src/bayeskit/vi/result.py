@@ -8,6 +8,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from bayeskit._checks import check_int
 from bayeskit._key import check_key
 from bayeskit.posterior import Posterior
 from bayeskit.vi._program import Program
@@ -57,8 +58,16 @@ class VIResult:
 
     @property
     def final_elbo(self) -> float:
-        """The mean ELBO estimate over the last window (chunk) of steps: a smoothed final value."""
-        window = self.elbo[-int(self.info.get("chunk_size", 100)) :]
+        """The mean ELBO estimate over the last window (chunk) of steps: a smoothed final value.
+
+        Steps whose estimate was NaN or +-inf (skipped during the fit) are left out, unless more
+        than 1% of the window's estimates were -inf: then the guide demonstrably puts mass where
+        the model's density is zero (e.g. a parameter bounded by the data, as ``a`` in
+        ``y ~ Uniform(0, a)``), the ELBO of this guide family is -inf, and so is this value.
+        """
+        window = np.asarray(self.elbo[-int(self.info.get("chunk_size", 100)) :])
+        if window.size and np.mean(window == -np.inf) > 0.01:
+            return float("-inf")
         window = window[np.isfinite(window)]
         return float(window.mean()) if window.size else float("nan")
 
@@ -83,8 +92,7 @@ class VIResult:
         guide is to the posterior.)
         """
         key = check_key(key, "VIResult.sample")
-        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-            raise ValueError(f"VIResult.sample: `num_samples` must be an integer >= 1, got {num_samples!r}.")
+        num_samples = check_int("VIResult.sample", "num_samples", num_samples)
         draws = jax.device_get(_draw(self._program, self.guide, key, num_samples))
         draws = {k: np.asarray(v)[None] for k, v in draws.items()}
         info = {
