@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,16 @@ _FORMAT = "bayeskit.posterior/1"
 
 class SamplingWarning(UserWarning):
     """A sign that the draws may not represent the posterior (divergences, R-hat, low ESS...)."""
+
+
+def _caller_outside_bayeskit() -> int:
+    """The ``stacklevel`` that points a warning raised by this function's caller at the user's
+    code: the first frame outside the bayeskit package (a fixed level pointed into bayeskit)."""
+    package = str(Path(__file__).parent)
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 class Posterior:
@@ -87,6 +98,8 @@ class Posterior:
         """A pandas DataFrame: mean, sd, HDI bounds, mcse_mean, mcse_sd, ess_bulk, ess_tail, r_hat."""
         from bayeskit.diagnostics import summary
 
+        if isinstance(var_names, str):
+            var_names = [var_names]
         draws = self.draws if var_names is None else {k: self[k] for k in var_names}
         return summary(draws, prob=prob)
 
@@ -124,20 +137,30 @@ class Posterior:
                     f"E-BFMI below 0.3 in chain(s) {low}: the momentum resampling explores the energy "
                     "poorly (heavy tails or funnels). Reparameterise the model."
                 )
+        nonfinite = []
+        for name, x in self.draws.items():
+            if np.issubdtype(x.dtype, np.inexact) and not np.all(np.isfinite(x)):
+                nonfinite.append(f"{name} ({100 * np.mean(~np.isfinite(x)):.1f}% of values)")
+        if nonfinite:
+            out.append(
+                "NaN or infinite draws of " + ", ".join(nonfinite) + ": a deterministic computed "
+                "outside its domain (log or sqrt of a negative value, a division by zero), or an "
+                "overflow. Check the expression, or constrain the site it depends on."
+            )
         if self.num_draws >= 4:
             bad_rhat, low_ess = [], []
             threshold = 100 * self.num_chains
             for name, x in self.draws.items():
-                if np.issubdtype(x.dtype, np.integer) or x.size == 0:
+                if np.issubdtype(x.dtype, np.integer) or x.size == 0 or not np.all(np.isfinite(x)):
                     continue
                 values, _ = as_draws("Posterior.check", f"draws[{name!r}]", x)
                 scores = split_normal_scores(values)  # shared by bulk R-hat and bulk ESS
                 r = rank_rhat(values, scores)
-                e = np.minimum(bulk_ess(values, scores), tail_ess(values))
+                bulk, tail = bulk_ess(values, scores), tail_ess(values)
                 if np.any(r > 1.01):
                     bad_rhat.append(f"{name} ({np.nanmax(r):.3f})")
-                if np.any(e < threshold):
-                    low_ess.append(f"{name} ({np.nanmin(e):.0f})")
+                if np.any(np.minimum(bulk, tail) < threshold):
+                    low_ess.append(f"{name} (bulk {np.nanmin(bulk):.0f}, tail {np.nanmin(tail):.0f})")
             if bad_rhat:
                 out.append(
                     "R-hat above 1.01 for " + ", ".join(bad_rhat) + ": the chains disagree; run longer "
@@ -145,7 +168,7 @@ class Posterior:
                 )
             if low_ess:
                 out.append(
-                    f"effective sample size below {threshold} ({100} per chain) for "
+                    f"effective sample size (bulk or tail) below {threshold} ({100} per chain) for "
                     + ", ".join(low_ess)
                     + ": estimates are noisy; draw more samples."
                 )
@@ -153,8 +176,9 @@ class Posterior:
 
     def warn(self) -> None:
         """Raise each of this run's warnings as a :class:`SamplingWarning`."""
+        level = _caller_outside_bayeskit()
         for message in self.warnings:
-            warnings.warn(message, SamplingWarning, stacklevel=3)
+            warnings.warn(message, SamplingWarning, stacklevel=level)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:

@@ -236,3 +236,28 @@ def test_average_ranks_match_scipy_with_and_without_ties():
     tied = np.concatenate([continuous[:2], rng.integers(0, 4, size=(1, 50)).astype(float)])  # one tied row
     for values in (continuous, tied):
         np.testing.assert_array_equal(average_ranks(values), rankdata(values, axis=-1))
+
+
+def test_posterior_check_names_nan_draws_and_which_ess_is_low():
+    from bayeskit import Posterior
+
+    rng = np.random.default_rng(3)
+    mu = rng.normal(size=(4, 50))
+    sticky = np.cumsum(rng.normal(size=(4, 50)), axis=1)  # a random walk: low bulk and tail ESS
+    post = Posterior({"mu": mu, "logmu": np.where(mu > 0, np.abs(mu), np.nan), "walk": sticky})
+    messages = post.check()
+    assert any("NaN or infinite draws of logmu" in m for m in messages)
+    [ess] = [m for m in messages if "effective sample size" in m]
+    assert "(bulk or tail) below 400" in ess and "walk (bulk " in ess and ", tail " in ess
+    assert "logmu" not in ess  # NaN draws are reported once, not as a low ESS
+    assert list(post.summary(var_names="mu").index) == ["mu"]  # a single name, not its letters
+
+
+def test_posterior_warnings_point_at_the_callers_line():
+    from bayeskit import Posterior
+
+    post = Posterior({"x": np.full((2, 10), np.nan)}, warnings=["a message"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        post.warn()
+    assert caught and caught[0].filename == __file__

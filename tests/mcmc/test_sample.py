@@ -76,7 +76,11 @@ def test_posterior_statistics_and_info(post8):
     assert post8.info["compile_time"] > 0 and post8.info["kernel"] == "nuts"
     # warmup costs gradients too: at least one per warmup iteration and chain
     assert post8.info["num_warmup_gradient_evaluations"] >= 4 * 1000
-    assert post8.info["warmup_windows"] == {"init_buffer": 75, "term_buffer": 150, "window": 25}
+    assert post8.info["warmup_windows"] == {
+        "init_buffer": 75,
+        "term_buffer": 150,
+        "slow_windows": [[75, 100], [100, 150], [150, 250], [250, 450], [450, 850]],
+    }
     # Every window end gave all chains the median of their metric estimates, and the end of
     # warmup the median of their step sizes: one metric and one step size.
     assert post8.info["pool_metric"] is True
@@ -237,6 +241,12 @@ def test_bad_init_names_the_site():
     # Outside the support: named at the site itself, not at the observed site it feeds.
     with pytest.raises(ValueError, match=r"site `s` is outside the site's support \(positive\): \[-1.\]"):
         sample(jax.random.key(0), t, init={"mu": 0.0, "s": -1.0}, **kw)
+    # A flat init: its length checked before broadcasting, and its values finite (NaN was
+    # reported as a distribution's bad parameter).
+    with pytest.raises(ValueError, match=r"`init` gives shape \(3,\); expected \(2,\)"):
+        sample(jax.random.key(0), t, init=jnp.zeros(3), **kw)
+    with pytest.raises(ValueError, match="`init` has 4 NaN or infinite entries"):
+        sample(jax.random.key(0), t, init=jnp.array([jnp.nan, 0.0]), **kw)
 
 
 def test_nan_everywhere_names_the_site():

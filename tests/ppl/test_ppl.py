@@ -303,6 +303,9 @@ def test_discrete_latent_suggests_gibbs():
 def test_missing_model_argument():
     with pytest.raises(TypeError, match="missing argument.*`sigma`"):
         target(eight_schools, y=Y)
+    # an unknown keyword is named (it was reported as the positional argument it displaced)
+    with pytest.raises(TypeError, match="has no argument\\(s\\) `z`"):
+        target(eight_schools, SIGMA, y=Y, z=1)
 
 
 def test_not_a_distribution():

@@ -226,6 +226,8 @@ def test_rank_statistics_and_ties():
         ({"observed": []}, "observed"),
         ({"thin": 0}, "thin"),
         ({"num_chains": 0}, "num_chains"),
+        ({"target_accept": 2.0}, "`target_accept` must be in \\(0, 1\\)"),  # froze the chains
+        ({"step_size": -1.0}, "`step_size`"),  # was blamed on the priors' supports
     ],
 )
 def test_bad_input(change, match):

@@ -79,17 +79,50 @@ def _check_positive_int(name: str, value, minimum: int = 1) -> int:
     return check_int("sample", name, value, minimum)
 
 
+def check_target_accept(owner: str, target_accept) -> float:
+    """The acceptance rate warmup adapts the step size towards: a number in (0, 1)."""
+    if isinstance(target_accept, bool) or not isinstance(
+        target_accept, int | float | np.integer | np.floating
+    ):
+        raise ValueError(f"{owner}: `target_accept` must be a number in (0, 1), got {target_accept!r}.")
+    if not 0 < float(target_accept) < 1:
+        raise ValueError(f"{owner}: `target_accept` must be in (0, 1), got {target_accept}.")
+    return float(target_accept)
+
+
+def check_initial_step_size(owner: str, step_size) -> None:
+    """``step_size``: None (the default) or a finite positive number."""
+    if step_size is not None and not (
+        isinstance(step_size, int | float | np.integer | np.floating)
+        and not isinstance(step_size, bool)
+        and math.isfinite(step_size)
+        and step_size > 0
+    ):
+        raise ValueError(
+            f"{owner}: `step_size` (the initial step size; warmup adapts it) must be a positive number, "
+            f"got {step_size!r}. Leave it out for the default."
+        )
+
+
 def _given_init(target: Target, num_chains: int, init) -> jax.Array:
     """User starting points as an array ``(num_chains, 1, dim)`` of candidates."""
     if isinstance(init, dict):
         z = target.unconstrain(init)
     else:
         z = jnp.asarray(init, dtype=jnp.result_type(float))
-    z = jnp.broadcast_to(z, (num_chains, target.dim)) if z.ndim == 1 else z
-    if z.shape != (num_chains, target.dim):
+    if z.shape not in ((target.dim,), (num_chains, target.dim)):
         raise ValueError(
             f"sample: `init` gives shape {tuple(z.shape)}; expected ({target.dim},) or "
             f"({num_chains}, {target.dim}) unconstrained, or a dict of constrained site values."
+        )
+    z = jnp.broadcast_to(z, (num_chains, target.dim))
+    bad = ~np.isfinite(np.asarray(z))
+    if bad.any():
+        chain, coordinate = np.argwhere(bad)[0].tolist()
+        raise ValueError(
+            f"sample: `init` has {int(bad.sum())} NaN or infinite entries (first: chain {chain}, "
+            f"unconstrained coordinate {coordinate}); give finite starting values, or leave `init` "
+            "out for Stan-style random starts."
         )
     return z[:, None, :]
 
@@ -205,6 +238,21 @@ def _warmup_windows(num_warmup: int, windows=None) -> tuple[np.ndarray, np.ndarr
     if windows is None:
         return warmup_schedule(num_warmup, term_buffer=default_term_buffer(num_warmup))
     return warmup_schedule(num_warmup, *windows)
+
+
+def _windows_run(num_warmup: int, windows) -> dict:
+    """The warmup windows that actually run: buffers and slow windows ``[start, stop)``."""
+    is_slow, is_end = _warmup_windows(num_warmup, windows)
+    slow = np.flatnonzero(is_slow)
+    if slow.size == 0:  # too short for a mass matrix: step size only
+        return {"init_buffer": int(num_warmup), "term_buffer": 0, "slow_windows": []}
+    stops = (np.flatnonzero(is_end) + 1).tolist()
+    starts = [int(slow[0])] + stops[:-1]
+    return {
+        "init_buffer": int(slow[0]),
+        "term_buffer": int(num_warmup - stops[-1]),
+        "slow_windows": [[int(a), int(b)] for a, b in zip(starts, stops, strict=True)],
+    }
 
 
 def _make_chunk_fn(target, make_kernel, num_warmup, target_accept, dense_mass, chunk_size, windows=None):
@@ -440,7 +488,9 @@ def sample(
             step size at the start (default 75) and at the end, and the first slow window (default
             25; each next one doubles). The default ``term_buffer`` is 15% of ``num_warmup`` and at
             least 50; ``term_buffer=50`` gives Stan's schedule exactly. When they do not fit in
-            ``num_warmup``, they become 15%, 75% and 10% of it, as in Stan.
+            ``num_warmup``, the initial buffer becomes 15% of it, the terminal buffer 10% and one
+            slow window the 75% between, as in Stan. ``info["warmup_windows"]`` reports the
+            windows that ran.
         pool_metric: at the end of each slow window, give every chain the same metric, the
             pool of the chains' own estimates (:func:`~bayeskit.mcmc.pool_inverse_mass`: their
             mean, leaving out a chain more than a factor 2 from the median), and
@@ -545,9 +595,7 @@ def sample(
         from bayeskit.mcmc.rwmh_adaptation import optimal_acceptance_rate
 
         target_accept = _DEFAULT_ACCEPT.get(kernel) or optimal_acceptance_rate(target.dim)
-    target_accept = float(target_accept)
-    if not 0 < target_accept < 1:
-        raise ValueError(f"sample: `target_accept` must be in (0, 1), got {target_accept}.")
+    target_accept = check_target_accept("sample", target_accept)
     max_samples = max_samples or 10 * num_samples
     dim = target.dim
     make_kernel = _kernel_factory(kernel, max_tree_depth, num_integration_steps)
@@ -556,16 +604,7 @@ def sample(
         chunk_size = max(10, math.ceil(total / 20))
     chunk_size = _check_positive_int("chunk_size", chunk_size)
 
-    if step_size is not None and not (
-        isinstance(step_size, int | float | np.integer | np.floating)
-        and not isinstance(step_size, bool)
-        and math.isfinite(step_size)
-        and step_size > 0
-    ):
-        raise ValueError(
-            f"sample: `step_size` (the initial step size; warmup adapts it) must be a positive number, "
-            f"got {step_size!r}. Leave it out for the default."
-        )
+    check_initial_step_size("sample", step_size)
     eps0 = step_size if step_size is not None else (1.0 if kernel != "rwmh" else 2.38 / math.sqrt(dim))
     dtype = jnp.result_type(float)
     imm0 = np.eye(dim, dtype=dtype) if dense_mass else np.ones(dim, dtype)  # NumPy: no eager compile
@@ -605,7 +644,7 @@ def sample(
         "target_accept": target_accept,
         "max_tree_depth": max_tree_depth if kernel == "nuts" else None,
         "dense_mass": dense_mass,
-        "warmup_windows": dict(zip(("init_buffer", "term_buffer", "window"), windows, strict=True)),
+        "warmup_windows": _windows_run(num_warmup, windows),
         "pool_metric": pool_metric,
         "step_size": step_sizes.tolist(),
         "inverse_mass_matrix_diagonal": (

@@ -34,6 +34,14 @@ def check_model_args(model: Callable, args: tuple, kwargs: dict) -> None:
         sig.bind(None, *args, **kwargs)
     except TypeError as err:
         params = [p for p in sig.parameters.values()][1:]
+        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+        unexpected = [k for k in kwargs if k not in {p.name for p in params}]
+        if unexpected and not takes_any:
+            name = model_name(model)
+            raise TypeError(
+                f"model `{name}` has no argument(s) {', '.join(f'`{k}`' for k in unexpected)}; its "
+                f"signature is {name}{sig}."
+            ) from None
         missing = []
         bound = sig.bind_partial(None, *args, **kwargs).arguments if _partial_ok(sig, args, kwargs) else {}
         for p in params:

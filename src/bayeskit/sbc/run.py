@@ -12,6 +12,7 @@ import numpy as np
 
 from bayeskit._key import check_key
 from bayeskit._progress import ProgressBar
+from bayeskit.mcmc.sample import check_initial_step_size, check_target_accept
 from bayeskit.posterior import SamplingWarning
 from bayeskit.ppl.interpreters import model_name, sample_prior
 from bayeskit.ppl.target import target
@@ -137,6 +138,9 @@ def run(
         batch_size = num_devices * -(-min(num_simulations, 200) // num_devices)
     batch_size = _check_int("batch_size", batch_size, 1)
     max_tree_depth = _check_int("max_tree_depth", max_tree_depth, 1)
+    if target_accept is not None:
+        target_accept = check_target_accept("sbc.run", target_accept)
+    check_initial_step_size("sbc.run", step_size)
 
     observed, prior_trace = check_observed(model, observed, args, kwargs)
     sim_model = simulating(model, observed)
