@@ -149,6 +149,17 @@ def test_draws_independent_of_chunking_and_resume(tmp_path):
     resumed = sample(jax.random.key(3), T_GAUSS, chunk_size=20, resume=ckpt, **kwargs)
     np.testing.assert_array_equal(resumed["x"], a["x"])
 
+    # A checkpoint of another run is refused (it was stitched into a mixed posterior), and so is
+    # a run shorter than the checkpoint (it returned more draws than asked for).
+    with pytest.raises(ValueError, match="written by another run \\(the random key differs"):
+        sample(jax.random.key(4), T_GAUSS, chunk_size=20, resume=ckpt, **kwargs)
+    with pytest.raises(ValueError, match="num_warmup: 60 then, 50 now"):
+        sample(jax.random.key(3), T_GAUSS, chunk_size=20, resume=ckpt, **{**kwargs, "num_warmup": 50})
+    with pytest.raises(ValueError, match="kernel: 'nuts' then, 'hmc' now"):
+        sample(jax.random.key(3), T_GAUSS, kernel="hmc", chunk_size=20, resume=ckpt, **kwargs)
+    with pytest.raises(ValueError, match="already run 80 iterations, more than the 70"):
+        sample(jax.random.key(3), T_GAUSS, chunk_size=20, resume=ckpt, **{**kwargs, "num_samples": 10})
+
 
 # Seed 10: with a fixed 32-step trajectory (no jitter) HMC resonated with this Gaussian there
 # (R-hat 1.33, variances 50% too large); 10 of seeds 1-20 failed this test, none with the jitter.

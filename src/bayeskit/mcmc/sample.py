@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import math
 import time
 from collections.abc import Callable
@@ -632,6 +633,7 @@ def sample(
         progress_bar=progress_bar, until_converged=until_converged, min_ess=min_ess,
         max_samples=max_samples, checkpoint=checkpoint, resume=resume, callback=callback,
         window_ends=[*metric_ends, num_warmup], pool=pool if pool_metric else None,
+        identity=_run_identity(key, target, kernel, num_chains, num_warmup, thin),
     )  # fmt: skip
     step_sizes = np.asarray(carry[3])
     inv_mass = np.asarray(carry[4])
@@ -722,6 +724,7 @@ def _sample_custom(
         num_samples=num_samples, chunk_size=chunk_size, thin=thin, progress_bar=progress_bar,
         until_converged=until_converged, min_ess=min_ess, max_samples=max_samples,
         checkpoint=checkpoint, resume=resume, callback=callback,
+        identity=_run_identity(key, target, type(kernel).__name__, num_chains, num_warmup, thin),
     )  # fmt: skip
     info = {
         "kernel": "custom",
@@ -738,7 +741,7 @@ def _sample_custom(
 def _drive(
     carry, chain_keys, chunks, *, step_size_of, num_chains, num_warmup, num_samples, chunk_size, thin,
     progress_bar, until_converged, min_ess, max_samples, checkpoint, resume, callback,
-    window_ends=(), pool=None,
+    window_ends=(), pool=None, identity=None,
 ):  # fmt: skip
     """Run the chains chunk by chunk: compile once, stream draws to the host, show progress.
 
@@ -754,7 +757,8 @@ def _drive(
     start = 0
     kept: list[tuple[dict, dict]] = []
     if resume is not None:
-        carry, start, kept = _load_checkpoint(resume, carry)
+        # until_converged may have run past num_warmup + num_samples before the checkpoint.
+        carry, start, kept = _load_checkpoint(resume, carry, identity, None if until_converged else total)
 
     sharding = _chain_sharding(num_chains)
     if sharding is not None:
@@ -793,7 +797,7 @@ def _drive(
                         start, new_divergences, None if step_size_of is None else step_size_of(carry)
                     )
                     if checkpoint is not None:
-                        _save_checkpoint(checkpoint, carry, start, kept)
+                        _save_checkpoint(checkpoint, carry, start, kept, identity)
                     if callback is not None:
                         callback(start, total)
                 if not until_converged or total - num_warmup >= max_samples:
@@ -842,9 +846,26 @@ def _converged(post: Posterior, min_ess: int) -> bool:
     return True
 
 
-def _save_checkpoint(path, carry, start, kept) -> None:
+def _run_identity(key, target, kernel_name: str, num_chains: int, num_warmup: int, thin: int) -> dict:
+    """What a checkpoint must share with the run that resumes it."""
+    return {
+        "key": np.asarray(jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key)
+        .tobytes()
+        .hex(),
+        "kernel": kernel_name,
+        "model": None if target is None else target.name,
+        "latent_sites": None if target is None else [site.name for site in target.sites],
+        "num_chains": int(num_chains),
+        "num_warmup": int(num_warmup),
+        "thin": int(thin),
+    }
+
+
+def _save_checkpoint(path, carry, start, kept, identity=None) -> None:
     leaves = jax.tree.leaves(jax.device_get(carry))
     arrays = {f"carry/{i}": np.asarray(x) for i, x in enumerate(leaves)}
+    if identity is not None:
+        arrays["identity"] = np.asarray(json.dumps(identity))
     arrays["start"] = np.asarray(start)
     arrays["num_chunks"] = np.asarray(len(kept))
     for c, (d, s) in enumerate(kept):
@@ -855,8 +876,26 @@ def _save_checkpoint(path, carry, start, kept) -> None:
     tmp.replace(path)
 
 
-def _load_checkpoint(path, carry_template):
+def _load_checkpoint(path, carry_template, identity=None, total=None):
     with np.load(path, allow_pickle=False) as f:
+        if identity is not None and "identity" in f.files:
+            saved = json.loads(str(f["identity"]))
+            changed = [k for k in identity if saved.get(k) != identity[k]]
+            if changed:
+                what = "; ".join(
+                    f"{k}: {saved.get(k)!r} then, {identity[k]!r} now" for k in changed if k != "key"
+                )
+                if "key" in changed:
+                    what = "the random key differs" + (f"; {what}" if what else "")
+                raise ValueError(
+                    f"sample: checkpoint {path} was written by another run ({what}); resume with the "
+                    "same key, target and arguments, or start afresh without `resume`."
+                )
+        if total is not None and int(f["start"]) > total:
+            raise ValueError(
+                f"sample: checkpoint {path} has already run {int(f['start'])} iterations, more than "
+                f"the {total} (num_warmup + num_samples) asked for; ask for at least as many."
+            )
         treedef = jax.tree.structure(carry_template)
         n = treedef.num_leaves
         leaves = [jnp.asarray(f[f"carry/{i}"]) for i in range(n)]
