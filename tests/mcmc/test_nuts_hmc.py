@@ -579,3 +579,16 @@ def test_hand_built_kernel_without_target_records_its_position():
         num_samples=30, progress_bar=False, warn=False,
     )  # fmt: skip
     assert post["position"].shape == (2, 30, 2) and np.all(np.isfinite(post["position"]))
+
+
+def test_hand_built_nuts_reports_its_tree_depth_cap():
+    """A run of a NUTS kernel object warns when draws reach its max_tree_depth (info had None)."""
+    from bayeskit.mcmc import sample
+
+    kernel = nuts(logdensity_a, 0.01, jnp.ones(2), max_tree_depth=2)  # far too small a step
+    post = sample(
+        jax.random.key(0), None, kernel, init=jnp.zeros(2), num_chains=2, num_warmup=10,
+        num_samples=20, progress_bar=False, warn=False,
+    )  # fmt: skip
+    assert post.info["max_tree_depth"] == 2
+    assert any("hit the maximum tree depth (2)" in message for message in post.warnings)

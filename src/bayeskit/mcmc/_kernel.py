@@ -28,11 +28,13 @@ class Kernel(NamedTuple):
         step: ``step(key, state) -> (state, info)``, one transition.
         sites: for kernels whose state is a dict (Gibbs), the entries that are parameters: what
             :func:`~bayeskit.mcmc.sample` keeps as draws (the others are data or constants).
+        max_tree_depth: NUTS's cap on doublings, so that a run can warn when draws reach it.
     """
 
     init: Callable
     step: Callable
     sites: tuple[str, ...] | None = None
+    max_tree_depth: int | None = None
 
 
 class HMCState(NamedTuple):

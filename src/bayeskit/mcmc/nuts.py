@@ -374,4 +374,4 @@ def nuts(
         )
         return HMCState(proposal.position, proposal.logdensity, proposal.logdensity_grad), info
 
-    return Kernel(init, step)
+    return Kernel(init, step, max_tree_depth=max_tree_depth)

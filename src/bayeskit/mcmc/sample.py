@@ -732,7 +732,7 @@ def _sample_custom(
         "num_warmup": num_warmup,
         **run,
         "thin": thin,
-        "max_tree_depth": None,
+        "max_tree_depth": getattr(kernel, "max_tree_depth", None),
         "model": target.name if target is not None else "custom",
     }
     return _finish(_assemble(kept, thin, info, []), warn)
