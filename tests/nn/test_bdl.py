@@ -221,6 +221,17 @@ def test_train_early_stopping_keeps_the_best_parameters():
     np.testing.assert_allclose(loss(None, w, X[:16], y[:16]), hist.val_loss[best], rtol=1e-12)
     np.testing.assert_allclose(w, [1.0, -2.0], atol=0.1)
 
+    # A validation loss that is never finite chose nothing: fit returned the initial weights.
+    with pytest.raises(FloatingPointError, match="validation loss was NaN or infinite at every epoch"):
+        train(
+            jax.random.key(14), jnp.zeros(2), loss, X, y, num_epochs=3, learning_rate=0.1,
+            validation=(X[:16], y[:16]), val_fn=lambda *a: jnp.nan * loss(*a),
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="`chunk_epochs` must be an integer >= 1"):
+        train(jax.random.key(14), jnp.zeros(2), loss, X, y, num_epochs=3, chunk_epochs=0)
+    with pytest.raises(ValueError, match="`params` must be a pytree of floating-point arrays"):
+        train(jax.random.key(14), jnp.zeros(2, int), loss, X, y, num_epochs=3)
+
 
 # -- bad input ---------------------------------------------------------------------------------
 
@@ -237,6 +248,9 @@ def test_train_early_stopping_keeps_the_best_parameters():
         (lambda: MCDropoutRegressor(tau=-1.0), "tau"),
         (lambda: MCDropoutRegressor(drop_inputs="no"), "drop_inputs"),
         (lambda: MCDropoutClassifier(drop_inputs=None), "drop_inputs"),
+        (lambda: MCDropoutRegressor(patience=0), "MCDropoutRegressor: `patience`"),
+        (lambda: DeepEnsembleRegressor(patience=0), "DeepEnsembleRegressor: `patience`"),
+        (lambda: BayesByBackpropRegressor(patience=0), "BayesByBackpropRegressor: `patience`"),
     ],
 )
 def test_bad_hyperparameters(make, match):
@@ -278,6 +292,39 @@ def test_bad_classification_data(model):
         model.fit(key, X, np.array([0, 1, 0, 1, 0]))
     with pytest.raises(ValueError, match="not fitted"):
         model.predict(X)
+    y = np.array([0, 1, 0, 1, 0, 1])
+    with pytest.raises(ValueError, match="`y` must hold numbers, got dtype <U1"):
+        model.fit(key, X, np.array(list("abcabc")))
+    # A validation set is checked like the training data: out-of-range labels or NaN inputs
+    # gave a NaN validation loss that never improved, and fit returned the initial weights.
+    with pytest.raises(ValueError, match="`y_val` has label 6 but `num_classes` is 2"):
+        model.fit(key, X, y, validation=(X[:2], np.array([0, 6])))
+    with pytest.raises(ValueError, match="`X_val`.*NaN or infinite"):
+        model.fit(key, X, y, validation=[np.full((2, 2), np.nan), y[:2]])
+    with pytest.raises(ValueError, match="`X_val` has 3 column\\(s\\) but `X` has 2"):
+        model.fit(key, X, y, validation=(np.ones((2, 3)), y[:2]))
+
+
+def test_labels_must_count_from_zero():
+    from bayeskit.nn._bdl_checks import check_classification_data
+
+    with pytest.warns(UserWarning, match="`y` has no label 0: the model will have 4 classes"):
+        _, _, K = check_classification_data("C", np.ones((3, 1)), np.array([1, 2, 3]))
+    assert K == 4
+    with pytest.raises(ValueError, match="`num_classes` must be an integer >= 2, got 1"):
+        check_classification_data("C", np.ones((3, 1)), np.zeros(3), num_classes=1)
+
+
+def test_predict_options_and_nll_targets_are_checked(fitted):
+    model, X = fitted["mc_dropout"], np.linspace(-1.0, 1.0, 5)
+    with pytest.raises(ValueError, match="`num_passes` must be an integer >= 1, got 0"):
+        model.predict(X, num_passes=0)  # was silently the default
+    with pytest.raises(TypeError, match="MCDropoutRegressor.predict: `key` must be one JAX random key"):
+        model.predict(X, key=0)
+    pred = model.predict(X)
+    np.testing.assert_allclose(pred.nll(np.zeros((5, 1))), pred.nll(np.zeros(5)))  # a column, as fit takes
+    with pytest.raises(ValueError, match="one target per predicted point"):
+        pred.nll(np.zeros(4))
 
 
 def test_predict_checks_the_number_of_features(fitted):

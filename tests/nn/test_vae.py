@@ -221,6 +221,8 @@ def test_bad_input_errors(untrained, gaussian, digits):
     with_nan[3, 5] = np.nan
     with pytest.raises(ValueError, match="`x` contains 1 NaN"):
         untrained.elbo(key, with_nan)
+    with pytest.raises(TypeError, match="VAE.elbo: `key` must be one JAX random key"):
+        untrained.elbo(0, X_test[:5])
     with pytest.raises(ValueError, match=r"`X_train` contains .*NaN"):
         untrained.fit(key, with_nan, num_epochs=1, batch_size=5, progress_bar=False)
     with pytest.raises(ValueError, match=r"`x` has values in \[0, 16\].*\[0, 1\]"):

@@ -187,7 +187,8 @@ def miscalibration_area(y, loc, scale) -> jax.Array:
     computed exactly (no grid): :math:`\hat G` is a step function of the sorted PIT values, so the
     integral is a sum of closed-form pieces, in O(n log n). It equals the Wasserstein-1 distance
     between the PIT values and the uniform distribution; 0 is perfect calibration, 0.5 the worst
-    (every point at an extreme of its predictive). Averaging ``|observed - expected|`` over
+    (every point at the same extreme of its predictive, all above or all below; half at each
+    extreme gives 0.25). Averaging ``|observed - expected|`` over
     :func:`calibration_curve`'s levels approximates it (the midpoint rule).
 
     Args:

@@ -6,6 +6,8 @@ one network per split at once) traced arguments pass through unchecked, as elsew
 
 from __future__ import annotations
 
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -43,7 +45,7 @@ def _finite(owner: str, name: str, a) -> None:
 
 def check_features(owner: str, X, num_features: int | None = None, name: str = "X") -> jax.Array:
     """``X`` as a finite float array ``(n, d)`` (a vector is read as one feature)."""
-    X = jnp.asarray(X)
+    X = _numeric(owner, name, X)
     if not jnp.issubdtype(X.dtype, jnp.floating):
         X = X.astype(jnp.zeros(()).dtype)
     if X.ndim == 1:
@@ -58,8 +60,24 @@ def check_features(owner: str, X, num_features: int | None = None, name: str = "
     return X
 
 
+def _numeric(owner: str, name: str, a) -> jax.Array:
+    """``a`` as a JAX array of numbers or booleans; strings and objects are named."""
+    if not isinstance(a, jax.Array):
+        try:
+            host = np.asarray(a)
+        except (TypeError, ValueError):
+            host = None
+        if host is None or not (np.issubdtype(host.dtype, np.number) or host.dtype == np.bool_):
+            shown = f"dtype {host.dtype}" if host is not None else type(a).__name__
+            raise ValueError(
+                f"{owner}: `{name}` must hold numbers, got {shown}; encode categories as integers "
+                "0, 1, ..., K-1 first."
+            )
+    return jnp.asarray(a)
+
+
 def _targets(owner: str, X: jax.Array, y, name: str) -> jax.Array:
-    y = jnp.asarray(y)
+    y = _numeric(owner, name, y)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1:
@@ -79,9 +97,15 @@ def check_regression_data(owner: str, X, y, x_name: str = "X", y_name: str = "y"
     return X, y.astype(X.dtype)
 
 
-def check_classification_data(owner: str, X, y, num_classes: int | None = None, y_name: str = "y"):
+def check_classification_data(
+    owner: str, X, y, num_classes: int | None = None, y_name: str = "y", x_name: str = "X"
+):
     """``(X, y, K)``: finite inputs, integer labels in ``0..K-1`` (K from the data unless given)."""
-    X = check_features(owner, X)
+    if num_classes is not None and (
+        isinstance(num_classes, bool) or not isinstance(num_classes, int | np.integer) or num_classes < 2
+    ):
+        raise ValueError(f"{owner}: `num_classes` must be an integer >= 2, got {num_classes!r}.")
+    X = check_features(owner, X, name=x_name)
     y = _targets(owner, X, y, y_name)
     if _concrete(y):
         values = np.asarray(y)
@@ -90,6 +114,15 @@ def check_classification_data(owner: str, X, y, num_classes: int | None = None, 
         seen = int(values.max()) + 1
         if num_classes is None:
             num_classes = max(seen, 2)
+            missing = sorted(set(range(num_classes)) - set(np.unique(values).astype(int).tolist()))
+            if missing and missing == list(range(len(missing))):
+                warnings.warn(
+                    f"{owner}: `{y_name}` has no label {', '.join(map(str, missing))}: the model will have "
+                    f"{num_classes} classes, {len(missing)} never seen. Labels must count from 0 "
+                    "(e.g. y - y.min()), or pass `num_classes`.",
+                    UserWarning,
+                    stacklevel=3,
+                )
         elif seen > num_classes:
             raise ValueError(f"{owner}: `{y_name}` has label {seen - 1} but `num_classes` is {num_classes}.")
     elif num_classes is None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+from bayeskit.nn import _bdl_checks as checks
 
 __all__ = ["Scaling", "carve_validation"]
 
@@ -37,12 +40,29 @@ class Scaling(eqx.Module):
         return (y - self.y_loc) / self.y_scale
 
 
-def carve_validation(key: jax.Array, X, y, validation, owner: str):
-    """``(X_train, y_train, X_val, y_val)``: ``validation`` is None, a fraction in (0, 1) or ``(X_val, y_val)``."""
+def carve_validation(key: jax.Array, X, y, validation, owner: str, num_classes: int | None = None):
+    """``(X_train, y_train, X_val, y_val)``: ``validation`` is None, a fraction in (0, 1) or ``(X_val, y_val)``.
+
+    A given ``(X_val, y_val)`` is checked as the training data are (finite, matching lengths, as
+    many columns as ``X``; labels in ``0..num_classes-1`` for a classifier): a validation loss
+    that is NaN would never improve, and training would return its initial weights.
+    """
     if validation is None:
         return X, y, None, None
-    if isinstance(validation, tuple):
-        return X, y, validation[0], validation[1]
+    if isinstance(validation, tuple | list) and len(validation) == 2:
+        if num_classes is None:
+            Xv, yv = checks.check_regression_data(owner, validation[0], validation[1], "X_val", "y_val")
+        else:
+            Xv, yv, _ = checks.check_classification_data(
+                owner, validation[0], validation[1], num_classes, y_name="y_val", x_name="X_val"
+            )
+        if Xv.shape[1] != X.shape[1]:
+            raise ValueError(f"{owner}: `X_val` has {Xv.shape[1]} column(s) but `X` has {X.shape[1]}.")
+        return X, y, Xv.astype(X.dtype), yv
+    if isinstance(validation, bool) or not isinstance(validation, int | float | np.integer | np.floating):
+        raise ValueError(
+            f"{owner}: `validation` must be a fraction in (0, 1) or (X_val, y_val), got {type(validation).__name__}."
+        )
     fraction = float(validation)
     if not 0.0 < fraction < 1.0:
         raise ValueError(

@@ -12,6 +12,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from bayeskit._checks import check_positive_number
+from bayeskit._key import check_key
 from bayeskit._progress import ProgressBar
 from bayeskit.nn.mlp import check_size
 from bayeskit.nn.vae import VAE, _elbo_terms
@@ -61,17 +63,21 @@ def fit_vae(
 ):
     """See :meth:`bayeskit.nn.VAE.fit`."""
     start = time.perf_counter()
+    key = check_key(key, "VAE.fit")
     X = _check_rows(vae, "X_train", X_train)
     n = X.shape[0]
     num_epochs = check_size("VAE.fit", "num_epochs", num_epochs)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= n:
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, int | np.integer)
+        or not 1 <= batch_size <= n
+    ):
         raise ValueError(
             f"VAE.fit: `batch_size` must be an integer from 1 to the number of training rows ({n}), "
             f"got {batch_size!r}."
         )
     if optimizer is None:
-        if not (isinstance(learning_rate, (int, float)) and learning_rate > 0):
-            raise ValueError(f"VAE.fit: `learning_rate` must be a positive number, got {learning_rate!r}.")
+        learning_rate = check_positive_number("VAE.fit", "learning_rate", learning_rate)
         opt_state = optax.inject_hyperparams(optax.adam)(learning_rate=learning_rate).init(
             eqx.filter(vae, eqx.is_inexact_array)
         )

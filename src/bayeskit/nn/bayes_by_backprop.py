@@ -179,7 +179,7 @@ class BayesByBackpropRegressor(eqx.Module):
         self.num_epochs = checks.check_positive_int(owner, "num_epochs", num_epochs)
         self.batch_size = checks.check_positive_int(owner, "batch_size", batch_size)
         self.learning_rate = checks.check_positive(owner, "learning_rate", learning_rate)
-        self.patience = patience
+        self.patience = None if patience is None else checks.check_positive_int(owner, "patience", patience)
         self.num_draws = checks.check_positive_int(owner, "num_draws", num_draws)
         self.progress_bar = progress_bar
 
@@ -216,8 +216,6 @@ class BayesByBackpropRegressor(eqx.Module):
         X, y = checks.check_regression_data(owner, X, y)
         k_init, k_val, k_train, k_pred = jax.random.split(key, 4)
         X, y, Xv, yv = carve_validation(k_val, X, y, validation, owner)
-        if Xv is not None:
-            Xv, yv = checks.check_regression_data(owner, Xv, yv, "X_val", "y_val")
         scaling = Scaling.fit(X, y)
         params = self.init_params(k_init, X.shape[1], X.dtype)
         loss = _ELBOLoss(jnp.asarray(self.prior_scale, X.dtype), jnp.asarray(X.shape[0], X.dtype))
@@ -243,8 +241,13 @@ class BayesByBackpropRegressor(eqx.Module):
         owner = "BayesByBackpropRegressor"
         checks.check_fitted(owner, self.params)
         X = checks.check_features(owner, X, self.scaling.x_loc.shape[0])
-        S = checks.check_positive_int(owner, "num_draws", num_draws or self.num_draws)
-        loc, scale = _draws(self.params, self.scaling.x(X), self.predict_key if key is None else key, S)
+        S = checks.check_positive_int(owner, "num_draws", self.num_draws if num_draws is None else num_draws)
+        loc, scale = _draws(
+            self.params,
+            self.scaling.x(X),
+            self.predict_key if key is None else check_key(key, f"{owner}.predict"),
+            S,
+        )
         return RegressionPredictive(
             loc * self.scaling.y_scale + self.scaling.y_loc, scale * self.scaling.y_scale
         )

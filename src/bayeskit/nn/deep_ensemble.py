@@ -29,7 +29,7 @@ from bayeskit.nn._fitted import with_fitted
 from bayeskit.nn._standardize import Scaling, carve_validation
 from bayeskit.nn.gaussian_head import gaussian_head, gaussian_nll_terms, head_size
 from bayeskit.nn.networks import dense_forward, init_dense
-from bayeskit.nn.predictive import ClassificationPredictive, RegressionPredictive
+from bayeskit.nn.predictive import ClassificationPredictive, RegressionPredictive, as_targets
 from bayeskit.nn.training import TrainHistory, train
 
 __all__ = ["DeepEnsembleClassifier", "DeepEnsembleRegressor"]
@@ -123,7 +123,7 @@ class _Ensemble(eqx.Module):
         self.num_epochs = checks.check_positive_int(owner, "num_epochs", num_epochs)
         self.batch_size = checks.check_positive_int(owner, "batch_size", batch_size)
         self.learning_rate = checks.check_positive(owner, "learning_rate", learning_rate)
-        self.patience = patience
+        self.patience = None if patience is None else checks.check_positive_int(owner, "patience", patience)
 
     def _fit(self, key, X, y, Xv, yv, scaling, out_size, is_classifier, extra_params):
         k_init, k_train = jax.random.split(key)
@@ -205,8 +205,6 @@ class DeepEnsembleRegressor(_Ensemble):
         X, y = checks.check_regression_data(owner, X, y)
         k_val, k_fit = jax.random.split(key)
         X, y, Xv, yv = carve_validation(k_val, X, y, validation, owner)
-        if Xv is not None:
-            Xv, yv = checks.check_regression_data(owner, Xv, yv, "X_val", "y_val")
         scaling = Scaling.fit(X, y)
         extra = {} if self.heteroscedastic else {"log_noise": jnp.asarray(jnp.log(0.5), X.dtype)}
         params, history = self._fit(
@@ -233,7 +231,7 @@ class DeepEnsembleRegressor(_Ensemble):
     def nll(self, X, y) -> jax.Array:
         """Mean negative log-likelihood of ``y`` under the mixture (:func:`bayeskit.metrics.mixture_nll`)."""
         loc, scale = self.member_predictions(X)
-        return metrics.mixture_nll(y, loc, scale)
+        return metrics.mixture_nll(as_targets("DeepEnsembleRegressor.nll", y, loc.shape[1]), loc, scale)
 
 
 class DeepEnsembleClassifier(_Ensemble):
@@ -277,7 +275,7 @@ class DeepEnsembleClassifier(_Ensemble):
         owner = "DeepEnsembleClassifier"
         X, y, K = checks.check_classification_data(owner, X, y, self.num_classes)
         k_val, k_fit = jax.random.split(key)
-        X, y, Xv, yv = carve_validation(k_val, X, y, validation, owner)
+        X, y, Xv, yv = carve_validation(k_val, X, y, validation, owner, num_classes=K)
         scaling = Scaling.fit(X)
         params, history = self._fit(k_fit, X, y, Xv, yv, scaling, K, True, {})
         return with_fitted(self, params=params, scaling=scaling, history=history, num_classes=K)

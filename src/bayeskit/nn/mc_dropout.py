@@ -130,6 +130,8 @@ class _MCDropout(eqx.Module):
         checks.check_positive(owner, "lengthscale", self.lengthscale)
         for name in ("num_epochs", "batch_size", "num_passes"):
             checks.check_positive_int(owner, name, getattr(self, name))
+        if self.patience is not None:
+            checks.check_positive_int(owner, "patience", self.patience)
         checks.check_positive(owner, "learning_rate", self.learning_rate)
         if not isinstance(self.drop_inputs, bool):
             raise ValueError(f"{owner}: `drop_inputs` must be True or False, got {self.drop_inputs!r}.")
@@ -244,8 +246,6 @@ class MCDropoutRegressor(_MCDropout):
         X, y = checks.check_regression_data("MCDropoutRegressor", X, y)
         k_init, k_val, k_train, k_pred = jax.random.split(key, 4)
         X, y, Xv, yv = carve_validation(k_val, X, y, validation, "MCDropoutRegressor")
-        if Xv is not None:
-            Xv, yv = checks.check_regression_data("MCDropoutRegressor", Xv, yv, "X_val", "y_val")
         scaling = Scaling.fit(X, y)
         params = {"layers": init_dense(k_init, (X.shape[1], *self.hidden, head_size(False)), X.dtype)}
         if self.tau is None:
@@ -271,11 +271,13 @@ class MCDropoutRegressor(_MCDropout):
         """
         checks.check_fitted("MCDropoutRegressor", self.params)
         X = checks.check_features("MCDropoutRegressor", X, self.scaling.x_loc.shape[0])
-        T = checks.check_positive_int("MCDropoutRegressor", "num_passes", num_passes or self.num_passes)
+        T = checks.check_positive_int(
+            "MCDropoutRegressor", "num_passes", self.num_passes if num_passes is None else num_passes
+        )
         outs = _passes(
             self.params["layers"],
             self.scaling.x(X),
-            self.predict_key if key is None else key,
+            self.predict_key if key is None else check_key(key, f"{type(self).__name__}.predict"),
             jnp.asarray(self.dropout_rate),
             T,
             self.drop_inputs,
@@ -326,7 +328,7 @@ class MCDropoutClassifier(_MCDropout):
         key = check_key(key, "MCDropoutClassifier.fit")
         X, y, K = checks.check_classification_data("MCDropoutClassifier", X, y, self.num_classes)
         k_init, k_val, k_train, k_pred = jax.random.split(key, 4)
-        X, y, Xv, yv = carve_validation(k_val, X, y, validation, "MCDropoutClassifier")
+        X, y, Xv, yv = carve_validation(k_val, X, y, validation, "MCDropoutClassifier", num_classes=K)
         scaling = Scaling.fit(X)
         params = {"layers": init_dense(k_init, (X.shape[1], *self.hidden, K), X.dtype)}
 
@@ -342,11 +344,13 @@ class MCDropoutClassifier(_MCDropout):
         """Class-probability samples from ``num_passes`` dropout masks (key as in the regressor)."""
         checks.check_fitted("MCDropoutClassifier", self.params)
         X = checks.check_features("MCDropoutClassifier", X, self.scaling.x_loc.shape[0])
-        T = checks.check_positive_int("MCDropoutClassifier", "num_passes", num_passes or self.num_passes)
+        T = checks.check_positive_int(
+            "MCDropoutClassifier", "num_passes", self.num_passes if num_passes is None else num_passes
+        )
         outs = _passes(
             self.params["layers"],
             self.scaling.x(X),
-            self.predict_key if key is None else key,
+            self.predict_key if key is None else check_key(key, f"{type(self).__name__}.predict"),
             jnp.asarray(self.dropout_rate),
             T,
             self.drop_inputs,

@@ -9,6 +9,9 @@ from collections.abc import Callable, Sequence
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+from bayeskit._checks import check_int
 
 __all__ = ["MLP"]
 
@@ -19,17 +22,15 @@ def check_widths(owner: str, name: str, widths) -> tuple[int, ...]:
         widths = tuple(widths)
     except TypeError:
         raise ValueError(f"{owner}: `{name}` must be a sequence of layer widths, got {widths!r}.") from None
-    bad = [w for w in widths if isinstance(w, bool) or not isinstance(w, int) or w < 1]
+    bad = [w for w in widths if isinstance(w, bool) or not isinstance(w, int | np.integer) or w < 1]
     if bad:
         raise ValueError(f"{owner}: `{name}` must hold positive integer widths, got {widths!r}.")
-    return widths
+    return tuple(int(w) for w in widths)
 
 
 def check_size(owner: str, name: str, value) -> int:
     """``value`` as a positive int, or a ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{owner}: `{name}` must be a positive integer, got {value!r}.")
-    return value
+    return check_int(owner, name, value)
 
 
 @functools.partial(jax.jit, static_argnames=("widths", "dtype"))

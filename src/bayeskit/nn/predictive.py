@@ -32,6 +32,18 @@ from bayeskit import metrics
 __all__ = ["ClassificationPredictive", "RegressionPredictive"]
 
 
+def as_targets(owner: str, y, n: int) -> jax.Array:
+    """Targets as ``(n,)``: a column ``(n, 1)`` is flattened, as ``fit`` does; other shapes are named."""
+    y = jnp.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.shape != (n,):
+        raise ValueError(
+            f"{owner}: `y` must hold one target per predicted point, shape ({n},); got {y.shape}."
+        )
+    return y
+
+
 class RegressionPredictive(eqx.Module):
     r"""A uniform mixture of Gaussians per point, with its variance split into its two sources.
 
@@ -112,7 +124,9 @@ class RegressionPredictive(eqx.Module):
     def nll(self, y) -> jax.Array:
         """Mean negative log-likelihood of ``y`` under the mixture (:func:`bayeskit.metrics.mixture_nll`)."""
         scale = jnp.broadcast_to(self.scale_samples, self.loc_samples.shape)
-        return metrics.mixture_nll(y, self.loc_samples, scale)
+        return metrics.mixture_nll(
+            as_targets("RegressionPredictive.nll", y, self.loc_samples.shape[1]), self.loc_samples, scale
+        )
 
     def sample(self, key: jax.Array, num_samples: int = 1) -> jax.Array:
         """Draw ``num_samples`` new observations per point from the mixture, shape ``(num_samples, n)``."""

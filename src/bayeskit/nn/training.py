@@ -26,8 +26,10 @@ from typing import NamedTuple
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
+from bayeskit._checks import check_int
 from bayeskit._key import check_key
 
 __all__ = ["TrainHistory", "TrainState", "train"]
@@ -189,10 +191,17 @@ def train(
         val_fn, X_val, y_val = None, X[:1], y[:1]
     else:
         X_val, y_val = validation
-    num_epochs = checks_int("num_epochs", num_epochs)
-    batch_size = int(min(checks_int("batch_size", batch_size), X.shape[0]))
-    limit = num_epochs + 1 if patience is None else checks_int("patience", patience)
-    dtype = jnp.result_type(*[leaf.dtype for leaf in jax.tree.leaves(params)])
+    num_epochs = check_int("train", "num_epochs", num_epochs)
+    batch_size = int(min(check_int("train", "batch_size", batch_size), X.shape[0]))
+    limit = num_epochs + 1 if patience is None else check_int("train", "patience", patience)
+    chunk_epochs = check_int("train", "chunk_epochs", chunk_epochs)
+    leaves = jax.tree.leaves(params)
+    if not leaves or not all(jnp.issubdtype(leaf.dtype, jnp.floating) for leaf in leaves):
+        raise ValueError(
+            "train: `params` must be a pytree of floating-point arrays (the optimiser changes them by "
+            f"fractions), got dtypes {sorted({str(leaf.dtype) for leaf in leaves}) or 'none'}."
+        )
+    dtype = jnp.result_type(*[leaf.dtype for leaf in leaves])
     state = TrainState(
         params=params,
         opt_state=_init_optimizer(optimizer, params, learning_rate),
@@ -230,15 +239,15 @@ def train(
     if val_fn is None:
         best_params, best_epoch = state.params, state.epoch - 1
     else:
+        if not _is_traced(val_loss) and not np.any(np.isfinite(np.asarray(val_loss))):
+            raise FloatingPointError(
+                "train: the validation loss was NaN or infinite at every epoch, so no parameters "
+                "could be chosen (the initial ones would be returned). Check the validation data, "
+                "or lower the learning rate if the training loss diverged too."
+            )
         best_params = state.best_params
         best_epoch = jnp.argmin(jnp.where(jnp.isnan(val_loss), jnp.inf, val_loss), axis=-1)
     return best_params, TrainHistory(train_loss, val_loss, best_epoch, state.epoch)
-
-
-def checks_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"train: `{name}` must be a positive integer, got {value!r}.")
-    return value
 
 
 class _NoBar:

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayeskit import dist
+from bayeskit._key import check_key
 from bayeskit.nn.mlp import MLP, check_size, check_widths
 
 __all__ = ["ELBOTerms", "VAE"]
@@ -169,6 +170,7 @@ class VAE(eqx.Module):
         """
         x = self._check_x("VAE.elbo", "x", x)
         num_samples = check_size("VAE.elbo", "num_samples", num_samples)
+        key = check_key(key, "VAE.elbo")
         return _elbo_terms_jit(self, key, x, num_samples)
 
     def reconstruct(self, key: jax.Array, x) -> jax.Array:
@@ -177,6 +179,7 @@ class VAE(eqx.Module):
         For the deterministic version use ``vae.decode(vae.encode(x).mean)``.
         """
         x = self._check_x("VAE.reconstruct", "x", x)
+        key = check_key(key, "VAE.reconstruct")
         return _reconstruct(self, key, x)
 
     def sample(self, key: jax.Array, num_samples: int) -> jax.Array:
@@ -187,6 +190,7 @@ class VAE(eqx.Module):
         Shape: ``(num_samples, num_features)``.
         """
         num_samples = check_size("VAE.sample", "num_samples", num_samples)
+        key = check_key(key, "VAE.sample")
         return _sample(self, key, num_samples)
 
     def iwae_log_likelihood(self, key: jax.Array, x, num_importance: int = 100, chunk_size: int = 25):
@@ -206,6 +210,7 @@ class VAE(eqx.Module):
         x = self._check_x("VAE.iwae_log_likelihood", "x", x)
         num_importance = check_size("VAE.iwae_log_likelihood", "num_importance", num_importance)
         chunk_size = check_size("VAE.iwae_log_likelihood", "chunk_size", chunk_size)
+        key = check_key(key, "VAE.iwae_log_likelihood")
         return _iwae(self, key, x, num_importance, min(chunk_size, num_importance))
 
     def fit(
