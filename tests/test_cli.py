@@ -40,6 +40,13 @@ def test_unknown_chapter_exit_code(capsys):
     assert "unknown chapter" in capsys.readouterr().out
 
 
+def test_an_unwritable_figure_folder_is_a_one_line_error(tmp_path, capsys):
+    a_file = tmp_path / "figures"
+    a_file.write_text("not a folder")
+    assert main(["tour", "--chapter", "distributions", "--out", str(a_file)]) == 2
+    assert "cannot write figures to --out" in capsys.readouterr().err
+
+
 def test_unknown_command_exit_code():
     with pytest.raises(SystemExit) as exc:
         main(["frobnicate"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 __all__ = ["main"]
 
@@ -42,6 +43,15 @@ def main(argv: list[str] | None = None) -> int:
         _parser().print_help()
         return 0
     if args.command == "tour":
+        if args.out is not None and not args.list:
+            try:  # before any chapter runs: a bad folder is a one-line error, not a traceback later
+                Path(args.out).mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                print(
+                    f"bayeskit tour: error: cannot write figures to --out {args.out!r}: {err.strerror or err}",
+                    file=sys.stderr,
+                )
+                return 2
         from bayeskit import use_cpu_cores
         from bayeskit.tour import run_tour
 

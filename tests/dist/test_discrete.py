@@ -434,3 +434,19 @@ def test_log_prob_gradient_in_probs_is_finite():
 
     g = jax.jit(jax.grad(total))(0.3)
     _close(g, 1 / 0.3 - 10 / 0.7 + 4 / 0.3 - 3 / 0.7, rtol=1e-10)
+
+
+@pytest.mark.parametrize("x64", [False, True], ids=["float32", "float64"])
+def test_large_counts_and_concentrations_without_cancellation(x64):
+    """The coefficients were differences of large log-gammas: NegativeBinomial2 at
+    concentration 1e7 gave log-probabilities above 0 (its Poisson limit is -2.29 at 5)."""
+    tol = 1e-9 if x64 else 1e-5
+    with jax.enable_x64(x64):
+        k = jnp.array([0.0, 1.0, 5.0])
+        np.testing.assert_allclose(
+            NegativeBinomial2(3.0, 1e7).log_prob(k), st.poisson(3.0).logpmf(np.asarray(k)), rtol=max(tol, 1e-6)
+        )
+    with jax.enable_x64(True):
+        np.testing.assert_allclose(
+            Binomial(10**6, probs=0.5).log_prob(500000.0), st.binom(10**6, 0.5).logpmf(500000), rtol=1e-10
+        )

@@ -82,3 +82,16 @@ def test_independent_sums_event_dims():
 def test_repr_is_readable():
     assert repr(dist.Normal(jnp.zeros(1), 2.0)) == "Normal(loc=0, scale=2)"
     assert "float" in repr(dist.Normal(jnp.zeros(3), 1.0))
+
+
+def test_kl_with_outcomes_of_probability_zero():
+    """0 log 0 = 0: p with impossible outcomes gave NaN."""
+    half = dist.Bernoulli(probs=0.5)
+    np.testing.assert_allclose(dist.kl_divergence(dist.Bernoulli(probs=0.0), half), np.log(2.0), rtol=1e-6)
+    assert float(dist.kl_divergence(dist.Bernoulli(probs=0.0), dist.Bernoulli(probs=0.0))) == 0.0
+    assert float(dist.kl_divergence(dist.Bernoulli(probs=0.3), dist.Bernoulli(probs=0.0))) == np.inf
+    p, q = dist.Categorical(probs=jnp.array([0.0, 1.0])), dist.Categorical(probs=jnp.array([0.5, 0.5]))
+    np.testing.assert_allclose(dist.kl_divergence(p, q), np.log(2.0), rtol=1e-6)
+    np.testing.assert_allclose(dist.kl_divergence(dist.Poisson(0.0), dist.Poisson(1.0)), 1.0)
+    grad = jax.grad(lambda logit: dist.kl_divergence(dist.Bernoulli(logits=logit), half))(-jnp.inf)
+    assert np.isfinite(grad)

@@ -507,3 +507,14 @@ def test_log_prob_of_a_value_with_the_wrong_event_shape_names_the_distribution()
 def test_a_parameter_that_is_not_a_number_is_a_type_error():
     with pytest.raises(TypeError, match="expected a number or an array of numbers, got 'a'"):
         dist.Beta("a", 1.0)
+
+
+def test_event_shapes_are_checked_by_lkj_and_dirichlet_multinomial():
+    """LKJCholesky(3).log_prob of a 2x2 matrix returned a number; DirichletMultinomial of a
+    vector of the wrong length raised JAX's broadcasting error."""
+    import bayeskit.dist as D
+
+    with pytest.raises(ValueError, match=r"LKJCholesky.log_prob: .*event shape \(3, 3\)"):
+        D.LKJCholesky(3).log_prob(jnp.eye(2))
+    with pytest.raises(ValueError, match=r"DirichletMultinomial.log_prob: .*event shape \(2,\)"):
+        D.DirichletMultinomial(jnp.array([1.0, 1.0]), 4).log_prob(jnp.array([1.0, 1.0, 2.0]))

@@ -8,6 +8,7 @@ from jax.nn import softplus
 from jax.scipy.special import betainc, gammaln
 
 from bayeskit.dist import constraints as C
+from bayeskit.dist._special import betaln
 from bayeskit.dist._discrete_params import check_count, logits_from
 from bayeskit.dist._distribution import Distribution, as_float
 
@@ -62,7 +63,8 @@ class Binomial(Distribution):
         n, l = self.total_count, self.logits
         ok = (x >= 0) & (x <= n) & (jnp.floor(x) == x)
         k = jnp.where(ok, x, 0.0)
-        log_choose = gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
+        # log C(n, k) = -log(n + 1) - log B(k + 1, n - k + 1): no difference of large log-gammas.
+        log_choose = -jnp.log1p(n) - betaln(k + 1, n - k + 1)
         # The wheres make 0 * log 0 = 0 when p is exactly 0 or 1 (logits -inf or +inf).
         successes = jnp.where(k > 0, -k * softplus(-l), 0.0)
         failures = jnp.where(n - k > 0, -(n - k) * softplus(l), 0.0)

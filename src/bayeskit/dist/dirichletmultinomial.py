@@ -8,7 +8,7 @@ from jax.scipy.special import gammaln
 
 from bayeskit.dist import constraints as C
 from bayeskit.dist._discrete_params import check_count
-from bayeskit.dist._distribution import Distribution, as_float, check_parameter
+from bayeskit.dist._distribution import Distribution, as_float, check_event, check_parameter
 from bayeskit.dist.multinomial import CountVector, is_count_vector, sample_counts
 
 __all__ = ["DirichletMultinomial"]
@@ -76,6 +76,7 @@ class DirichletMultinomial(Distribution):
 
     def log_prob(self, x):
         x = as_float(x)
+        check_event("DirichletMultinomial", x, self.event_shape)
         n, alpha = self.total_count, self.concentration
         ok = is_count_vector(x, n)
         x = jnp.where((x >= 0) & (jnp.floor(x) == x), x, 0.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+from jax.scipy.special import xlogy
 from jax.scipy.special import digamma, gammaln
 
 from bayeskit.dist._distribution import Distribution, ExpandedDistribution
@@ -97,18 +98,27 @@ def _exponential(p, q):
 
 
 def _poisson(p, q):
-    return p.rate * (jnp.log(p.rate) - jnp.log(q.rate)) - p.rate + q.rate
+    # xlogy: a rate of 0 contributes 0 log 0 = 0 (it gave NaN).
+    return xlogy(p.rate, p.rate) - xlogy(p.rate, q.rate) - p.rate + q.rate
+
+
+def _p_log_ratio(lp, lq):
+    """p (log p - log q) with 0 where p = 0, whatever q is (0 log 0 = 0; it gave NaN), and no
+    NaN in the gradient from the branch not taken."""
+    some = lp > -jnp.inf
+    lp_safe, lq_safe = jnp.where(some, lp, 0.0), jnp.where(some, lq, 0.0)
+    return jnp.where(some, jnp.exp(lp_safe) * (lp_safe - lq_safe), 0.0)
 
 
 def _bernoulli(p, q):
     lp1, lp0 = jax.nn.log_sigmoid(p.logits), jax.nn.log_sigmoid(-p.logits)
     lq1, lq0 = jax.nn.log_sigmoid(q.logits), jax.nn.log_sigmoid(-q.logits)
-    return jnp.exp(lp1) * (lp1 - lq1) + jnp.exp(lp0) * (lp0 - lq0)
+    return _p_log_ratio(lp1, lq1) + _p_log_ratio(lp0, lq0)
 
 
 def _categorical(p, q):
     lp, lq = jax.nn.log_softmax(p.logits, -1), jax.nn.log_softmax(q.logits, -1)
-    return jnp.sum(jnp.exp(lp) * (lp - lq), -1)
+    return jnp.sum(_p_log_ratio(lp, lq), -1)
 
 
 def _laplace(p, q):

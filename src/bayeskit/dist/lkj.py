@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from jax.scipy.special import gammaln
 
 from bayeskit.dist import constraints as C
-from bayeskit.dist._distribution import Distribution, as_float, check_parameter
+from bayeskit.dist._distribution import Distribution, as_float, check_event, check_parameter
 
 __all__ = ["LKJCholesky"]
 
@@ -93,6 +93,7 @@ class LKJCholesky(Distribution):
 
     def log_prob(self, x):
         x = as_float(x)
+        check_event("LKJCholesky", x, self.event_shape)
         d = self.dimension
         log_diag = jnp.log(jnp.diagonal(x, axis1=-2, axis2=-1)[..., 1:])
         # 0-based row i = 1..d-1 carries exponent d - i - 3 + 2 eta.

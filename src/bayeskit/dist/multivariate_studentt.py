@@ -9,6 +9,7 @@ import jax.numpy as jnp
 from jax.scipy.special import digamma, gammaln
 
 from bayeskit.dist import constraints as C
+from bayeskit.dist._special import betaln
 from bayeskit.dist._distribution import Distribution, as_float, check_event, check_parameter
 from bayeskit.dist.multivariate_normal import (
     _check_scale_tril,
@@ -86,7 +87,9 @@ class MultivariateStudentT(Distribution):
         nu = self.df
         z = _solve_lower(self.scale_tril, x - self.loc)
         maha = jnp.sum(z**2, axis=-1)
-        norm = gammaln(0.5 * (nu + d)) - gammaln(0.5 * nu) - 0.5 * d * (jnp.log(nu) + _LOG_PI)
+        # log Gamma((nu + d)/2) - log Gamma(nu/2) = log Gamma(d/2) - log B(d/2, nu/2), without the
+        # cancellation of the difference at large nu.
+        norm = gammaln(0.5 * d) - betaln(0.5 * d, 0.5 * nu) - 0.5 * d * (jnp.log(nu) + _LOG_PI)
         return norm - _half_log_det(self.scale_tril) - 0.5 * (nu + d) * jnp.log1p(maha / nu)
 
     def sample(self, key, sample_shape=()):

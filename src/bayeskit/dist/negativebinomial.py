@@ -8,6 +8,7 @@ from jax.nn import softplus
 from jax.scipy.special import betainc, gammaln
 
 from bayeskit.dist import constraints as C
+from bayeskit.dist._special import betaln
 from bayeskit.dist._discrete_params import half_open_unit_interval, logit_below_inf, logits_from
 from bayeskit.dist._distribution import Distribution, as_float, check_parameter, is_concrete
 
@@ -80,7 +81,10 @@ class NegativeBinomial(Distribution):
         r, l = self.total_count, self.logits
         ok = (x >= 0) & (jnp.floor(x) == x)
         k = jnp.where(ok, x, 0.0)
-        log_coef = gammaln(k + r) - gammaln(k + 1) - gammaln(r)
+        # log[Gamma(k + r) / (k! Gamma(r))] = -log k - log B(k, r) for k >= 1 (0 at k = 0): the
+        # log-gamma difference cancelled at large r (NegativeBinomial2 near its Poisson limit).
+        k_pos = jnp.maximum(k, 1.0)
+        log_coef = jnp.where(k > 0, -jnp.log(k_pos) - betaln(k_pos, r), 0.0)
         # k log p with 0 * log 0 = 0 at p = 0 (logits = -inf); log(1 - p) = -softplus(l).
         successes = jnp.where(k > 0, -k * softplus(-l), 0.0)
         return jnp.where(ok, log_coef + successes - r * softplus(l), -jnp.inf)

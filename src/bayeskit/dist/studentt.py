@@ -9,6 +9,7 @@ import jax.numpy as jnp
 from jax.scipy.special import betainc, digamma, gammaln
 
 from bayeskit.dist import constraints as C
+from bayeskit.dist._special import betaln
 from bayeskit.dist._distribution import Distribution, as_float, check_parameter
 from bayeskit.dist._special import betaln
 
@@ -70,7 +71,9 @@ class StudentT(Distribution):
     def log_prob(self, x):
         nu = self.df
         z = (x - self.loc) / self.scale
-        log_norm = gammaln(0.5 * (nu + 1)) - gammaln(0.5 * nu) - 0.5 * jnp.log(nu * math.pi)
+        # Gamma((nu + 1) / 2) / (Gamma(nu / 2) sqrt(nu pi)) = 1 / (sqrt(nu) B(1/2, nu/2)): the
+        # log-gamma difference cancelled catastrophically at large nu (df = 1e8: -9.78 at 0).
+        log_norm = -betaln(0.5, 0.5 * nu) - 0.5 * jnp.log(nu)
         return log_norm - jnp.log(self.scale) - 0.5 * (nu + 1) * jnp.log1p(z**2 / nu)
 
     def sample(self, key, sample_shape=()):
