@@ -450,3 +450,11 @@ def test_large_counts_and_concentrations_without_cancellation(x64):
         np.testing.assert_allclose(
             Binomial(10**6, probs=0.5).log_prob(500000.0), st.binom(10**6, 0.5).logpmf(500000), rtol=1e-10
         )
+
+
+def test_infinite_values_have_zero_density():
+    """+inf is outside every count support and has density 0 under Gamma (NaN before)."""
+    from bayeskit.dist.gamma import Gamma
+
+    for d in (Poisson(2.0), NegativeBinomial2(2.0, 3.0), Gamma(2.0, 1.0)):
+        assert float(d.log_prob(jnp.inf)) == -np.inf

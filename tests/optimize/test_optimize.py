@@ -45,6 +45,8 @@ def test_bad_options_name_the_argument():
     with pytest.raises(ValueError, match="mle: `tol` must be a finite positive number"):
         mle(KEY, t, tol=-1.0)
     assert map(KEY, t, num_starts=np.int64(2)).start_log_densities.shape == (2,)
+    with pytest.raises(ValueError, match=r"map: `init` gives shape \(3,\); expected \(2,\)"):
+        map(KEY, t, init=jnp.zeros(3))  # was blamed on logdensity_fn
 
 
 def regression(m, X, y, prior):

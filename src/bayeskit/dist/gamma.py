@@ -59,7 +59,7 @@ class Gamma(Distribution):
 
     def log_prob(self, x):
         a, b = self.concentration, self.rate
-        inside = x >= 0
+        inside = (x >= 0) & (x < jnp.inf)  # the density is 0 at +inf (inf - inf was NaN)
         # Substitute a harmless value off the support so gradients stay finite there.
         x = jnp.where(inside, x, 1.0)
         lp = xlogy(a, b) + xlogy(a - 1, x) - b * x - gammaln(a)

@@ -79,7 +79,7 @@ class NegativeBinomial(Distribution):
     def log_prob(self, x):
         x = as_float(x)
         r, l = self.total_count, self.logits
-        ok = (x >= 0) & (jnp.floor(x) == x)
+        ok = (x >= 0) & (jnp.floor(x) == x) & (x < jnp.inf)
         k = jnp.where(ok, x, 0.0)
         # log[Gamma(k + r) / (k! Gamma(r))] = -log k - log B(k, r) for k >= 1 (0 at k = 0): the
         # log-gamma difference cancelled at large r (NegativeBinomial2 near its Poisson limit).

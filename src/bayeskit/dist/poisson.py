@@ -50,7 +50,7 @@ class Poisson(Distribution):
 
     def log_prob(self, x):
         x = as_float(x)
-        ok = (x >= 0) & (jnp.floor(x) == x)
+        ok = (x >= 0) & (jnp.floor(x) == x) & (x < jnp.inf)
         k = jnp.where(ok, x, 0.0)
         return jnp.where(ok, xlogy(k, self.rate) - self.rate - gammaln(k + 1), -jnp.inf)
 

@@ -79,6 +79,11 @@ def optimize_target(
     tol = default_tol() if tol is None else check_positive_number(fn, "tol", tol)
     if init is not None:
         z0 = jnp.atleast_2d(target.unconstrain(init) if isinstance(init, dict) else jnp.asarray(init))
+        if z0.ndim != 2 or z0.shape[1] != target.dim:
+            raise ValueError(
+                f"{fn}: `init` gives shape {tuple(jnp.shape(init))}; expected ({target.dim},) or "
+                f"(num_starts, {target.dim}) unconstrained values, or a dict of constrained site values."
+            )
     else:
         z0 = jax.vmap(target.init)(jax.random.split(key, num_starts))
     res = minimize_lbfgs(lambda z: -objective(z), z0, max_iterations=max_iterations, tol=tol)
