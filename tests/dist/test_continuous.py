@@ -341,3 +341,11 @@ def test_large_degrees_of_freedom_reach_the_normal(x64):
             )
         mvt = MultivariateStudentT(1e8, jnp.zeros(2), jnp.eye(2))
         np.testing.assert_allclose(mvt.log_prob(jnp.zeros(2)), -np.log(2 * np.pi), rtol=max(tol, 1e-7))
+
+
+def test_parameters_that_do_not_broadcast_are_named_at_construction():
+    with pytest.raises(ValueError, match=r"Normal: the parameters' shapes \{'loc': \(3,\), 'scale': \(2,\)\}"):
+        Normal(jnp.zeros(3), jnp.ones(2))
+    with pytest.raises(ValueError, match="Gamma: the parameters' shapes"):
+        Gamma(jnp.ones(3), jnp.ones(2))
+    assert Normal(jnp.zeros(3), 1.0).batch_shape == (3,)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -87,6 +89,24 @@ class Distribution(eqx.Module):
     # Class-level facts, overridden by families. Not dataclass fields.
     is_discrete = False
     has_rsample = True  # samples are differentiable functions of the parameters
+
+    def __check_init__(self):
+        """Parameters whose shapes do not broadcast are an error here, at construction, naming
+        the family and the shapes (they failed later in JAX, naming neither)."""
+        try:
+            self.batch_shape
+        except ValueError as err:
+            if "broadcast" not in str(err):
+                raise
+            shapes = {
+                f.name: tuple(jnp.shape(getattr(self, f.name)))
+                for f in dataclasses.fields(self)
+                if hasattr(getattr(self, f.name, None), "shape")
+            }
+            raise ValueError(
+                f"{type(self).__name__}: the parameters' shapes {shapes} do not broadcast together; give "
+                "parameters of one shape, or shapes that broadcast (such as (3,) and ())."
+            ) from None
 
     @property
     def batch_shape(self) -> Shape:
