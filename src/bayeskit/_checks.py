@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["check_int", "check_positive_number"]
+__all__ = ["as_real_scalar", "check_int", "check_positive_number"]
 
 
 def check_int(owner: str, name: str, value, minimum: int = 1) -> int:
@@ -18,10 +18,23 @@ def check_int(owner: str, name: str, value, minimum: int = 1) -> int:
     return int(value)
 
 
-def check_positive_number(owner: str, name: str, value) -> float:
-    """A finite real number above zero, given as a Python or NumPy scalar: a tolerance, a scale."""
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ValueError(f"{owner}: `{name}` must be a finite positive number, got {value!r}.")
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"{owner}: `{name}` must be a finite positive number, got {value!r}.")
+def as_real_scalar(value) -> float | None:
+    """``value`` as a Python float when it is one real number (a Python, NumPy or concrete JAX
+    scalar, or a 0-d array; not a bool, a string or a sequence), else None."""
+    if isinstance(value, bool | str | bytes) or np.ndim(value) != 0:
+        return None
+    try:
+        dtype = np.asarray(value).dtype
+    except Exception:  # a traced value, or an object NumPy cannot read
+        return None
+    if not (np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)):
+        return None
     return float(value)
+
+
+def check_positive_number(owner: str, name: str, value) -> float:
+    """A finite real number above zero (a Python, NumPy or JAX scalar): a tolerance, a scale."""
+    number = as_real_scalar(value)
+    if number is None or not (np.isfinite(number) and number > 0):
+        raise ValueError(f"{owner}: `{name}` must be a finite positive number, got {value!r}.")
+    return number

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -22,7 +23,7 @@ class SamplingWarning(UserWarning):
 def _caller_outside_bayeskit() -> int:
     """The ``stacklevel`` that points a warning raised by this function's caller at the user's
     code: the first frame outside the bayeskit package (a fixed level pointed into bayeskit)."""
-    package = str(Path(__file__).parent)
+    package = str(Path(__file__).parent) + os.sep
     frame, level = sys._getframe(1), 1
     while frame is not None and frame.f_code.co_filename.startswith(package):
         frame, level = frame.f_back, level + 1

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayeskit._background_compile import BackgroundCompile
-from bayeskit._checks import check_int
+from bayeskit._checks import as_real_scalar, check_int
 from bayeskit._compilation_cache import use_compilation_cache
 from bayeskit._key import check_key
 from bayeskit._progress import ProgressBar
@@ -82,13 +82,12 @@ def _check_positive_int(name: str, value, minimum: int = 1) -> int:
 
 def check_target_accept(owner: str, target_accept) -> float:
     """The acceptance rate warmup adapts the step size towards: a number in (0, 1)."""
-    if isinstance(target_accept, bool) or not isinstance(
-        target_accept, int | float | np.integer | np.floating
-    ):
+    value = as_real_scalar(target_accept)
+    if value is None:
         raise ValueError(f"{owner}: `target_accept` must be a number in (0, 1), got {target_accept!r}.")
-    if not 0 < float(target_accept) < 1:
+    if not 0 < value < 1:
         raise ValueError(f"{owner}: `target_accept` must be in (0, 1), got {target_accept}.")
-    return float(target_accept)
+    return value
 
 
 def check_initial_step_size(owner: str, step_size) -> None:
