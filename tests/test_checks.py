@@ -18,6 +18,7 @@ def test_positive_numbers_of_numpy_and_python_pass_and_others_are_named():
         check_positive_number("f", "tol", np.float32(0.5)) == 0.5
         and check_positive_number("f", "tol", 2) == 2.0
     )
+    assert check_positive_number("f", "tol", np.array(0.25)) == 0.25  # a 0-d array is a number
     for bad in (0.0, -1.0, np.nan, np.inf, True, "a", None, np.ones(2)):
         with pytest.raises(ValueError, match="f: `tol` must be a finite positive number"):
             check_positive_number("f", "tol", bad)
