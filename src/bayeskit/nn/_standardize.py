@@ -5,8 +5,8 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 
+from bayeskit._checks import as_real_scalar
 from bayeskit.nn import _bdl_checks as checks
 
 __all__ = ["Scaling", "carve_validation"]
@@ -59,11 +59,11 @@ def carve_validation(key: jax.Array, X, y, validation, owner: str, num_classes: 
         if Xv.shape[1] != X.shape[1]:
             raise ValueError(f"{owner}: `X_val` has {Xv.shape[1]} column(s) but `X` has {X.shape[1]}.")
         return X, y, Xv.astype(X.dtype), yv
-    if isinstance(validation, bool) or not isinstance(validation, int | float | np.integer | np.floating):
+    fraction = as_real_scalar(validation)
+    if fraction is None:
         raise ValueError(
             f"{owner}: `validation` must be a fraction in (0, 1) or (X_val, y_val), got {type(validation).__name__}."
         )
-    fraction = float(validation)
     if not 0.0 < fraction < 1.0:
         raise ValueError(
             f"{owner}: `validation` must be a fraction in (0, 1) or (X_val, y_val), got {validation!r}."
