@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 
 import jax.numpy as jnp
-from jax.scipy.special import gammaln, xlog1py, xlogy
+from jax.scipy.special import gammaln
 
-__all__ = ["betaln", "xlog1py_zero", "xlogy_zero"]
+__all__ = ["betaln"]
 
 # Stirling-series coefficients B_2k / (2k (2k - 1)): for x >= 8 the remainder
 # del(x) = log Gamma(x) - [(x - 1/2) log x - x + log(2 pi) / 2] is sum_k C_k x^-(2k-1) to ~1e-16.
@@ -80,19 +80,3 @@ def betaln(a, b):
         + _stirling_remainder_difference(a_big, b_big)
     )
     return jnp.where(b < _ASYMPTOTIC_FROM, direct, jnp.where(a < _ASYMPTOTIC_FROM, one_big, both_big))
-
-
-def xlogy_zero(a, x):
-    """``a * log(x)``, exactly 0 where ``a == 0`` whatever ``x`` is, with a zero gradient there.
-
-    ``jax.scipy.special.xlogy`` has the value 0 at ``a = x = 0`` but the gradient ``a / x = 0/0``
-    in ``x``: a Beta(1, b) or Gamma(1, r) log density had a NaN gradient at 0, where it is finite.
-    """
-    zero = a == 0
-    return jnp.where(zero, 0.0, xlogy(a, jnp.where(zero, 1.0, x)))
-
-
-def xlog1py_zero(a, x):
-    """``a * log1p(x)`` with :func:`xlogy_zero`'s care at ``a == 0``."""
-    zero = a == 0
-    return jnp.where(zero, 0.0, xlog1py(a, jnp.where(zero, 0.0, x)))

@@ -8,7 +8,7 @@ from jax.scipy.special import betainc, digamma, xlog1py, xlogy
 
 from bayeskit.dist import constraints as C
 from bayeskit.dist._distribution import Distribution, as_float, check_parameter
-from bayeskit.dist._special import betaln, xlog1py_zero, xlogy_zero
+from bayeskit.dist._special import betaln
 
 __all__ = ["Beta"]
 
@@ -63,7 +63,7 @@ class Beta(Distribution):
         inside = (x >= 0) & (x <= 1)
         # Substitute a harmless value off the support so gradients stay finite there.
         x = jnp.where(inside, x, 0.5)
-        lp = xlogy_zero(a - 1, x) + xlog1py_zero(b - 1, -x) - betaln(a, b)
+        lp = xlogy(a - 1, x) + xlog1py(b - 1, -x) - betaln(a, b)
         return jnp.where(inside, lp, -jnp.inf)
 
     def sample(self, key, sample_shape=()):

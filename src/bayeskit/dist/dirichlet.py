@@ -6,7 +6,6 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import digamma, gammaln, xlogy
 
-from bayeskit.dist._special import xlogy_zero
 from bayeskit.dist import constraints as C
 from bayeskit.dist._distribution import Distribution, as_float, check_event, check_parameter
 
@@ -75,7 +74,7 @@ class Dirichlet(Distribution):
         x = as_float(x)
         check_event("Dirichlet", x, self.event_shape)
         # xlogy keeps log_prob finite on the boundary (x_k = 0) when alpha_k = 1.
-        return jnp.sum(xlogy_zero(self.concentration - 1.0, x), axis=-1) - self._log_normaliser()
+        return jnp.sum(xlogy(self.concentration - 1.0, x), axis=-1) - self._log_normaliser()
 
     def sample(self, key, sample_shape=()):
         shape = tuple(sample_shape) + self.batch_shape

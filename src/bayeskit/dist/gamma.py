@@ -6,7 +6,6 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import digamma, gammainc, gammaln, xlogy
 
-from bayeskit.dist._special import xlogy_zero
 from bayeskit.dist import constraints as C
 from bayeskit.dist._distribution import Distribution, as_float, check_parameter
 
@@ -63,7 +62,7 @@ class Gamma(Distribution):
         inside = (x >= 0) & (x < jnp.inf)  # the density is 0 at +inf (inf - inf was NaN)
         # Substitute a harmless value off the support so gradients stay finite there.
         x = jnp.where(inside, x, 1.0)
-        lp = xlogy(a, b) + xlogy_zero(a - 1, x) - b * x - gammaln(a)
+        lp = xlogy(a, b) + xlogy(a - 1, x) - b * x - gammaln(a)
         return jnp.where(inside, lp, -jnp.inf)
 
     def sample(self, key, sample_shape=()):
