@@ -562,8 +562,15 @@ def test_bad_tree_depth_and_steps_raise():
         nuts(logdensity_a, 0.1, jnp.ones(2), max_tree_depth=0)
     with pytest.raises(ValueError, match="max_tree_depth"):
         nuts(logdensity_a, 0.1, jnp.ones(2), max_tree_depth=2.5)
-    with pytest.raises(ValueError, match="num_integration_steps"):
-        hmc(logdensity_a, 0.1, jnp.ones(2), 0)
+    # Concrete JAX integers and non-integers too (-3 steps never moved and reported acceptance 1;
+    # 2.5 was cut to 2).
+    for bad in (0, jnp.int32(-3), 2.5, True):
+        with pytest.raises(ValueError, match="num_integration_steps must be an integer >= 1"):
+            hmc(logdensity_a, 0.1, jnp.ones(2), bad)
+    # A dense M^-1 that is not symmetric positive definite gave NaN momenta: stuck or divergent.
+    for bad in (jnp.array([[1.0, 2.0], [2.0, 1.0]]), jnp.array([[1.0, 0.5], [0.0, 1.0]])):
+        with pytest.raises(ValueError, match="symmetric positive definite"):
+            nuts(logdensity_a, 0.1, bad)
     for bad in (1.0, -0.1, "0.2"):
         with pytest.raises(ValueError, match="`jitter` must be a number in \\[0, 1\\)"):
             hmc(logdensity_a, 0.1, jnp.ones(2), 10, jitter=bad)

@@ -503,6 +503,10 @@ def test_gibbs_vmap_equals_loop():
 def test_gibbs_bad_input_errors():
     draw = lambda key, state: state["a"]  # noqa: E731
     lp = lambda value, state: -0.5 * jnp.sum(value**2)  # noqa: E731
+    # A real-valued block started from integers: every draw was truncated (sigma2 = 1 stayed 0).
+    floats = gibbs([GibbsBlock("a", sampler=lambda key, state: jax.random.normal(key))])
+    with pytest.raises(TypeError, match="block `a` draws real numbers, .* integer dtype"):
+        floats.step(jax.random.key(0), floats.init({"a": 1}))
     with pytest.raises(TypeError, match="non-empty list"):
         gibbs([])
     with pytest.raises(TypeError, match="GibbsBlock"):

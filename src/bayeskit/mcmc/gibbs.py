@@ -142,6 +142,13 @@ def _conform(name: str, new, old):
                 f"gibbs: the sampler of block `{name}` returned shape {tuple(n.shape)}, but the block has "
                 f"shape {tuple(o.shape)}; a Gibbs update must keep each block's shape."
             )
+        if jnp.issubdtype(n.dtype, jnp.inexact) and not jnp.issubdtype(o.dtype, jnp.inexact):
+            # Casting back would truncate every draw (a sigma2 started as 1 stays 0 and the chain
+            # turns to NaN).
+            raise TypeError(
+                f"gibbs: the sampler of block `{name}` draws real numbers, but the block's starting "
+                f"value has integer dtype {o.dtype}; start it from floats (1.0, not 1)."
+            )
         out.append(n.astype(o.dtype))
     return jax.tree.unflatten(old_tree, out)
 

@@ -94,8 +94,17 @@ def hmc(
     step_size = check_step_size("hmc", step_size)
     metric = gaussian_euclidean(inverse_mass_matrix)
     dim = int(jnp.shape(inverse_mass_matrix)[0])
-    if isinstance(num_integration_steps, int | np.integer) and num_integration_steps < 1:
-        raise ValueError(f"hmc: num_integration_steps must be >= 1, got {num_integration_steps}.")
+    if not isinstance(num_integration_steps, jax.core.Tracer):  # concrete: checked here
+        steps = np.asarray(num_integration_steps)
+        if (
+            isinstance(num_integration_steps, bool)
+            or steps.ndim != 0
+            or not np.issubdtype(steps.dtype, np.integer)
+            or steps < 1
+        ):
+            raise ValueError(
+                f"hmc: num_integration_steps must be an integer >= 1, got {num_integration_steps!r}."
+            )
     if (
         isinstance(jitter, bool)
         or not isinstance(jitter, int | float | np.integer | np.floating)

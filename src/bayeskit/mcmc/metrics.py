@@ -74,6 +74,15 @@ def _check_inverse_mass_matrix(inverse_mass_matrix) -> jax.Array:
                 "inverse_mass_matrix must be finite with a positive diagonal (it estimates the "
                 "posterior covariance); got one with a non-finite or non-positive entry."
             )
+        if values.ndim == 2 and not (
+            np.allclose(values, values.T, rtol=1e-6, atol=0.0) and np.all(np.linalg.eigvalsh(values) > 0)
+        ):
+            # A dense M^-1 that is not symmetric positive definite gives NaN momenta: the chain
+            # never moves (HMC) or diverges at every step (NUTS).
+            raise ValueError(
+                "inverse_mass_matrix must be symmetric positive definite (it estimates the posterior "
+                "covariance); the matrix given is not symmetric or has a non-positive eigenvalue."
+            )
     return imm
 
 
