@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from bayeskit._checks import check_int, check_positive_number
+from bayeskit._checks import check_int, check_positive_number, non_numeric
 
 
 def test_integers_of_numpy_and_python_pass_and_others_are_named():
@@ -22,3 +22,12 @@ def test_positive_numbers_of_numpy_and_python_pass_and_others_are_named():
     for bad in (0.0, -1.0, np.nan, np.inf, True, "a", None, np.ones(2)):
         with pytest.raises(ValueError, match="f: `tol` must be a finite positive number"):
             check_positive_number("f", "tol", bad)
+
+
+def test_non_numeric_names_strings_and_objects():
+    import jax.numpy as jnp
+    import pandas as pd
+
+    assert non_numeric([1.0, 2.0]) is None and non_numeric(jnp.ones(2)) is None and non_numeric(True) is None
+    assert non_numeric(["a", "b"]) == "dtype <U1"
+    assert non_numeric(pd.Series(["a", "b"])) == "dtype object"

@@ -6,9 +6,10 @@ expected, and returns the value in its plain Python form.
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 
-__all__ = ["as_real_scalar", "check_int", "check_positive_number"]
+__all__ = ["as_real_scalar", "check_int", "check_positive_number", "non_numeric"]
 
 
 def check_int(owner: str, name: str, value, minimum: int = 1) -> int:
@@ -38,3 +39,17 @@ def check_positive_number(owner: str, name: str, value) -> float:
     if number is None or not (np.isfinite(number) and number > 0):
         raise ValueError(f"{owner}: `{name}` must be a finite positive number, got {value!r}.")
     return number
+
+
+def non_numeric(value) -> str | None:
+    """None when ``value`` (a JAX array, NumPy array, list or scalar) holds numbers or booleans;
+    otherwise a description of what it holds (``"dtype <U1"``, a type name) for an error message."""
+    if isinstance(value, jax.Array):  # numbers or booleans by construction (also when traced)
+        return None
+    try:
+        host = np.asarray(value)
+    except (TypeError, ValueError):
+        return type(value).__name__
+    if np.issubdtype(host.dtype, np.number) or host.dtype == np.bool_:
+        return None
+    return f"dtype {host.dtype}"

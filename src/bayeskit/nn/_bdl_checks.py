@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayeskit._checks import check_int as check_positive_int
+from bayeskit._checks import non_numeric
 
 __all__ = [
     "check_classification_data",
@@ -62,17 +63,11 @@ def check_features(owner: str, X, num_features: int | None = None, name: str = "
 
 def _numeric(owner: str, name: str, a) -> jax.Array:
     """``a`` as a JAX array of numbers or booleans; strings and objects are named."""
-    if not isinstance(a, jax.Array):
-        try:
-            host = np.asarray(a)
-        except (TypeError, ValueError):
-            host = None
-        if host is None or not (np.issubdtype(host.dtype, np.number) or host.dtype == np.bool_):
-            shown = f"dtype {host.dtype}" if host is not None else type(a).__name__
-            raise ValueError(
-                f"{owner}: `{name}` must hold numbers, got {shown}; encode categories as integers "
-                "0, 1, ..., K-1 first."
-            )
+    if (what := non_numeric(a)) is not None:
+        raise ValueError(
+            f"{owner}: `{name}` must hold numbers, got {what}; encode categories as integers "
+            "0, 1, ..., K-1 first."
+        )
     return jnp.asarray(a)
 
 

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayeskit._checks import non_numeric
 from bayeskit.dist import constraints as C
 from bayeskit.dist._distribution import Distribution, is_concrete
 
@@ -163,16 +164,12 @@ class Handle:
 
     def _check_obs(self, name: str, d: Distribution, obs) -> tuple[jax.Array, Distribution]:
         if not isinstance(obs, jax.Array):  # NumPy data, lists, scalars: checked on the host
-            try:
-                host = np.asarray(obs)
-            except (TypeError, ValueError):
-                host = None
-            if host is None or not (np.issubdtype(host.dtype, np.number) or host.dtype == np.bool_):
-                shown = f"dtype {host.dtype}" if host is not None else type(obs).__name__
+            if (what := non_numeric(obs)) is not None:
                 raise TypeError(
                     f"{self.model_name}: observed value of site `{name}` must be numbers (or "
-                    f"booleans), got {shown}; encode categories as integers first."
+                    f"booleans), got {what}; encode categories as integers first."
                 )
+            host = np.asarray(obs)
             if np.issubdtype(host.dtype, np.inexact):
                 self._check_finite_obs(name, host)
         obs = jnp.asarray(obs)
