@@ -42,3 +42,14 @@ def test_bad_sizes():
         make_regression(jax.random.key(0), num_samples=0)
     with pytest.raises(ValueError, match="noise_scale"):
         make_regression(jax.random.key(0), noise_scale=-1.0)
+    # Non-finite scales and intercepts made all-NaN or constant data; non-integer counts were cut.
+    with pytest.raises(ValueError, match="`noise_scale` must be a finite positive number"):
+        make_regression(jax.random.key(0), noise_scale=float("inf"))
+    with pytest.raises(ValueError, match="`weight_scale` must be a finite number"):
+        make_regression(jax.random.key(0), weight_scale=float("nan"))
+    with pytest.raises(ValueError, match="`intercept` must be a finite number"):
+        make_classification(jax.random.key(0), intercept=float("inf"))
+    with pytest.raises(ValueError, match="`num_informative` must be an integer >= 0"):
+        make_regression(jax.random.key(0), num_informative=2.7)
+    with pytest.raises(ValueError, match="`num_samples` must be an integer >= 1"):
+        make_regression(jax.random.key(0), num_samples=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
+from bayeskit._checks import as_real_scalar, check_int, check_positive_number
 from bayeskit._key import check_key
 from bayeskit.datasets.classic import Dataset
 
@@ -13,8 +14,15 @@ __all__ = ["make_regression", "make_classification"]
 
 def _check_sizes(fn: str, num_samples: int, num_features: int) -> None:
     for name, v in (("num_samples", num_samples), ("num_features", num_features)):
-        if not isinstance(v, int | np.integer) or v < 1:
-            raise ValueError(f"{fn}: `{name}` must be a positive integer, got {v!r}.")
+        check_int(fn, name, v)
+
+
+def _check_finite(fn: str, **values) -> None:
+    """Weight scales and intercepts: finite real numbers (NaN or inf made all-NaN or constant data)."""
+    for name, v in values.items():
+        number = as_real_scalar(v)
+        if number is None or not np.isfinite(number):
+            raise ValueError(f"{fn}: `{name}` must be a finite number, got {v!r}.")
 
 
 def make_regression(
@@ -36,9 +44,13 @@ def make_regression(
     """
     key = check_key(key, "datasets.make_regression")
     _check_sizes("make_regression", num_samples, num_features)
-    if not noise_scale > 0:
-        raise ValueError(f"make_regression: `noise_scale` must be positive, got {noise_scale!r}.")
-    k = num_features if num_informative is None else int(num_informative)
+    check_positive_number("make_regression", "noise_scale", noise_scale)
+    _check_finite("make_regression", weight_scale=weight_scale, intercept=intercept)
+    k = (
+        num_features
+        if num_informative is None
+        else check_int("make_regression", "num_informative", num_informative, 0)
+    )
     if not 0 <= k <= num_features:
         raise ValueError(f"make_regression: `num_informative` must be in [0, {num_features}], got {k}.")
     kx, kw, ke = jax.random.split(key, 3)
@@ -70,6 +82,7 @@ def make_classification(
     """
     key = check_key(key, "datasets.make_classification")
     _check_sizes("make_classification", num_samples, num_features)
+    _check_finite("make_classification", weight_scale=weight_scale, intercept=intercept)
     kx, kw, ky = jax.random.split(key, 3)
     X = np.asarray(jax.random.normal(kx, (num_samples, num_features)), dtype=np.float64)
     w = weight_scale * np.asarray(jax.random.normal(kw, (num_features,)), dtype=np.float64)
