@@ -503,6 +503,10 @@ def test_gibbs_vmap_equals_loop():
 def test_gibbs_bad_input_errors():
     draw = lambda key, state: state["a"]  # noqa: E731
     lp = lambda value, state: -0.5 * jnp.sum(value**2)  # noqa: E731
+    # An asymmetric prior precision passed eigvalsh, which reads one triangle.
+    X2, y2 = np.ones((4, 2)), np.ones(4)
+    with pytest.raises(ValueError, match="`prior_precision` must be a symmetric positive definite"):
+        linear_regression_blocks(X2, y2, 0.0, np.array([[1.0, 0.9], [0.0, 1.0]]), 2.0, 1.0)
     # A real-valued block started from integers: every draw was truncated (sigma2 = 1 stayed 0).
     floats = gibbs([GibbsBlock("a", sampler=lambda key, state: jax.random.normal(key))])
     with pytest.raises(TypeError, match="block `a` draws real numbers, .* integer dtype"):

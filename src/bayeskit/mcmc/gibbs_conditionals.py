@@ -119,8 +119,13 @@ def linear_regression_blocks(X, y, prior_mean, prior_precision, a0, b0) -> list[
         if is_concrete(L0) and not np.all(np.asarray(L0) > 0):
             raise ValueError(f"{where}: `prior_precision` must be positive.")
         L0 = jnp.diag(jnp.broadcast_to(L0, (p,)))
-    elif is_concrete(L0) and not np.all(np.linalg.eigvalsh(np.asarray(L0)) > 0):
-        raise ValueError(f"{where}: `prior_precision` must be a positive definite matrix.")
+    elif is_concrete(L0) and not (
+        # eigvalsh reads one triangle: an asymmetric matrix passed, and the updates then used
+        # its full form in one place and its lower triangle in another.
+        np.allclose(np.asarray(L0), np.asarray(L0).T, rtol=1e-6, atol=0.0)
+        and np.all(np.linalg.eigvalsh(np.asarray(L0)) > 0)
+    ):
+        raise ValueError(f"{where}: `prior_precision` must be a symmetric positive definite matrix.")
     a0 = _positive(where, "a0", a0)
     b0 = _positive(where, "b0", b0)
 
