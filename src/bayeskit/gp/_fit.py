@@ -90,8 +90,9 @@ def learnable_filter(params, fixed: tuple[str, ...], owner: str):
     return spec
 
 
-def check_fit_options(owner: str, params, *, key, num_restarts, max_iterations, tol, fixed):
-    """Check a fit's options before any work starts; ``(key, tol, fixed)`` normalised.
+def check_fit_options(owner: str, params, *, key, num_restarts, max_iterations, tol, fixed) -> dict:
+    """Check a fit's options before any work starts; return them normalised, as keyword
+    arguments for :func:`maximize`.
 
     A fit checks these first, before it starts compiling anything in the background, so that a
     mistake is an immediate error that names the argument.
@@ -102,7 +103,13 @@ def check_fit_options(owner: str, params, *, key, num_restarts, max_iterations, 
     tol = None if tol is None else check_positive_number(owner, "tol", tol)
     fixed = (fixed,) if isinstance(fixed, str) else tuple(fixed)
     learnable_filter(params, fixed, owner)  # raises on a path that is not a hyperparameter
-    return key, tol, fixed
+    return {
+        "key": key,
+        "num_restarts": num_restarts,
+        "max_iterations": max_iterations,
+        "tol": tol,
+        "fixed": fixed,
+    }
 
 
 def check_log_prior(owner: str, log_prior_fn, view) -> None:
@@ -301,9 +308,10 @@ def maximize(
     Returns:
         ``(best_params, FitInfo)``.
     """
-    key, tol, fixed = check_fit_options(
+    options = check_fit_options(
         owner, params, key=key, num_restarts=num_restarts, max_iterations=max_iterations, tol=tol, fixed=fixed
     )
+    key, tol, fixed = options["key"], options["tol"], options["fixed"]
     spec = learnable_filter(params, fixed, owner)
     learned, static = eqx.partition(params, spec)
     z_init, unravel = _ravel_on_host(learned)

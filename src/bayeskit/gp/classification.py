@@ -215,29 +215,14 @@ class GPC(eqx.Module):
         """
         X, y = self._prepare("GPC.fit", X, y)
         start = _Hyper(self.kernel, self.mean, self.max_newton_iterations, self.newton_tol, log_prior_fn)
-        key, tol, fixed = check_fit_options(
-            "GPC.fit",
-            start,
-            key=key,
-            num_restarts=num_restarts,
-            max_iterations=max_iterations,
-            tol=tol,
-            fixed=fixed,
+        options = dict(
+            key=key, num_restarts=num_restarts, max_iterations=max_iterations, tol=tol, fixed=fixed
         )
+        options = check_fit_options("GPC.fit", start, **options)
         check_log_prior("GPC.fit", log_prior_fn, start)
         # The final conditioning has the start's structure and shapes: it compiles while L-BFGS runs.
         conditioning = BackgroundCompile(_condition.lower(start, X, y))
-        hyper, info = maximize(
-            _objective,
-            start,
-            (X, y),
-            owner="GPC.fit",
-            key=key,
-            num_restarts=num_restarts,
-            max_iterations=max_iterations,
-            tol=tol,
-            fixed=fixed,
-        )
+        hyper, info = maximize(_objective, start, (X, y), owner="GPC.fit", **options)
         if not np.isfinite(info.objective):
             if (error := nonfinite_prior_error("GPC.fit", log_prior_fn, start)) is not None:
                 raise error

@@ -264,29 +264,14 @@ class GPR(eqx.Module):
         X, y, loc, scale = self._prepare(X, y)
         ys = jnp.asarray((np.asarray(y) - np.asarray(loc)) / np.asarray(scale))
         start = _Hyper(self.kernel, self.mean, self.log_noise, log_prior_fn)
-        key, tol, fixed = check_fit_options(
-            "GPR.fit",
-            start,
-            key=key,
-            num_restarts=num_restarts,
-            max_iterations=max_iterations,
-            tol=tol,
-            fixed=fixed,
+        options = dict(
+            key=key, num_restarts=num_restarts, max_iterations=max_iterations, tol=tol, fixed=fixed
         )
+        options = check_fit_options("GPR.fit", start, **options)
         check_log_prior("GPR.fit", log_prior_fn, _as_view(start))
         # The final conditioning has the start's structure and shapes: it compiles while L-BFGS runs.
         conditioning = BackgroundCompile(_condition.lower(start, X, y, loc, scale))
-        hyper, info = maximize(
-            _objective,
-            start,
-            (X, ys),
-            owner="GPR.fit",
-            key=key,
-            num_restarts=num_restarts,
-            max_iterations=max_iterations,
-            tol=tol,
-            fixed=fixed,
-        )
+        hyper, info = maximize(_objective, start, (X, ys), owner="GPR.fit", **options)
         if not np.isfinite(info.objective):
             if (error := nonfinite_prior_error("GPR.fit", log_prior_fn, _as_view(start))) is not None:
                 raise error

@@ -246,29 +246,14 @@ class SGPR(eqx.Module):
         key = None if key is None else check_key(key, "SGPR.fit")
         k_select, k_restart = (None, None) if key is None else jax.random.split(key)
         X, y, loc, scale, hyper = self._prepare("SGPR.fit", X, y, k_select)
-        k_restart, tol, fixed = check_fit_options(
-            "SGPR.fit",
-            hyper,
-            key=k_restart,
-            num_restarts=num_restarts,
-            max_iterations=max_iterations,
-            tol=tol,
-            fixed=fixed,
+        options = dict(
+            key=k_restart, num_restarts=num_restarts, max_iterations=max_iterations, tol=tol, fixed=fixed
         )
+        options = check_fit_options("SGPR.fit", hyper, **options)
         ys = (y - loc) / scale
         # The final conditioning has the start's structure and shapes: it compiles while L-BFGS runs.
         conditioning = BackgroundCompile(_condition.lower(hyper, X, ys))
-        hyper, info = maximize(
-            _elbo,
-            hyper,
-            (X, ys),
-            owner="SGPR.fit",
-            key=k_restart,
-            num_restarts=num_restarts,
-            max_iterations=max_iterations,
-            tol=tol,
-            fixed=fixed,
-        )
+        hyper, info = maximize(_elbo, hyper, (X, ys), owner="SGPR.fit", **options)
         if not np.isfinite(info.objective):
             raise NotPositiveDefiniteError(
                 "SGPR.fit: the bound could not be evaluated from any start (K_mm not factorisable even "
