@@ -33,6 +33,14 @@ def test_tour_list(capsys):
     out = capsys.readouterr().out
     for name in ("distributions", "bayes-rule", "mle-map", "linear-regression"):
         assert name in out
+    # Every title starts in one column, whatever the length of its chapter's name.
+    from bayeskit.tour import CHAPTERS, _chapter
+
+    starts = set()
+    for name in CHAPTERS:
+        line = next(l for l in out.splitlines() if l.startswith(name + " "))
+        starts.add(line.index(_chapter(name).TITLE.split()[0], len(name)))
+    assert len(starts) == 1
 
 
 def test_unknown_chapter_exit_code(capsys):

@@ -52,8 +52,16 @@ def run_tour(
 
     console = Console()
     if list_only:
+        from rich.table import Table
+
+        # A grid keeps every title in its own column: a long chapter name does not push its
+        # title out of line, and a title that wraps continues under itself.
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column()
         for name in CHAPTERS:
-            console.print(f"[bold]{name:<20}[/bold] {_chapter(name).TITLE}")
+            table.add_row(name, _chapter(name).TITLE)
+        console.print(table)
         return 0
     unknown = [c for c in chapters or [] if c not in CHAPTERS]
     if unknown:
