@@ -158,11 +158,55 @@ def test_fit_with_default_adam_is_reproducible_and_learns_the_decoder_scale(gaus
     )
     np.testing.assert_array_equal(ha.train_elbo, hb.train_elbo)
     assert ha.valid_elbo is None and np.all(np.isfinite(ha.train_elbo))
-    assert np.all(np.asarray(a.decoder_scale) >= a.min_scale)
+    assert np.all(np.asarray(a.decoder_scale) >= a.min_scale * np.asarray(a.scaling.x_scale))
     assert not np.array_equal(a.log_scale, gaussian.log_scale)  # the decoder scale is learned
     # The learning rate is data in the optimiser state: another rate, another trajectory.
     c, hc = gaussian.fit(jax.random.key(14), X, num_epochs=3, batch_size=64, progress_bar=False)
     assert not np.array_equal(hc.train_elbo, ha.train_elbo)
+
+
+def test_gaussian_fit_standardises_and_works_in_the_data_units(gaussian, digits):
+    X, x = digits[0][:320], digits[1][:50]
+    fit = lambda data, **kw: gaussian.fit(  # noqa: E731
+        jax.random.key(14), data, num_epochs=3, batch_size=64, learning_rate=1e-2, progress_bar=False, **kw
+    )
+    a, _ = fit(X)
+    sd = np.std(X, axis=0)
+    np.testing.assert_allclose(a.scaling.x_loc, X.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(a.scaling.x_scale, np.where(sd > 0, sd, 1.0), rtol=1e-12)
+    # The reconstruction term is the Normal log density of x in its own units.
+    key = jax.random.key(5)
+    terms = a.elbo(key, x)
+    q = a.encode(x)
+    z = q.base.loc + q.base.scale * jax.random.normal(key, (1, 50, 2))[0]
+    expected = dist.Normal(a.decode(z), a.decoder_scale).to_event(1).log_prob(x)
+    np.testing.assert_allclose(terms.reconstruction, expected, rtol=1e-10)
+    # Units do not matter: the same digits in other units train identically, and the ELBO moves
+    # by the log-Jacobian of the change of units on the features that vary.
+    c, b0 = 250.0, 40.0
+    raw, _ = fit(X * c + b0)
+    shift = np.sum(sd > 0) * np.log(c)
+    np.testing.assert_allclose(raw.elbo(key, x * c + b0).elbo, terms.elbo - shift, rtol=1e-8)
+    varies = sd > 0  # a constant feature keeps scale 1, so only its location moves
+    np.testing.assert_allclose(raw.decode(z)[..., varies], a.decode(z)[..., varies] * c + b0, rtol=1e-8)
+    np.testing.assert_allclose(raw.decode(z)[..., ~varies], a.decode(z)[..., ~varies] + b0, rtol=1e-8)
+    # Without standardising, raw units are far worse (the networks start at order one).
+    plain, _ = fit(X * c + b0, standardize=False)
+    assert plain.scaling is None
+    assert float(plain.elbo(key, x * c + b0).elbo.mean()) < float(raw.elbo(key, x * c + b0).elbo.mean()) - 100
+    # Training on keeps the first fit's scaling.
+    again, _ = a.fit(jax.random.key(3), X[:64] * 3, num_epochs=1, batch_size=64, progress_bar=False)
+    np.testing.assert_array_equal(again.scaling.x_loc, a.scaling.x_loc)
+    # The scaling is not trained: only the networks and the decoder scale move.
+    np.testing.assert_array_equal(again.scaling.x_scale, a.scaling.x_scale)
+
+
+def test_standardize_errors(untrained, gaussian, digits):
+    X = digits[0][:64]
+    with pytest.raises(ValueError, match="`standardize=True` needs likelihood='gaussian'"):
+        untrained.fit(jax.random.key(0), X, num_epochs=1, batch_size=64, progress_bar=False, standardize=True)
+    with pytest.raises(ValueError, match="`standardize` must be True, False or None"):
+        gaussian.fit(jax.random.key(0), X, num_epochs=1, batch_size=64, progress_bar=False, standardize="yes")
 
 
 def test_shapes(trained, digits):

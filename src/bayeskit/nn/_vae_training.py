@@ -15,6 +15,7 @@ import optax
 from bayeskit._checks import check_positive_number
 from bayeskit._key import check_key
 from bayeskit._progress import ProgressBar
+from bayeskit.nn._standardize import Scaling
 from bayeskit.nn.mlp import check_size
 from bayeskit.nn.vae import VAE, _elbo_terms
 
@@ -60,6 +61,7 @@ def fit_vae(
     optimizer,
     X_valid,
     progress_bar: bool,
+    standardize: bool | None = None,
 ):
     """See :meth:`bayeskit.nn.VAE.fit`."""
     start = time.perf_counter()
@@ -76,18 +78,18 @@ def fit_vae(
             f"VAE.fit: `batch_size` must be an integer from 1 to the number of training rows ({n}), "
             f"got {batch_size!r}."
         )
+    vae = _with_scaling(vae, X, standardize)
+    trainable = eqx.filter(vae, _trainable(vae))
     if optimizer is None:
         learning_rate = check_positive_number("VAE.fit", "learning_rate", learning_rate)
-        opt_state = optax.inject_hyperparams(optax.adam)(learning_rate=learning_rate).init(
-            eqx.filter(vae, eqx.is_inexact_array)
-        )
+        opt_state = optax.inject_hyperparams(optax.adam)(learning_rate=learning_rate).init(trainable)
         optimizer = _ADAM
     elif not isinstance(optimizer, optax.GradientTransformation):
         raise ValueError(
             f"VAE.fit: `optimizer` must be an optax.GradientTransformation, got {type(optimizer).__name__}."
         )
     else:
-        opt_state = optimizer.init(eqx.filter(vae, eqx.is_inexact_array))
+        opt_state = optimizer.init(trainable)
     Xv = None if X_valid is None else _check_rows(vae, "X_valid", X_valid)
     records: list[np.ndarray] = []
     valid: list[float] = []
@@ -129,6 +131,30 @@ def fit_vae(
     return vae, history
 
 
+def _with_scaling(vae: VAE, X: jax.Array, standardize) -> VAE:
+    """``vae`` with the training rows' feature scaling (Gaussian decoder), unless it has one."""
+    if standardize is not None and not isinstance(standardize, bool | np.bool_):
+        raise ValueError(f"VAE.fit: `standardize` must be True, False or None, got {standardize!r}.")
+    if vae.likelihood == "bernoulli":
+        if standardize:
+            raise ValueError(
+                "VAE.fit: `standardize=True` needs likelihood='gaussian'; the Bernoulli decoder models "
+                "data in [0, 1] as they are."
+            )
+        return vae
+    if standardize is False or vae.scaling is not None:
+        return vae
+    return eqx.tree_at(lambda v: v.scaling, vae, Scaling.fit(X), is_leaf=lambda x: x is None)
+
+
+def _trainable(vae: VAE):
+    """The filter of the arrays the optimiser moves: every float array except the data's scaling."""
+    spec = jax.tree.map(eqx.is_inexact_array, vae)
+    if vae.scaling is None:
+        return spec
+    return eqx.tree_at(lambda v: v.scaling, spec, replace=jax.tree.map(lambda _: False, vae.scaling))
+
+
 # One transformation object for the default Adam, its learning rate held in the optimiser state:
 # the compiled epoch is then reused by every fit with the same shapes, whatever the rate.
 _ADAM = optax.inject_hyperparams(optax.adam)(learning_rate=1e-3)
@@ -136,7 +162,7 @@ _ADAM = optax.inject_hyperparams(optax.adam)(learning_rate=1e-3)
 
 @eqx.filter_jit
 def _epoch(vae: VAE, opt_state, key, X, X_valid, optimizer, batch_size: int):
-    params, static = eqx.partition(vae, eqx.is_inexact_array)
+    params, static = eqx.partition(vae, _trainable(vae))
     n = X.shape[0]
     num_batches = n // batch_size
 

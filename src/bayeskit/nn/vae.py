@@ -13,6 +13,7 @@ import numpy as np
 
 from bayeskit import dist
 from bayeskit._key import check_key
+from bayeskit.nn._standardize import Scaling
 from bayeskit.nn.mlp import MLP, check_size, check_widths
 
 __all__ = ["ELBOTerms", "VAE"]
@@ -64,7 +65,11 @@ class VAE(eqx.Module):
     - ``"gaussian"``: :math:`x_i \mid z \sim \mathcal N(m_i(z), s_i^2)` with the decoder's output
       as the mean and a learned per-feature scale :math:`s_i = \text{min\_scale} + e^{\text{log\_scale}_i}`
       shared by all examples (the floor stops the density diverging on constant features, such
-      as the always-blank corner pixels of the digits).
+      as the always-blank corner pixels of the digits). By default :meth:`fit` standardises
+      each feature on the training rows first (``scaling``): the networks then see and predict
+      values of order one whatever the data's units, ``min_scale`` is in standard deviations of
+      the feature, and every method takes and returns the data's own units (log densities
+      include the change of units, so ELBOs compare across scalings).
 
     The decoder mirrors the encoder: hidden widths ``hidden`` in reverse order.
 
@@ -75,7 +80,8 @@ class VAE(eqx.Module):
         hidden: the encoder's hidden widths (the decoder uses them reversed).
         likelihood: ``"bernoulli"`` or ``"gaussian"``.
         activation: the nonlinearity of both MLPs.
-        min_scale: the Gaussian decoder's smallest scale (ignored for Bernoulli).
+        min_scale: the Gaussian decoder's smallest scale, in standard deviations of the feature
+            once :meth:`fit` has standardised it (ignored for Bernoulli).
         dtype: the parameters' floating dtype (default: JAX's default float).
 
     Example:
@@ -88,6 +94,7 @@ class VAE(eqx.Module):
     encoder: MLP
     decoder: MLP
     log_scale: jax.Array | None
+    scaling: Scaling | None
     num_features: int = eqx.field(static=True)
     latent_dim: int = eqx.field(static=True)
     likelihood: str = eqx.field(static=True)
@@ -118,6 +125,7 @@ class VAE(eqx.Module):
             self.log_scale = jnp.zeros(num_features, self.decoder.dtype)
         else:
             self.log_scale = None
+        self.scaling = None
         self.num_features = num_features
         self.latent_dim = latent_dim
         self.likelihood = likelihood
@@ -131,10 +139,11 @@ class VAE(eqx.Module):
 
     @property
     def decoder_scale(self) -> jax.Array | None:
-        """The Gaussian decoder's per-feature scale (``None`` for the Bernoulli decoder)."""
+        """The Gaussian decoder's per-feature scale in the data's units (``None`` for Bernoulli)."""
         if self.log_scale is None:
             return None
-        return self.min_scale + jnp.exp(self.log_scale)
+        scale = self.min_scale + jnp.exp(self.log_scale)
+        return scale if self.scaling is None else scale * self.scaling.x_scale
 
     def encode(self, x) -> dist.Independent:
         """Return the approximate posterior q(z | x) as a ``Normal(loc, scale).to_event(1)``.
@@ -224,6 +233,7 @@ class VAE(eqx.Module):
         optimizer=None,
         X_valid=None,
         progress_bar: bool = True,
+        standardize: bool | None = None,
     ):
         """Train by maximising the mean ELBO over minibatches; return ``(fitted VAE, history)``.
 
@@ -243,6 +253,12 @@ class VAE(eqx.Module):
             optimizer: an ``optax.GradientTransformation`` (default ``optax.adam(learning_rate)``).
             X_valid: optional held-out rows; their mean ELBO is recorded after every epoch.
             progress_bar: show epochs, the ELBO and time left.
+            standardize: fit the Gaussian decoder on features standardised with the training
+                rows' means and standard deviations (constant features: 1); default ``True``
+                for ``likelihood="gaussian"``. The scaling is stored in the returned VAE
+                (``scaling``) and applied by every method; a VAE that already has one (a second
+                ``fit``, continuing training) keeps it. Not available for the Bernoulli decoder,
+                whose data must stay in [0, 1].
 
         Returns:
             ``(vae, history)``: the trained VAE and a :class:`bayeskit.nn.VAEHistory` of per-epoch
@@ -264,6 +280,7 @@ class VAE(eqx.Module):
             optimizer=optimizer,
             X_valid=X_valid,
             progress_bar=progress_bar,
+            standardize=standardize,
         )
 
     # -- input checks ---------------------------------------------------------------------------
@@ -303,14 +320,24 @@ def _apply(net: MLP, x: jax.Array) -> jax.Array:
 
 
 def _posterior(vae: VAE, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    if vae.scaling is not None:
+        x = vae.scaling.x(x)
     out = _apply(vae.encoder, x)
     loc, raw = out[..., : vae.latent_dim], out[..., vae.latent_dim :]
     return loc, jax.nn.softplus(raw) + _MIN_LATENT_SCALE
 
 
 def _decode_mean(vae: VAE, z: jax.Array) -> jax.Array:
-    out = _apply(vae.decoder, z)
-    return jax.nn.sigmoid(out) if vae.likelihood == "bernoulli" else out
+    return _decoder_output(vae, _apply(vae.decoder, z))
+
+
+def _decoder_output(vae: VAE, out: jax.Array) -> jax.Array:
+    """The mean of p(x | z) in the data's units from the decoder network's output."""
+    if vae.likelihood == "bernoulli":
+        return jax.nn.sigmoid(out)
+    if vae.scaling is None:
+        return out
+    return vae.scaling.x_loc + vae.scaling.x_scale * out
 
 
 def _log_likelihood(vae: VAE, x: jax.Array, z: jax.Array) -> jax.Array:
@@ -319,7 +346,7 @@ def _log_likelihood(vae: VAE, x: jax.Array, z: jax.Array) -> jax.Array:
     if vae.likelihood == "bernoulli":
         return jnp.sum(x * out - jax.nn.softplus(out), axis=-1)
     scale = vae.decoder_scale
-    r = (x - out) / scale
+    r = (x - _decoder_output(vae, out)) / scale
     return jnp.sum(-0.5 * r**2 - jnp.log(scale) - _HALF_LOG_2PI, axis=-1)
 
 
