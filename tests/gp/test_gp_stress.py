@@ -108,8 +108,8 @@ def test_float32_matrix_products_ask_for_full_precision():
     from bayeskit.gp import ZeroMean
     from bayeskit.gp.gpr import _Hyper, _log_marginal, _predict
     from bayeskit.gp.means import LinearMean
-    from bayeskit.gp.sgpr import _elbo
     from bayeskit.gp.sgpr import _Hyper as _SparseHyper
+    from bayeskit.gp.sgpr import _objective as _sparse_objective
 
     X32, y32 = jnp.asarray(X[:12], jnp.float32), jnp.asarray(y[:12], jnp.float32)
     highest = (jax.lax.Precision.HIGHEST, jax.lax.Precision.HIGHEST)
@@ -123,7 +123,7 @@ def test_float32_matrix_products_ask_for_full_precision():
         programs = {
             "value and gradient": jax.make_jaxpr(jax.value_and_grad(_log_marginal))(hyper, X32, y32),
             "prediction": jax.make_jaxpr(lambda h: _predict(h, X32, jnp.eye(12), y32, X32[:3], True))(hyper),
-            "SGPR bound": jax.make_jaxpr(jax.grad(_elbo))(
+            "SGPR bound": jax.make_jaxpr(jax.grad(_sparse_objective))(
                 _SparseHyper(kernel, ZeroMean(), jnp.float32(-2.0), X32[:4]), X32, y32
             ),
         }

@@ -1,5 +1,7 @@
 """Sparse GPs: SGPR (Titsias' collapsed bound) and SVGP (stochastic VI) against exact answers."""
 
+import inspect
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -8,7 +10,7 @@ import optax
 import pytest
 from scipy import integrate, stats
 
-from bayeskit.gp import GPR, SGPR, SVGP, kernels, select_inducing
+from bayeskit.gp import GPC, GPR, SGPR, SVGP, _sparse_training, kernels, select_inducing
 from bayeskit.gp._sparse_likelihoods import expected_log_likelihood
 from bayeskit.gp.svgp import _elbo_estimate
 
@@ -110,7 +112,7 @@ def test_svgp_gaussian_fit_with_all_points_reaches_the_exact_posterior(small):
     # Adam's fixed-size steps jitter around the optimum; a decaying rate lets it settle.
     optimizer = optax.adam(optax.cosine_decay_schedule(0.1, 1500))
     svgp = SVGP(KERNEL, X, noise=NOISE).fit(
-        jax.random.key(0), X, y, batch_size=len(y), num_steps=1500, optimizer=optimizer, fixed=fixed
+        X, y, key=jax.random.key(0), batch_size=len(y), num_steps=1500, optimizer=optimizer, fixed=fixed
     )
     assert svgp.elbo_history.shape == (1500,)
     assert svgp.elbo_history[-1] > svgp.elbo_history[0] + 10.0
@@ -159,9 +161,9 @@ def test_svgp_bernoulli_classifies_separable_blobs():
     X = centres[labels] + 0.6 * rng.normal(size=(500, 2))
     X_train, y_train, X_test, y_test = X[:400], labels[:400].astype(float), X[400:], labels[400:]
     clf = SVGP(kernels.RBF(lengthscale=1.0), inducing_points=16, likelihood="bernoulli").fit(
-        jax.random.key(3),
         X_train,
         y_train,
+        key=jax.random.key(3),
         batch_size=64,
         num_steps=1000,
         learning_rate=0.05,
@@ -204,7 +206,7 @@ def test_bad_input_names_the_argument():
     with pytest.raises(ValueError, match="inducing_points"):
         SGPR(kernels.RBF(), np.zeros((5, 2))).fit(X, y)
     with pytest.raises(ValueError, match="inducing_points"):
-        SVGP(kernels.RBF(), np.zeros((5, 2))).fit(key, X, y)
+        SVGP(kernels.RBF(), np.zeros((5, 2))).fit(X, y, key=key)
     with pytest.raises(ValueError, match="inducing_points"):
         SGPR(kernels.RBF(lengthscale=[1.0, 1.0]), np.zeros((5, 3)))
     with pytest.raises(ValueError, match="inducing_points"):
@@ -216,17 +218,19 @@ def test_bad_input_names_the_argument():
     with pytest.raises(ValueError, match="num_inducing"):
         select_inducing(None, X, 21)
     with pytest.raises(ValueError, match="batch_size"):
-        SVGP(kernels.RBF(), X[:5]).fit(key, X, y, batch_size=0)
+        SVGP(kernels.RBF(), X[:5]).fit(X, y, key=key, batch_size=0)
     with pytest.raises(ValueError, match="num_steps"):
-        SVGP(kernels.RBF(), X[:5]).fit(key, X, y, num_steps=0)
+        SVGP(kernels.RBF(), X[:5]).fit(X, y, key=key, num_steps=0)
     with pytest.raises(ValueError, match="learning_rate"):
-        SVGP(kernels.RBF(), X[:5]).fit(key, X, y, learning_rate=-1.0)
+        SVGP(kernels.RBF(), X[:5]).fit(X, y, key=key, learning_rate=-1.0)
     with pytest.raises(ValueError, match="likelihood"):
         SVGP(kernels.RBF(), X[:5], likelihood="poisson")
     with pytest.raises(ValueError, match="`y`"):
-        SVGP(kernels.RBF(), X[:5], likelihood="bernoulli").fit(key, X, np.where(y > 0.5, 2.0, 0.0))
-    with pytest.raises(ValueError, match="`key`"):
-        SVGP(kernels.RBF(), X[:5]).fit(None, X, y)
+        SVGP(kernels.RBF(), X[:5], likelihood="bernoulli").fit(X, np.where(y > 0.5, 2.0, 0.0), key=key)
+    with pytest.raises(ValueError, match="SVGP.fit: `key` is required when `batch_size`"):
+        SVGP(kernels.RBF(), X[:5]).fit(X, y, batch_size=5)
+    with pytest.raises(TypeError, match="SVGP.fit: `key` must be one JAX random key"):
+        SVGP(kernels.RBF(), X[:5]).fit(X, y, key=0)
     with pytest.raises(ValueError, match="predict_proba"):
         SVGP(kernels.RBF(), X[:5]).predict_proba(X)
     with pytest.raises(ValueError, match="not been fitted"):
@@ -235,3 +239,97 @@ def test_bad_input_names_the_argument():
         SGPR(kernels.RBF(), 5).fit(X, y, key=0)
     with pytest.raises(ValueError, match="SGPR.fit: `tol`"):
         SGPR(kernels.RBF(), X[:5]).fit(X, y, tol=0.0)
+
+
+# -- one interface for every GP fit -----------------------------------------------------------------
+def test_every_fit_takes_data_first_and_an_optional_keyword_key():
+    for cls in (GPR, SGPR, GPC, SVGP):
+        params = inspect.signature(cls.fit).parameters
+        assert list(params)[1:3] == ["X", "y"], cls.__name__
+        key = params["key"]
+        assert key.kind is inspect.Parameter.KEYWORD_ONLY and key.default is None, cls.__name__
+
+
+def test_svgp_fit_in_the_old_order_warns_and_gives_the_same_fit(small):
+    X, y, _ = small
+    key, start = jax.random.key(7), SVGP(KERNEL, 6, noise=NOISE)
+    new = start.fit(X, y, key=key, batch_size=8, num_steps=20)
+    with pytest.warns(DeprecationWarning, match=r"call SVGP.fit\(X, y, key=key"):
+        old = start.fit(key, X, y, batch_size=8, num_steps=20)
+    np.testing.assert_array_equal(old.elbo_history, new.elbo_history)
+    np.testing.assert_array_equal(old.inducing_points, new.inducing_points)
+    with pytest.raises(TypeError, match=r"only positional arguments.*SVGP.fit\(X, y, key="):
+        start.fit(X, y, key)  # the key belongs in `key=`
+    with pytest.raises(TypeError, match="a key first and also `key=`"):
+        start.fit(key, X, y, key=key)
+    with pytest.raises(TypeError, match="3 positional arguments"):
+        start.fit(None, X, y)
+
+
+def test_svgp_fit_without_a_key_is_deterministic_full_batch(small):
+    X, y, _ = small
+    # n = 40 <= batch_size: every step sees all the data; Z by farthest-point traversal (kept as chosen).
+    a = SVGP(KERNEL, 6, noise=NOISE).fit(X, y, num_steps=20, fixed="inducing_points")
+    b = SVGP(KERNEL, 6, noise=NOISE).fit(X, y, num_steps=20, fixed="inducing_points")
+    np.testing.assert_array_equal(a.elbo_history, b.elbo_history)
+    np.testing.assert_array_equal(a.inducing_points, select_inducing(None, X, 6))
+    with pytest.raises(ValueError, match=r"`key` is required when `batch_size` \(8\)"):
+        SVGP(KERNEL, 6, noise=NOISE).fit(X, y, batch_size=8)
+
+
+def test_svgp_fit_info_reports_steps_and_final_elbo(small, monkeypatch):
+    X, y, _ = small
+    svgp = SVGP(KERNEL, X[::4], noise=NOISE).fit(X, y, key=jax.random.key(0), batch_size=8, num_steps=120)
+    info = svgp.fit_info
+    assert info.num_iterations == 120 and not info.interrupted
+    np.testing.assert_allclose(info.objective, np.mean(svgp.elbo_history[-50:]), rtol=1e-12)
+    assert SVGP(KERNEL, X[::4]).fit_info is None
+    # Ctrl-C between chunks: the fit keeps the steps run and says it was cut short.
+    run_chunk, calls = _sparse_training._run_chunk, []
+
+    def interrupted_after_one_chunk(*args):
+        calls.append(None)
+        if len(calls) > 1:
+            raise KeyboardInterrupt
+        return run_chunk(*args)
+
+    monkeypatch.setattr(_sparse_training, "_run_chunk", interrupted_after_one_chunk)
+    with pytest.warns(UserWarning, match="interrupted after 250 of 300 steps"):
+        cut = SVGP(KERNEL, X[::4], noise=NOISE).fit(X, y, key=jax.random.key(0), batch_size=8, num_steps=300)
+    assert cut.fit_info.num_iterations == 250 and cut.fit_info.interrupted
+    assert cut.elbo_history.shape == (250,)
+
+
+def test_sgpr_fit_takes_a_log_prior_as_gpr_does(small):
+    X, y, _ = small
+    start = SGPR(KERNEL, X[::4], noise=0.1)
+
+    def log_prior(view):  # a tight prior on the noise variance around 0.5; sees Z too
+        log_noise = jnp.log(view.noise)
+        return -0.5 * ((log_noise - jnp.log(0.5)) / 0.02) ** 2 + 0.0 * jnp.sum(view.inducing_points)
+
+    mle = start.fit(X, y)
+    mapped = start.fit(X, y, log_prior_fn=log_prior)
+    assert float(mle.noise) < 0.1
+    np.testing.assert_allclose(mapped.noise, 0.5, rtol=0.1)
+    # elbo() stays the bound; the objective the fit reports adds the prior, as GPR's does.
+    np.testing.assert_allclose(mapped.fit_info.objective, mapped.elbo() + log_prior(mapped), rtol=1e-8)
+    assert mapped.elbo() < mle.elbo()
+    with pytest.raises(TypeError, match="SGPR.fit: `log_prior_fn` must be a function"):
+        start.fit(X, y, log_prior_fn=1.0)
+    with pytest.raises(ValueError, match="SGPR.fit: `log_prior_fn` must return a real scalar"):
+        start.fit(X, y, log_prior_fn=lambda v: v.inducing_points[:, 0])
+    with pytest.raises(ValueError, match="SGPR.fit: `log_prior_fn` is -inf at the starting"):
+        start.fit(X, y, log_prior_fn=lambda v: jnp.where(v.noise > 1.0, 0.0, -jnp.inf), num_restarts=1)
+
+
+def test_default_restarts_are_as_documented():
+    # GPR and GPC search from 3 starts; SGPR from 1 on purpose (a start costs a large-n fit).
+    defaults = {
+        cls: inspect.signature(cls.fit).parameters["num_restarts"].default for cls in (GPR, GPC, SGPR)
+    }
+    assert defaults == {GPR: 3, GPC: 3, SGPR: 1}
+    docs = {cls: " ".join(cls.fit.__doc__.split()) for cls in (GPR, GPC, SGPR)}
+    for cls in (GPR, GPC):
+        assert "3 by default" in docs[cls] and "``SGPR`` defaults to 1" in docs[cls]
+    assert "The default is 1, where ``GPR`` and ``GPC`` use 3, on purpose" in docs[SGPR]

@@ -6,6 +6,7 @@ Ctrl-C. Step t's minibatch uses ``fold_in(key, t)``, so the result does not depe
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from collections.abc import Callable
@@ -20,9 +21,16 @@ from bayeskit._checks import check_int as check_positive_int
 from bayeskit._progress import ProgressBar
 from bayeskit.gp._fit import learnable_filter
 
-__all__ = ["DEFAULT_LEARNING_RATE", "check_positive_int", "stochastic_ascent"]
+__all__ = [
+    "DEFAULT_LEARNING_RATE",
+    "StochasticFitInfo",
+    "check_positive_int",
+    "recent_mean",
+    "stochastic_ascent",
+]
 
 DEFAULT_LEARNING_RATE = 1e-2
+_RECENT = 50  # steps averaged for the final objective: one minibatch estimate alone is noisy
 _MAX_CHUNK = 250  # steps per compiled chunk
 # One Adam whose learning rate lives in its state, so every fit (any learning rate) reuses one compile.
 _ADAM = optax.inject_hyperparams(optax.adam)(learning_rate=DEFAULT_LEARNING_RATE)
@@ -57,6 +65,32 @@ def _run_chunk(objective, learned, opt_state, static, optimizer, X, y, key, star
 
     (learned, opt_state), values = jax.lax.scan(step, (learned, opt_state), start + jnp.arange(chunk_size))
     return learned, opt_state, values
+
+
+@dataclasses.dataclass(frozen=True)
+class StochasticFitInfo:
+    """How a stochastic-gradient fit went (``SVGP.fit_info``; L-BFGS fits report a ``FitInfo``).
+
+    A stochastic fit runs the steps it is asked for: there is no convergence test, so read
+    ``elbo_history`` (or compare ``elbo(X, y)`` across runs) to judge whether it has settled.
+
+    Attributes:
+        objective: the final ELBO, estimated as the mean of the minibatch estimates of the last
+            ``min(50, num_iterations)`` steps (each taken before its step's update); for the
+            exact value at the returned parameters call ``elbo(X, y)``.
+        num_iterations: optimiser steps run (``num_steps`` unless interrupted).
+        interrupted: whether Ctrl-C stopped the fit before ``num_steps``.
+    """
+
+    objective: float
+    num_iterations: int
+    interrupted: bool
+
+
+def recent_mean(history) -> float:
+    """The mean of the last (up to 50) objective estimates: the final objective a fit reports."""
+    history = np.asarray(history)
+    return float(np.mean(history[-_RECENT:])) if history.shape[0] else float("nan")
 
 
 class _Progress(ProgressBar):
@@ -106,7 +140,8 @@ def stochastic_ascent(
     The optimiser minimises ``-objective / n``, so a learning rate does not depend on n.
 
     Returns:
-        ``(params, history)``: the final parameters and each step's objective estimate.
+        ``(params, history, info)``: the final parameters, each step's objective estimate and a
+        :class:`StochasticFitInfo`.
 
     Raises:
         FloatingPointError: when the objective becomes NaN or infinite.
@@ -116,7 +151,7 @@ def stochastic_ascent(
     learned, static = eqx.partition(params, learnable_filter(params, fixed, owner))
     optimizer, opt_state = _optimizer_and_state(owner, learned, learning_rate, optimizer)
     sizes = (min(num_steps, _MAX_CHUNK), batch_size)
-    history, done = [], 0
+    history, done, interrupted = [], 0, False
     try:
         with _Progress(progress_bar, owner.split(".")[0], num_steps) as progress:
             while done < num_steps:
@@ -134,8 +169,10 @@ def stochastic_ascent(
                         f"standardise X and y, or spread the inducing points."
                     )
     except KeyboardInterrupt:
+        interrupted = True
         warnings.warn(
             f"{owner}: interrupted after {done} of {num_steps} steps; returning that state.", stacklevel=3
         )
     history = np.concatenate(history) if history else np.zeros(0)
-    return eqx.combine(learned, static), history
+    info = StochasticFitInfo(objective=recent_mean(history), num_iterations=done, interrupted=interrupted)
+    return eqx.combine(learned, static), history, info

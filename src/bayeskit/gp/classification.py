@@ -198,7 +198,9 @@ class GPC(eqx.Module):
             y: class labels ``(n,)`` in {0, 1} (or booleans).
             key: random restarts when given; without one, restarts follow a fixed Halton design
                 around the starting values, so a fit is reproducible.
-            num_restarts: number of L-BFGS starts (the first is the values given to ``GPC``).
+            num_restarts: number of L-BFGS starts (the first is the values given to ``GPC``);
+                3 by default, as for ``GPR``. ``SGPR`` defaults to 1 because one of its starts
+                costs a whole large-n fit.
             max_iterations: L-BFGS iterations per start.
             tol: stop when every gradient entry of the per-point objective is below ``tol``.
             log_prior_fn: optional ``f(view) -> log prior`` of the constrained hyperparameters

@@ -244,7 +244,9 @@ class GPR(eqx.Module):
             y: targets ``(n,)``.
             key: random restarts when given; without one, restarts follow a fixed Halton design
                 around the starting values, so a fit is reproducible.
-            num_restarts: number of L-BFGS starts (the first is the values given to ``GPR``).
+            num_restarts: number of L-BFGS starts (the first is the values given to ``GPR``);
+                3 by default, as for ``GPC``. ``SGPR`` defaults to 1 because one of its starts
+                costs a whole large-n fit.
             max_iterations: L-BFGS iterations per start.
             tol: stop when every gradient entry of the per-point objective is below ``tol``
                 (default 1e-6 in float64, 1e-3 in float32).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import equinox as eqx
 import jax
@@ -14,7 +15,7 @@ from bayeskit._background_compile import BackgroundCompile
 from bayeskit._checks import check_int
 from bayeskit._key import check_key
 from bayeskit.gp._data import check_inputs, check_training_data
-from bayeskit.gp._fit import FitInfo, check_fit_options, maximize
+from bayeskit.gp._fit import FitInfo, check_fit_options, check_log_prior, maximize, nonfinite_prior_error
 from bayeskit.gp._precise import dot, matmul
 from bayeskit.gp._sparse_inducing import (
     check_inducing_columns,
@@ -33,16 +34,35 @@ _LOG_2PI = math.log(2.0 * math.pi)
 
 
 class _Hyper(eqx.Module):
-    """The learned part of an SGPR: kernel, mean, log noise variance and inducing inputs Z."""
+    """The learned part of an SGPR: kernel, mean, log noise variance and inducing inputs Z.
+
+    ``log_prior_fn`` is static, as in GPR: fits with the same prior function (or none) share one
+    compiled objective.
+    """
 
     kernel: Kernel
     mean: MeanFunction
     log_noise: jax.Array
     inducing_points: jax.Array
+    log_prior_fn: Callable | None = eqx.field(static=True, default=None)
 
     @property
     def noise(self):
         return exp_positive(self.log_noise)
+
+
+class _View(eqx.Module):
+    """What a user's ``log_prior_fn`` sees: ``kernel``, ``mean``, ``noise`` (constrained) and
+    ``inducing_points``."""
+
+    kernel: Kernel
+    mean: MeanFunction
+    noise: jax.Array
+    inducing_points: jax.Array
+
+
+def _as_view(hyper: _Hyper) -> _View:
+    return _View(hyper.kernel, hyper.mean, hyper.noise, hyper.inducing_points)
 
 
 def _factors(hyper: _Hyper, X, y):
@@ -69,9 +89,13 @@ def _factors(hyper: _Hyper, X, y):
     return bound, L, L_B, c, jitter
 
 
-def _elbo(hyper: _Hyper, X, y):
-    """The objective ``maximize`` climbs (module level, so refits reuse its compiled value and gradient)."""
-    return _factors(hyper, X, y)[0]
+def _objective(hyper: _Hyper, X, y):
+    """The bound, plus the log prior of the hyperparameters when there is one: what ``maximize``
+    climbs (module level, so refits reuse its compiled value and gradient)."""
+    value = _factors(hyper, X, y)[0]
+    if hyper.log_prior_fn is not None:
+        value = value + hyper.log_prior_fn(_as_view(hyper))
+    return value
 
 
 _condition = eqx.filter_jit(_factors)
@@ -188,7 +212,7 @@ class SGPR(eqx.Module):
     def is_fitted(self) -> bool:
         return self.bound is not None
 
-    def _prepare(self, owner: str, X, y, key, keep_scaling: bool = False):
+    def _prepare(self, owner: str, X, y, key, keep_scaling: bool = False, log_prior_fn=None):
         X, y = check_training_data(owner, X, y)
         if self.kernel.num_features is not None and self.kernel.num_features != X.shape[1]:
             self.kernel._check(X, "X")  # raises, naming the mismatch
@@ -209,7 +233,8 @@ class SGPR(eqx.Module):
             scale = jnp.where(scale > 0, scale, 1.0)
         else:
             loc, scale = jnp.asarray(0.0, y.dtype), jnp.asarray(1.0, y.dtype)
-        return X, y, loc, scale, _Hyper(self.kernel, self.mean, self.log_noise, Z.astype(X.dtype))
+        hyper = _Hyper(self.kernel, self.mean, self.log_noise, Z.astype(X.dtype), log_prior_fn)
+        return X, y, loc, scale, hyper
 
     # -- fitting -------------------------------------------------------------------------------
     def fit(
@@ -221,40 +246,54 @@ class SGPR(eqx.Module):
         num_restarts: int = 1,
         max_iterations: int = 200,
         tol: float = 1e-6,
+        log_prior_fn: Callable | None = None,
         fixed: tuple[str, ...] = (),
     ) -> SGPR:
-        """Maximise the collapsed bound over hyperparameters and inducing inputs; condition on the data.
+        """Maximise the bound (+ log prior) over hyperparameters and inducing inputs; condition on the data.
 
         Args:
             X: inputs ``(n, d)`` (a 1-D array is one column).
             y: targets ``(n,)``.
             key: optional; chooses the inducing points (when ``inducing_points`` is a count) and
                 the random restarts. Without one, both are deterministic.
-            num_restarts: number of L-BFGS starts; the later ones perturb every learned value,
-                inducing inputs included, by up to 2 (on the log scale for positive parameters).
+            num_restarts: number of L-BFGS starts (the first is the values given to ``SGPR``);
+                the later ones move every log-stored hyperparameter by up to 2 on the log scale
+                and keep the inducing inputs and mean weights where they start. The default is 1,
+                where ``GPR`` and ``GPC`` use 3, on purpose: SGPR is the model for large n, and
+                each start is a whole fit, O(n m^2) an evaluation, that also learns the m x d
+                inducing inputs. Pass ``num_restarts=3`` to search as GPR does.
             max_iterations: L-BFGS iterations per start.
             tol: stop when every gradient entry of the per-point bound is below ``tol``.
+            log_prior_fn: optional ``f(view) -> log prior`` of the constrained hyperparameters
+                (``view.kernel``, ``view.mean``, ``view.noise``, ``view.inducing_points``), as in
+                ``GPR.fit``; the fit then maximises bound + log prior (a MAP estimate).
             fixed: values to keep as given, as dotted paths (``"inducing_points"``, ``"noise"``,
                 ``"kernel.lengthscale"``).
 
         Returns:
-            A fitted SGPR; ``elbo()`` is the bound reached and ``fit_info`` how the search went.
+            A fitted SGPR; ``elbo()`` is the bound reached (without the prior) and ``fit_info``
+            how the search went (its ``objective`` includes the log prior when one was given).
 
         Raises:
             NotPositiveDefiniteError: when no start gives a factorisable K_mm.
+            ValueError: an option out of range, a `fixed` path that is not a hyperparameter, or a
+                `log_prior_fn` that does not return a real scalar (or is not finite at the start).
         """
         key = None if key is None else check_key(key, "SGPR.fit")
         k_select, k_restart = (None, None) if key is None else jax.random.split(key)
-        X, y, loc, scale, hyper = self._prepare("SGPR.fit", X, y, k_select)
+        X, y, loc, scale, start = self._prepare("SGPR.fit", X, y, k_select, log_prior_fn=log_prior_fn)
         options = dict(
             key=k_restart, num_restarts=num_restarts, max_iterations=max_iterations, tol=tol, fixed=fixed
         )
-        options = check_fit_options("SGPR.fit", hyper, **options)
+        options = check_fit_options("SGPR.fit", start, **options)
+        check_log_prior("SGPR.fit", log_prior_fn, _as_view(start))
         ys = (y - loc) / scale
         # The final conditioning has the start's structure and shapes: it compiles while L-BFGS runs.
-        conditioning = BackgroundCompile(_condition.lower(hyper, X, ys))
-        hyper, info = maximize(_elbo, hyper, (X, ys), owner="SGPR.fit", **options)
+        conditioning = BackgroundCompile(_condition.lower(start, X, ys))
+        hyper, info = maximize(_objective, start, (X, ys), owner="SGPR.fit", **options)
         if not np.isfinite(info.objective):
+            if (error := nonfinite_prior_error("SGPR.fit", log_prior_fn, _as_view(start))) is not None:
+                raise error
             raise NotPositiveDefiniteError(
                 "SGPR.fit: the bound could not be evaluated from any start (K_mm not factorisable even "
                 "with jitter). Standardise the inputs and targets, raise the starting `noise`, or use "

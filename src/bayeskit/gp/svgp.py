@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 from jax.scipy.linalg import solve_triangular
 
@@ -25,7 +26,7 @@ from bayeskit.gp._sparse_likelihoods import (
     check_likelihood,
     expected_log_likelihood,
 )
-from bayeskit.gp._sparse_training import stochastic_ascent
+from bayeskit.gp._sparse_training import StochasticFitInfo, recent_mean, stochastic_ascent
 from bayeskit.gp.kernels._base import Kernel, exp_positive, log_positive
 from bayeskit.gp.means import MeanFunction, ZeroMean
 from bayeskit.gp.prediction import GPPrediction
@@ -104,6 +105,35 @@ def _predict(p: _Params, X_new, full_cov: bool):
     return mean, var, cov
 
 
+def _is_key(value) -> bool:
+    try:
+        check_key(value, "")
+    except TypeError:
+        return False
+    return True
+
+
+def _from_old_order(owner: str, X, y, extra: tuple, key):
+    """``(X, y, key)`` from a call in the former order ``fit(key, X, y)``, with a warning; any other
+    call with more than two positional arguments is a TypeError that shows the new form."""
+    if len(extra) == 1 and key is None and _is_key(X):
+        warnings.warn(
+            f"{owner}(key, X, y, ...) is deprecated and stops working in the next release; call "
+            f"{owner}(X, y, key=key, ...), the order GPR.fit, SGPR.fit and GPC.fit take.",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return y, extra[0], X
+    if len(extra) == 1 and _is_key(X):
+        problem = "a key first and also `key=`"
+    else:
+        problem = f"{2 + len(extra)} positional arguments"
+    raise TypeError(
+        f"{owner}: takes X and y as its only positional arguments and everything else by keyword, "
+        f"as in `{owner}(X, y, key=jax.random.key(0), batch_size=256, num_steps=2000)`; got {problem}."
+    )
+
+
 class SVGP(eqx.Module):
     r"""Stochastic variational GP (Hensman et al.): minibatch VI with m inducing points, O(b m^2 + m^3) a step.
 
@@ -140,8 +170,8 @@ class SVGP(eqx.Module):
 
     Example:
         >>> clf = SVGP(RBF(), inducing_points=32, likelihood="bernoulli")
-        >>> clf = clf.fit(jax.random.key(0), X, labels, batch_size=128, num_steps=2000)
-        >>> clf.predict_proba(X_test)  # doctest: +SKIP
+        >>> clf = clf.fit(X, labels, key=jax.random.key(0), batch_size=128, num_steps=2000)
+        >>> clf.predict_proba(X_test), clf.fit_info.objective  # doctest: +SKIP
     """
 
     kernel: Kernel
@@ -156,6 +186,7 @@ class SVGP(eqx.Module):
     whiten: bool = eqx.field(static=True)
     num_data: int | None = eqx.field(static=True)
     elbo_history: jax.Array | None
+    fit_info: StochasticFitInfo | None = eqx.field(static=True)
 
     def __init__(
         self,
@@ -188,7 +219,7 @@ class SVGP(eqx.Module):
             dtype = jnp.result_type(float) if self.inducing_points is None else self.inducing_points.dtype
             _variational = (jnp.zeros(m, dtype), jnp.zeros((m, m), dtype), jnp.zeros(m, dtype))
         self.q_mean, self.q_offdiag, self.log_q_diag = _variational
-        self.num_data, self.elbo_history = _fitted or (None, None)
+        self.num_data, self.elbo_history, self.fit_info = _fitted or (None, None, None)
 
     # -- state ---------------------------------------------------------------------------------
     @property
@@ -238,10 +269,10 @@ class SVGP(eqx.Module):
     # -- fitting -------------------------------------------------------------------------------
     def fit(
         self,
-        key: jax.Array,
         X,
         y,
-        *,
+        *_old_order,
+        key: jax.Array | None = None,
         batch_size: int = 256,
         num_steps: int = 2000,
         learning_rate: float | None = None,
@@ -254,12 +285,17 @@ class SVGP(eqx.Module):
         A fitted SVGP fits again from where it stopped (a fresh optimiser state). Steps run in
         compiled chunks of up to 250; Ctrl-C between chunks keeps what was learned so far.
 
+        The call is ``fit(X, y, key=...)``, as for ``GPR``, ``SGPR`` and ``GPC``. The former order
+        ``fit(key, X, y)`` still works in this release, with a ``DeprecationWarning``.
+
         Args:
-            key: PRNG key for the minibatches (and for choosing Z when ``inducing_points`` is a
-                count). Step t's batch uses ``fold_in(key, t)``: the result does not depend on
-                chunking.
             X: inputs ``(n, d)``.
             y: targets ``(n,)``; labels 0/1 for ``likelihood="bernoulli"``.
+            key: PRNG key for the minibatches and, when ``inducing_points`` is a count, for
+                choosing Z (k-means++). Required when ``batch_size < n``: minibatches are random.
+                Without one (``batch_size >= n``) every step uses all the data and Z is chosen by
+                farthest-point traversal, so the fit is deterministic. Step t's batch uses
+                ``fold_in(key, t)``: the result does not depend on chunking.
             batch_size: points per step, drawn uniformly with replacement; ``batch_size >= n``
                 uses all the data every step (deterministic full-batch gradients).
             num_steps: optimiser steps.
@@ -270,28 +306,38 @@ class SVGP(eqx.Module):
             progress_bar: show a rich progress bar with the running ELBO estimate.
 
         Returns:
-            A fitted SVGP whose ``elbo_history`` holds each step's minibatch ELBO estimate.
+            A fitted SVGP whose ``elbo_history`` holds each step's minibatch ELBO estimate and
+            whose ``fit_info`` (a ``StochasticFitInfo``) gives the steps run, the final ELBO
+            estimate and whether Ctrl-C cut the fit short.
 
         Raises:
+            ValueError: no ``key`` while ``batch_size < n``, or an option out of range.
+            TypeError: more than two positional arguments other than the former
+                ``fit(key, X, y)`` order.
             FloatingPointError: when the ELBO becomes NaN or infinite (lower ``learning_rate``).
         """
         owner = "SVGP.fit"
-        if key is None:
-            raise ValueError(
-                f"{owner}: `key` is required (minibatches are random); pass jax.random.key(seed)."
-            )
-        key = check_key(key, owner)
+        if _old_order:
+            X, y, key = _from_old_order(owner, X, y, _old_order, key)
+        key = None if key is None else check_key(key, owner)
         X, y = check_training_data(owner, X, y)
         if self.kernel.num_features is not None and self.kernel.num_features != X.shape[1]:
             self.kernel._check(X, "X")  # raises, naming the mismatch
         if self.likelihood == "bernoulli":
             check_labels(owner, y)
-        k_select, k_steps = jax.random.split(key)
+        batch_size = check_int(owner, "batch_size", batch_size)
+        if key is None and batch_size < X.shape[0]:
+            raise ValueError(
+                f"{owner}: `key` is required when `batch_size` ({batch_size}) is below the number of "
+                f"points ({X.shape[0]}), because the minibatches are random; pass "
+                "`key=jax.random.key(seed)`, or `batch_size >= n` for deterministic full-batch steps."
+            )
+        k_select, k_steps = (None, None) if key is None else jax.random.split(key)
         params = self._initial_params(owner, X, k_select)
         fixed = (fixed,) if isinstance(fixed, str) else tuple(fixed)
         if self.likelihood == "bernoulli":
             fixed += ("noise",)  # unused by the likelihood
-        p, history = stochastic_ascent(
+        p, history, info = stochastic_ascent(
             _elbo_estimate,
             params,
             X,
@@ -313,14 +359,14 @@ class SVGP(eqx.Module):
             jnp.exp(p.log_noise),
             self.whiten,
             _variational=(p.q_mean, p.q_offdiag, p.log_q_diag),
-            _fitted=(X.shape[0], jnp.asarray(history)),
+            _fitted=(X.shape[0], jnp.asarray(history), info),
         )
 
     # -- using a fitted model ------------------------------------------------------------------
     def _require_fitted(self, what: str) -> None:
         if not self.is_fitted:
             raise ValueError(
-                f"SVGP.{what}: this SVGP has not been fitted; call `gp = gp.fit(key, X, y)` first."
+                f"SVGP.{what}: this SVGP has not been fitted; call `gp = gp.fit(X, y, key=key)` first."
             )
 
     def elbo(self, X, y) -> jax.Array:
@@ -372,8 +418,7 @@ class SVGP(eqx.Module):
     def __repr__(self) -> str:
         state = "unfitted"
         if self.is_fitted and self.elbo_history.shape[0]:
-            recent = np.asarray(self.elbo_history[-min(50, self.elbo_history.shape[0]) :])
-            state = f"fitted, elbo~{np.mean(recent):.4f}"
+            state = f"fitted, elbo~{recent_mean(self.elbo_history):.4f}"
         noise = f", noise={float(self.noise):.4g}" if self.likelihood == "gaussian" else ""
         return (
             f"SVGP({self.kernel!r}, num_inducing={self.num_inducing}, likelihood={self.likelihood!r}, "
