@@ -177,6 +177,16 @@ def test_boolean_labels_are_accepted():
     np.testing.assert_allclose(a.log_marginal_likelihood(), b.log_marginal_likelihood())
 
 
+def test_float32_data_with_float64_hyperparameters():
+    # Under x64 the kernel's defaults are float64: the Newton loop's carry once changed type
+    # (a raw JAX while_loop error). The float32 fit now converges with the float32 tolerance.
+    a = GPC(RBF()).condition(X_SOFT.astype(np.float32), Y_SOFT.astype(np.float32))
+    b = GPC(RBF()).condition(X_SOFT, Y_SOFT)
+    np.testing.assert_allclose(a.log_marginal_likelihood(), b.log_marginal_likelihood(), rtol=1e-5)
+    fit = GPC(RBF()).fit(X_SOFT.astype(np.float32), Y_SOFT.astype(np.float32), num_restarts=1)
+    assert fit.fit_info.converged and np.all(np.isfinite(fit.predict_proba(X_SOFT[:3])))
+
+
 # -- GPs in the model language ------------------------------------------------------------------
 X_REG = np.linspace(0.0, 5.0, 20)[:, None]
 X_REG_NEW = np.array([[0.7], [2.2], [4.1]])

@@ -62,7 +62,10 @@ def find_mode(K, m, y, max_iterations: int, tol):
     Returns:
         ``(a, f, num_iterations, converged)`` with ``f = m + K a``.
     """
-    dtype = K.dtype
+    # One dtype for the loop's carry: float32 data with float64 hyperparameters (or the reverse)
+    # would otherwise change the carry's type after the first step.
+    dtype = jnp.result_type(K, m, y)
+    K, m, y = K.astype(dtype), jnp.asarray(m, dtype), y.astype(dtype)
     tol = math.sqrt(float(jnp.finfo(dtype).eps)) if tol is None else tol
 
     def psi(a, g):

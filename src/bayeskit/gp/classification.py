@@ -187,7 +187,7 @@ class GPC(eqx.Module):
         key: jax.Array | None = None,
         num_restarts: int = 3,
         max_iterations: int = 200,
-        tol: float = 1e-6,
+        tol: float | None = None,
         log_prior_fn: Callable | None = None,
         fixed: tuple[str, ...] = (),
     ) -> GPC:
@@ -202,7 +202,8 @@ class GPC(eqx.Module):
                 3 by default, as for ``GPR``. ``SGPR`` defaults to 1 because one of its starts
                 costs a whole large-n fit.
             max_iterations: L-BFGS iterations per start.
-            tol: stop when every gradient entry of the per-point objective is below ``tol``.
+            tol: stop when every gradient entry of the per-point objective is below ``tol``
+                (default 1e-6 in float64, 1e-3 in float32, as for ``GPR``).
             log_prior_fn: optional ``f(view) -> log prior`` of the constrained hyperparameters
                 (``view.kernel``, ``view.mean``); the fit is then a MAP estimate. Useful when the
                 classes are separable, where the evidence favours a very large kernel variance.

@@ -245,7 +245,7 @@ class SGPR(eqx.Module):
         key: jax.Array | None = None,
         num_restarts: int = 1,
         max_iterations: int = 200,
-        tol: float = 1e-6,
+        tol: float | None = None,
         log_prior_fn: Callable | None = None,
         fixed: tuple[str, ...] = (),
     ) -> SGPR:
@@ -263,7 +263,8 @@ class SGPR(eqx.Module):
                 each start is a whole fit, O(n m^2) an evaluation, that also learns the m x d
                 inducing inputs. Pass ``num_restarts=3`` to search as GPR does.
             max_iterations: L-BFGS iterations per start.
-            tol: stop when every gradient entry of the per-point bound is below ``tol``.
+            tol: stop when every gradient entry of the per-point bound is below ``tol``
+                (default 1e-6 in float64, 1e-3 in float32, as for ``GPR``).
             log_prior_fn: optional ``f(view) -> log prior`` of the constrained hyperparameters
                 (``view.kernel``, ``view.mean``, ``view.noise``, ``view.inducing_points``), as in
                 ``GPR.fit``; the fit then maximises bound + log prior (a MAP estimate).
