@@ -15,6 +15,14 @@ __all__ = ["Posterior", "SamplingWarning"]
 
 _FORMAT = "bayeskit.posterior/1"
 
+# The convergence thresholds, one set for both uses: Posterior.check warns when a quantity fails
+# them, and mcmc.sample(until_converged=True) draws on until no quantity does. They are those of
+# Vehtari et al. (2021), "Rank-normalization, folding, and localization: an improved R-hat":
+# R-hat below 1.01, and bulk and tail ESS of at least 100 per chain (400 for four chains).
+RHAT_MAX = 1.01
+MIN_ESS_PER_CHAIN = 100
+MIN_DRAWS_FOR_DIAGNOSTICS = 4
+
 
 class SamplingWarning(UserWarning):
     """A sign that the draws may not represent the posterior (divergences, R-hat, low ESS...)."""
@@ -107,10 +115,6 @@ class Posterior:
     def check(self) -> list[str]:
         """Compute this run's warnings (divergences, tree depth, E-BFMI, R-hat, ESS), naming sites."""
         from bayeskit.diagnostics import ebfmi
-        from bayeskit.diagnostics._draws import as_draws
-        from bayeskit.diagnostics._rank_normal import split_normal_scores
-        from bayeskit.diagnostics.ess import bulk_ess, tail_ess
-        from bayeskit.diagnostics.rhat import rank_rhat
 
         out = []
         total = self.num_chains * self.num_draws
@@ -131,7 +135,7 @@ class Posterior:
                     "sampling was cut short and is inefficient. Raise max_tree_depth or reparameterise."
                 )
         energy = self.sample_stats.get("energy")
-        if energy is not None and self.num_draws >= 4:
+        if energy is not None and self.num_draws >= MIN_DRAWS_FOR_DIAGNOSTICS:
             low = [i for i, e in enumerate(np.atleast_1d(ebfmi(energy))) if e < 0.3]
             if low:
                 out.append(
@@ -148,32 +152,56 @@ class Posterior:
                 "outside its domain (log or sqrt of a negative value, a division by zero), or an "
                 "overflow. Check the expression, or constrain the site it depends on."
             )
-        if self.num_draws >= 4:
-            bad_rhat, low_ess = [], []
-            threshold = 100 * self.num_chains
-            for name, x in self.draws.items():
-                if np.issubdtype(x.dtype, np.integer) or x.size == 0 or not np.all(np.isfinite(x)):
-                    continue
-                values, _ = as_draws("Posterior.check", f"draws[{name!r}]", x)
-                scores = split_normal_scores(values)  # shared by bulk R-hat and bulk ESS
-                r = rank_rhat(values, scores)
-                bulk, tail = bulk_ess(values, scores), tail_ess(values)
-                if np.any(r > 1.01):
-                    bad_rhat.append(f"{name} ({np.nanmax(r):.3f})")
-                if np.any(np.minimum(bulk, tail) < threshold):
-                    low_ess.append(f"{name} (bulk {np.nanmin(bulk):.0f}, tail {np.nanmin(tail):.0f})")
-            if bad_rhat:
-                out.append(
-                    "R-hat above 1.01 for " + ", ".join(bad_rhat) + ": the chains disagree; run longer "
-                    "or check for multimodality."
-                )
-            if low_ess:
-                out.append(
-                    f"effective sample size (bulk or tail) below {threshold} ({100} per chain) for "
-                    + ", ".join(low_ess)
-                    + ": estimates are noisy; draw more samples."
-                )
+        bad_rhat, low_ess = self._convergence_problems()
+        if bad_rhat:
+            out.append(
+                f"R-hat above {RHAT_MAX} for " + ", ".join(bad_rhat) + ": the chains disagree; run longer "
+                "or check for multimodality."
+            )
+        if low_ess:
+            floor = MIN_ESS_PER_CHAIN * self.num_chains
+            out.append(
+                f"effective sample size (bulk or tail) below {floor} ({MIN_ESS_PER_CHAIN} per chain) for "
+                + ", ".join(low_ess)
+                + ": estimates are noisy; draw more samples."
+            )
         return out
+
+    def _convergence_problems(self, min_ess: int | None = None) -> tuple[list[str], list[str]]:
+        """The quantities that fail the convergence thresholds, as ``(high R-hat, low ESS)``.
+
+        A quantity fails when its rank-normalised R-hat is above ``RHAT_MAX`` (1.01), or its tail
+        ESS, or its bulk ESS, is below ``MIN_ESS_PER_CHAIN`` (100) per chain; with ``min_ess``,
+        also when its bulk ESS is below ``min_ess``. Each entry names the quantity with its worst
+        value, e.g. ``"mu (1.034)"`` or ``"mu (bulk 250, tail 180)"``. :meth:`check` warns of
+        exactly these (without ``min_ess``) and :func:`bayeskit.mcmc.sample` with
+        ``until_converged=True`` stops only when both lists are empty, so a run that stops as
+        converged never warns of its R-hat or ESS. Integer draws, sites with NaN or infinite draws
+        (which get their own warning) and runs of fewer than 4 draws are not assessed.
+        """
+        from bayeskit.diagnostics._draws import as_draws
+        from bayeskit.diagnostics._rank_normal import split_normal_scores
+        from bayeskit.diagnostics.ess import bulk_ess, tail_ess
+        from bayeskit.diagnostics.rhat import rank_rhat
+
+        bad_rhat: list[str] = []
+        low_ess: list[str] = []
+        if self.num_draws < MIN_DRAWS_FOR_DIAGNOSTICS:
+            return bad_rhat, low_ess
+        floor = MIN_ESS_PER_CHAIN * self.num_chains
+        min_bulk = floor if min_ess is None else max(floor, min_ess)
+        for name, x in self.draws.items():
+            if np.issubdtype(x.dtype, np.integer) or x.size == 0 or not np.all(np.isfinite(x)):
+                continue
+            values, _ = as_draws("Posterior.check", f"draws[{name!r}]", x)
+            scores = split_normal_scores(values)  # shared by bulk R-hat and bulk ESS
+            r = rank_rhat(values, scores)
+            bulk, tail = bulk_ess(values, scores), tail_ess(values)
+            if np.any(r > RHAT_MAX):
+                bad_rhat.append(f"{name} ({np.nanmax(r):.3f})")
+            if np.any(bulk < min_bulk) or np.any(tail < floor):
+                low_ess.append(f"{name} (bulk {np.nanmin(bulk):.0f}, tail {np.nanmin(tail):.0f})")
+        return bad_rhat, low_ess
 
     def warn(self) -> None:
         """Raise each of this run's warnings as a :class:`SamplingWarning`."""

@@ -599,3 +599,29 @@ def test_hand_built_nuts_reports_its_tree_depth_cap():
     )  # fmt: skip
     assert post.info["max_tree_depth"] == 2
     assert any("hit the maximum tree depth (2)" in message for message in post.warnings)
+
+
+@pytest.mark.parametrize("factory", [lambda *a: nuts(*a), lambda *a: hmc(*a, 5)])
+def test_init_at_a_nonfinite_point_raises_naming_the_sites(factory):
+    """A hand-built kernel started where the log density or its gradient is NaN stayed there for
+    ever, silently (every trajectory NaN, every proposal rejected); init now says so, and for a
+    Target's log density names the sites, as sample's failed start does."""
+    import bayeskit.dist as dist
+    from bayeskit.ppl import target
+
+    def scale_model(m):
+        s = m.sample("s", dist.HalfNormal(1.0))
+        m.sample("y", dist.Normal(0.0, s), obs=1.0)
+
+    t = target(scale_model)
+    kernel = factory(t.logdensity_fn, 0.1, jnp.ones(1))
+    with pytest.raises(FloatingPointError, match=r"init.*not finite at site\(s\) \[.*'y'.*\].*target\.init"):
+        kernel.init(jnp.array([-1e6]))  # s = exp(-1e6) underflows to 0
+    assert np.isfinite(float(kernel.init(jnp.array([0.3])).logdensity))
+    # A plain function: no sites to name, the coordinates instead; traced starts are not checked.
+    plain = factory(lambda z: jnp.sum(jnp.log(z)), 0.1, jnp.ones(2))
+    with pytest.raises(FloatingPointError, match=r"cannot move from \(log density nan"):
+        plain.init(jnp.array([-1.0, 1.0]))
+    with pytest.raises(FloatingPointError, match=r"gradient not finite in 1 coordinate\(s\): 0"):
+        plain.init(jnp.array([0.0, 1.0]))
+    assert jax.vmap(plain.init)(jnp.array([[1.0, 2.0]])).logdensity.shape == (1,)

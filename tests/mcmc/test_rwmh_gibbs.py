@@ -549,6 +549,52 @@ def test_gibbs_bad_input_errors():
         )
 
 
+def test_gibbs_invalid_starting_value_names_the_block_and_its_support():
+    """A built-in conditional started outside its block's support (a negative variance) ran on
+    silently and every draw was NaN; init now names the block and the constraint."""
+    from bayeskit.dist import constraints
+    from bayeskit.mcmc import sample
+
+    d = eight_schools()
+    hier = gibbs(hierarchical_normal_blocks(d.y, d.extra["sigma"], mu_prior=(0.0, 5.0), tau_prior=(1.0, 1.0)))
+    for bad in (-1.0, 0.0):
+        with pytest.raises(ValueError, match=rf"block `tau2` must be positive \(> 0\), got {bad}"):
+            hier.init({"theta": jnp.zeros(8), "mu": 0.0, "tau2": bad})
+    # Through the driver too, where the NaN draws used to come back as a Posterior.
+    with pytest.raises(ValueError, match="block `tau2` must be positive"):
+        sample(
+            jax.random.key(0), None, hier, init={"theta": jnp.zeros(8), "mu": 0.0, "tau2": -1.0},
+            num_chains=2, num_warmup=5, num_samples=5, progress_bar=False, warn=False,
+        )  # fmt: skip
+    X, y = _regression_data()
+    reg = gibbs(linear_regression_blocks(X, y, **REG_PRIOR))
+    with pytest.raises(ValueError, match="block `sigma2` must be positive"):
+        reg.init({"weights": jnp.zeros(X.shape[1]), "sigma2": -1.0})
+    with pytest.raises(ValueError, match="block `weights` has 1 NaN or infinite"):
+        reg.init({"weights": jnp.array([jnp.nan, 0.0]), "sigma2": 1.0})
+    mixture = gibbs(
+        gaussian_mixture_blocks(np.zeros(4), 2, means_prior=(0.0, 1.0), variances_prior=(2.0, 1.0))
+    )
+    start = {
+        "z": jnp.zeros(4, jnp.int32),
+        "weights": jnp.full(2, 0.5),
+        "means": jnp.zeros(2),
+        "variances": jnp.ones(2),
+    }
+    with pytest.raises(ValueError, match=r"block `variances` must be positive \(> 0\), got \[-2\.\]"):
+        mixture.init({**start, "variances": jnp.array([1.0, -2.0])})
+    with pytest.raises(ValueError, match="block `weights` must be on the simplex"):
+        mixture.init({**start, "weights": jnp.array([1.0, 1.0])})
+    mixture.init(start)  # a valid start passes; traced starts (vmap) are not checked
+    jax.vmap(lambda s2: reg.init({"weights": jnp.zeros(X.shape[1]), "sigma2": s2}))(jnp.array([-1.0]))
+    # A user's block declares its own support; a support that is not a constraint is refused.
+    own = gibbs([GibbsBlock("s", sampler=lambda key, state: state["s"], support=constraints.unit_interval)])
+    with pytest.raises(ValueError, match=r"block `s` must be in \[0, 1\], got 2\.0"):
+        own.init({"s": 2.0})
+    with pytest.raises(TypeError, match="`support` must be a constraint"):
+        gibbs([GibbsBlock("s", sampler=lambda key, state: state["s"], support="positive")])
+
+
 # ------------------------------------------------------------------ Gibbs through the driver
 def test_sample_runs_a_gibbs_kernel_with_checkpoints(tmp_path):
     """``sample(key, None, gibbs(...))``: right posterior, per-block stats, resume gives the same draws."""

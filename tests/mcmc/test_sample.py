@@ -269,6 +269,22 @@ def test_nan_everywhere_names_the_site():
         sample(jax.random.key(0), target(broken), progress_bar=False)
 
 
+def test_given_init_at_a_zero_scale_names_the_sites():
+    """An `init` where a scale underflows to 0: the failed start named no site; it stopped at the
+    distribution's own check of its parameter (a ValueError about `scale` that named no site)."""
+
+    def scale_model(m):
+        s = m.sample("s", dist.HalfNormal(1.0))
+        m.sample("y", dist.Normal(0.0, s), obs=1.0)
+
+    with pytest.raises(
+        FloatingPointError, match=r"no finite starting point.*site\(s\) \[.*'y'.*change `init`"
+    ):
+        sample(
+            jax.random.key(0), target(scale_model), init=jnp.array([-1e6]), num_chains=1, progress_bar=False
+        )
+
+
 def test_discrete_latent_under_nuts_suggests_gibbs():
     def mixture(m):
         z = m.sample("z", dist.Bernoulli(probs=0.5))
@@ -293,6 +309,43 @@ def test_until_converged_keeps_drawing():
     )
     assert post.num_draws > 50
     assert post.summary()["ess_bulk"].min() >= 300 or post.num_draws == 2000
+    # It stopped because it converged, so it raises no R-hat or ESS warning.
+    assert post.info["converged"] is (post.num_draws < 2000)
+    if post.info["converged"]:
+        assert not [w for w in post.warnings if "R-hat" in w or "effective sample size" in w]
+
+
+@pytest.mark.parametrize("num_chains", [2, 8])
+def test_until_converged_stops_only_when_the_posterior_would_not_warn(num_chains):
+    """The stopping rule and Posterior's warnings share their thresholds: with 8 chains a run
+    stopped at bulk ESS 457 >= min_ess=400, then warned that ESS was below 800 (100 per chain)."""
+    from bayeskit.mcmc.sample import _converged
+
+    rng = np.random.default_rng(0)
+    for rho in (0.3, 0.5, 0.6, 0.7, 0.8, 0.9):
+        noise = rng.normal(size=(num_chains, 300))
+        x = np.zeros_like(noise)
+        for i in range(1, 300):
+            x[:, i] = rho * x[:, i - 1] + noise[:, i]
+        post = Posterior({"x": x})
+        quality = [w for w in post.check() if "R-hat" in w or "effective sample size" in w]
+        for min_ess in (50, 400, 1000):
+            if _converged(post, min_ess):
+                assert not quality, (rho, min_ess, quality)
+        # With min_ess at most the warnings' floor, the rule and the warnings say the same thing.
+        assert _converged(post, 100) == (not quality), (rho, quality)
+
+
+def test_until_converged_that_runs_out_says_so():
+    post = sample(
+        jax.random.key(4), T_GAUSS, "rwmh", num_chains=2, num_warmup=100, num_samples=20,
+        until_converged=True, min_ess=100_000, max_samples=40, progress_bar=False, warn=False,
+    )  # fmt: skip
+    assert post.info["converged"] is False and post.info["num_samples"] == 40
+    assert post.warnings[0].startswith("until_converged: reached max_samples (40 draws per chain)")
+    assert "bulk ESS >= 100000" in post.warnings[0] and "x (bulk" in post.warnings[0]
+    with pytest.raises(ValueError, match="min_ess"):
+        sample(jax.random.key(4), T_GAUSS, until_converged=True, min_ess=0, progress_bar=False)
 
 
 def test_predictive_from_posterior(post8):

@@ -328,3 +328,94 @@ def test_nonfinite_sites_are_named():
 
     t = target(model)
     assert t.nonfinite_sites(jnp.array([-1.0])) == ["bad"]
+
+
+def test_pandas_covariates_are_converted_at_the_boundary():
+    """A pandas Series covariate (``a + b * x``) or a DataFrame design matrix (``X @ w``) failed
+    inside the traced model with a TracerArrayConversionError; they now arrive as NumPy arrays."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    x_np = rng.normal(size=20)
+    y_np = 1.0 + 2.0 * x_np + 0.3 * rng.normal(size=20)
+    x, y = pd.Series(x_np, name="x"), pd.Series(y_np, name="y")
+
+    def line(m, x, y=None):
+        a = m.sample("a", dist.Normal(0.0, 5.0))
+        b = m.sample("b", dist.Normal(0.0, 5.0))
+        with m.plate("data", x.shape[0]):
+            m.sample("y", dist.Normal(a + b * x, 1.0), obs=y)
+
+    z = jnp.array([0.5, 1.5])
+    expected = target(line, x_np, y=y_np).logdensity_fn(z)
+    t = target(line, x, y=y)
+    assert isinstance(t.args[0], np.ndarray) and isinstance(t.kwargs["y"], np.ndarray)
+    np.testing.assert_allclose(t.logdensity_fn(z), expected, rtol=1e-6)
+    np.testing.assert_allclose(jax.jit(t.logdensity_fn)(z), expected, rtol=1e-6)
+    assert sample_prior(jax.random.key(0), line, x)["y"].shape == (20,)
+    assert predictive(jax.random.key(1), line, {"a": jnp.zeros(3), "b": jnp.ones(3)}, x)["y"].shape == (3, 20)
+    assert trace(line, x, y=y, key=jax.random.key(0))["y"].value.shape == (20,)
+
+    def regression(m, X, y=None):
+        w = m.sample("w", dist.Normal(0.0, 5.0).expand((2,)))
+        with m.plate("data", X.shape[0]):
+            m.sample("y", dist.Normal(X @ w, 1.0), obs=y)
+
+    # Mixed int/bool/float columns, and a nullable integer column, convert to one float array.
+    frame = pd.DataFrame({"x": x, "n": pd.array(np.arange(20), dtype="Int64")})
+    t = target(regression, frame, y=y)
+    np.testing.assert_allclose(t.args[0], np.column_stack([x_np, np.arange(20)]))
+    assert np.isfinite(float(t.logdensity_fn(jnp.zeros(2))))
+    # Inside a dict too.
+    assert isinstance(target(lambda m, d: line(m, d["x"], d["y"]), {"x": x, "y": y}).args[0]["x"], np.ndarray)
+    # Values a model cannot compute with: a clear error naming the argument and the columns.
+    with pytest.raises(
+        TypeError, match=r"argument `X` is a pandas DataFrame with column\(s\) \['g'\].*select_dtypes"
+    ):
+        target(regression, frame.assign(g=["a", "b"] * 10), y=y)
+    with pytest.raises(TypeError, match=r"argument `x` is a pandas Series .*factorize"):
+        target(line, pd.Series(["a"] * 20), y=y)
+
+    # A model that takes the values itself keeps its DataFrame (string columns and all) ...
+    def by_name(m, df):
+        b = m.sample("b", dist.Normal(0.0, 5.0))
+        with m.plate("data", len(df)):
+            m.sample("y", dist.Normal(b * df["x"].to_numpy(), 1.0), obs=df["y"].to_numpy())
+
+    named = frame.assign(y=y_np, g=["a", "b"] * 10)
+    t = target(by_name, named)
+    assert t.args[0] is named and np.isfinite(float(jax.jit(t.logdensity_fn)(jnp.zeros(1))))
+
+    # ... and one that computes with pandas values directly is told to take .to_numpy().
+    def direct(m, df):
+        b = m.sample("b", dist.Normal(0.0, 5.0))
+        with m.plate("data", len(df)):
+            m.sample("y", dist.Normal(b * df["x"], 1.0), obs=df["y"].to_numpy())
+
+    with pytest.raises(TypeError, match=r"`df` is a pandas object .*TracerArrayConversionError.*to_numpy"):
+        target(direct, named.drop(columns="g"))
+
+
+def test_param_with_a_random_initialiser():
+    """``m.param(name, lambda key: ...)`` in a model: a Target built fine, then every evaluation
+    of its log density (sampling, optimisation, VI) failed later, far from the cause; now target
+    refuses it at once, naming the param, and a value in ``params`` makes it work."""
+
+    def model(m, y=None):
+        noise = m.param("noise", lambda key: 0.5 + jax.random.uniform(key))
+        mu = m.sample("mu", dist.Normal(0.0, 5.0))
+        with m.plate("data", 10):
+            m.sample("y", dist.Normal(mu, noise), obs=y)
+
+    y = jnp.linspace(1.0, 3.0, 10)
+    with pytest.raises(
+        ValueError, match=r"param\(s\) \['noise'\] have a random initialiser.*params=\{\"noise\": \.\.\.\}"
+    ):
+        target(model, y=y)
+    t = target(model, y=y, params={"noise": 0.7})
+    np.testing.assert_allclose(
+        t.logdensity_fn(jnp.zeros(1)), norm.logpdf(0.0, 0.0, 5.0) + norm.logpdf(y, 0.0, 0.7).sum(), rtol=1e-6
+    )
+    # Interpreters with a key draw it, once per run, as documented.
+    tr = trace(model, y=y, key=jax.random.key(0))
+    assert 0.5 <= float(tr["noise"].value) <= 1.5
+    assert sample_prior(jax.random.key(1), model)["y"].shape == (10,)

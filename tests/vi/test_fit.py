@@ -2,6 +2,8 @@
 promised errors. Fixture ``nn`` (Normal-Normal with its exact posterior): conftest.py.
 """
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -150,6 +152,57 @@ def test_custom_guide_site_errors(nn):
         vi.fit(jax.random.key(0), t, guide=wrong_support)
     with pytest.raises(ValueError, match=r"site `mu` has shape \(2,\) in the guide"):
         vi.fit(jax.random.key(0), t, guide=wrong_shape)
+
+
+def test_custom_guide_negative_scale_names_the_guide_site_and_param(nn):
+    """A guide whose Normal gets a negative scale raised Normal's own error, naming neither the
+    guide site nor the guide param; a scale that went negative while fitting was skipped step
+    after step with a warning naming neither, and result.sample raised Normal's error."""
+    t = nn[0]
+
+    def negative(m):
+        loc = m.param("mu_loc", 0.0)
+        m.sample("mu", dist.Normal(loc, m.param("mu_scale", -0.1)))
+
+    pattern = (
+        r"guide `negative`: at its initial parameters, the distribution of site `mu` is invalid: "
+        r"Normal: parameter `scale` must be positive.*guide param\(s\) `mu_scale` = -0\.1\. "
+        r"`mu_scale` is declared without a constraint.*constraints\.positive"
+    )
+    with pytest.raises(ValueError, match=pattern):
+        vi.custom_guide(jax.random.key(0), negative, t)
+    with pytest.raises(ValueError, match=pattern):
+        vi.fit(jax.random.key(0), t, guide=negative, progress_bar=False)
+
+    def drifting(m):  # a valid start; the first, far too large step sends the scale below 0
+        m.sample("mu", dist.Normal(m.param("mu_loc", 0.0), m.param("mu_scale", 0.05)))
+
+    result = _fit(0, t, guide=drifting, optimizer=optax.sgd(100.0), num_steps=50, tol=None, warn=False)
+    assert result.info["num_nonfinite_steps"] > 0
+    fitted = (
+        r"guide `drifting`: at its fitted parameters, the distribution of site `mu` is invalid.*`mu_scale`"
+    )
+    assert any(re.search(fitted, message) for message in result.warnings), result.warnings
+    with pytest.raises(ValueError, match=fitted):
+        result.sample(jax.random.key(1), 10)
+
+
+def test_model_param_with_a_random_initialiser_is_refused():
+    """A model function (no Target) with a random-initialised m.param: the ELBO ran the model with
+    a key at some steps and none at others; now fit refuses it up front, naming the param."""
+    import functools
+
+    def model(m, y):
+        w = m.param("w", lambda key: jax.random.uniform(key))
+        k = m.sample("k", dist.Bernoulli(probs=0.3))
+        with m.plate("data", y.shape[0]):
+            m.sample("y", dist.Normal(2.0 * k * w, 1.0), obs=y)
+
+    def guide(m):
+        m.sample("k", dist.Bernoulli(probs=m.param("p", 0.5, constraints.unit_interval)))
+
+    with pytest.raises(ValueError, match=r"param\(s\) \['w'\] have a random initialiser"):
+        vi.fit(jax.random.key(0), functools.partial(model, y=jnp.ones(5)), guide=guide, progress_bar=False)
 
 
 def test_argument_errors(nn):

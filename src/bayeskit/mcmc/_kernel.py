@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from bayeskit.dist._distribution import is_concrete
 
@@ -81,4 +82,53 @@ def gradient_state(kernel: str, logdensity_fn: Callable, position, dim: int) -> 
             f"matrix, got shape {tuple(position.shape)}. Use jax.vmap to initialise several chains."
         )
     logdensity, logdensity_grad = jax.value_and_grad(logdensity_fn)(position)
+    if is_concrete(position) and is_concrete(logdensity) and is_concrete(logdensity_grad):
+        check_finite_start(kernel, logdensity_fn, position, logdensity, logdensity_grad)
     return HMCState(position, logdensity, logdensity_grad)
+
+
+def nonfinite_detail(target, position) -> str:
+    """Say where the log density or its gradient is not finite at ``position``: the sites of
+    ``target`` (a :class:`~bayeskit.ppl.Target`) that cause it, with what to check.
+
+    Shared by every report of a starting point that a chain cannot move from: a named kernel's
+    failed start in :func:`~bayeskit.mcmc.sample` and a hand-built kernel's ``init``.
+    """
+    sites = target.nonfinite_sites(position)
+    return (
+        f"The log density or its gradient is not finite at site(s) {sites or '(none found)'}; check "
+        "their priors, supports and the data"
+    )
+
+
+def check_finite_start(kernel: str, logdensity_fn: Callable, position, logdensity, logdensity_grad) -> None:
+    """Raise ``FloatingPointError`` if the log density or its gradient at a concrete starting point
+    is NaN or infinite: every leapfrog trajectory from there is NaN, every proposal is rejected,
+    and the chain would stay at that point for ever without another sign than divergences.
+
+    When ``logdensity_fn`` is a :class:`~bayeskit.ppl.Target`'s ``logdensity_fn``, the message
+    names the model's offending sites (as :func:`~bayeskit.mcmc.sample` does for a failed start);
+    otherwise it names the offending coordinates of the gradient.
+    """
+    value = np.asarray(logdensity)
+    grad = np.asarray(logdensity_grad)
+    bad_grad = ~np.isfinite(grad)
+    if np.isfinite(value).all() and not bad_grad.any():
+        return
+    facts = f"log density {float(value.ravel()[0]) if value.size == 1 else value}"
+    if bad_grad.any():
+        coords = np.flatnonzero(bad_grad).tolist()
+        shown = ", ".join(map(str, coords[:5])) + (", ..." if len(coords) > 5 else "")
+        facts += f", gradient not finite in {len(coords)} coordinate(s): {shown}"
+    target = getattr(logdensity_fn, "__self__", None)
+    if callable(getattr(target, "nonfinite_sites", None)):
+        facts += f", model `{target.name}`"
+        where = nonfinite_detail(target, position)
+    else:
+        where = "The log density or its gradient is not finite there; check the log density's domain"
+    raise FloatingPointError(
+        f"{kernel}: the starting position given to init is one the chain cannot move from ({facts}): "
+        f"every trajectory from it is NaN and every proposal would be rejected. {where}; then start "
+        "where both are finite (e.g. target.init(key), uniform(-2, 2) on the unconstrained scale), or "
+        "let bayeskit.mcmc.sample find a start."
+    )

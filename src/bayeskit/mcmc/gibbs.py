@@ -21,8 +21,10 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from bayeskit.dist.constraints import Constraint
 from bayeskit.mcmc._kernel import Kernel
 from bayeskit.mcmc.rwmh import check_scale, proposal_cholesky, rwmh_kernel
 
@@ -43,12 +45,19 @@ class GibbsBlock(NamedTuple):
       ``proposal_covariance``). ``state[name]`` holds the current value; read the block from
       ``value``, not from ``state``.
 
+    ``support``, optional, is the set the block's values live in (a
+    :mod:`bayeskit.dist.constraints` constraint, e.g. ``constraints.positive`` for a variance):
+    ``init`` rejects a starting value outside it, naming the block, instead of letting the
+    conditionals that read it (a division by a variance, the log of a weight) turn every draw
+    into NaN. Every real-valued block's starting value must also be finite.
+
     Attributes:
         name: the key of the block in the state dict.
         sampler: exact conditional sampler, or ``None``.
         logdensity_fn: conditional log density for Metropolis-within-Gibbs, or ``None``.
         scale: the random-walk proposal scale (required with ``logdensity_fn``).
         proposal_covariance: optional proposal covariance over the flattened block.
+        support: optional constraint that the block's starting value must satisfy.
     """
 
     name: str
@@ -56,6 +65,7 @@ class GibbsBlock(NamedTuple):
     logdensity_fn: Callable | None = None
     scale: Any = None
     proposal_covariance: Any = None
+    support: Constraint | None = None
 
 
 class GibbsInfo(NamedTuple):
@@ -116,6 +126,11 @@ def _check_blocks(blocks) -> tuple[GibbsBlock, ...]:
                 f"gibbs: block `{block.name}` has an exact `sampler`; `scale` and `proposal_covariance` "
                 "only apply to `logdensity_fn` blocks."
             )
+        if block.support is not None and not isinstance(block.support, Constraint):
+            raise TypeError(
+                f"gibbs: block `{block.name}`: `support` must be a constraint from bayeskit.dist.constraints "
+                f"(e.g. constraints.positive), got {type(block.support).__name__}."
+            )
         checked.append(block)
     return tuple(checked)
 
@@ -151,6 +166,51 @@ def _conform(name: str, new, old):
             )
         out.append(n.astype(o.dtype))
     return jax.tree.unflatten(old_tree, out)
+
+
+def _check_start_value(block: GibbsBlock, value) -> None:
+    """A concrete starting value of ``block`` must be finite (if real) and inside its ``support``."""
+    leaves = jax.tree.leaves(value)
+    if any(isinstance(x, jax.core.Tracer) for x in leaves):
+        return  # under jit/vmap: nothing to look at
+    for x in leaves:
+        host = np.asarray(x)
+        if np.issubdtype(host.dtype, np.inexact) and not np.all(np.isfinite(host)):
+            raise ValueError(
+                f"gibbs: the starting value of block `{block.name}` has {int(np.sum(~np.isfinite(host)))} "
+                "NaN or infinite entries; every draw after it would be NaN. Give finite starting values."
+            )
+    if block.support is None:
+        return
+    if len(leaves) != 1:
+        raise ValueError(
+            f"gibbs: block `{block.name}` declares the support {block.support!r}, which applies to one "
+            f"array, but its starting value is a pytree of {len(leaves)} arrays."
+        )
+    host = np.asarray(leaves[0])
+    inside = np.asarray(block.support.check(host))
+    if not inside.all():
+        shown = host[~inside] if inside.shape == host.shape else host
+        values = (
+            repr(host.item())
+            if host.ndim == 0
+            else np.array2string(np.ravel(shown)[:5], precision=4) + (" ..." if np.size(shown) > 5 else "")
+        )
+        expected = _SUPPORT_WORDS.get(repr(block.support), f"in its support, {block.support!r}")
+        raise ValueError(
+            f"gibbs: the starting value of block `{block.name}` must be {expected}, got {values}. "
+            "The conditionals that read it are defined only there (they divide by a variance or take "
+            f"the log of a weight), and from outside the draws come out NaN or wrong. Start "
+            f"`{block.name}` inside its support."
+        )
+
+
+_SUPPORT_WORDS = {
+    "positive": "positive (> 0)",
+    "simplex": "on the simplex (entries >= 0 that sum to 1)",
+    "nonnegative": "non-negative",
+    "unit_interval": "in [0, 1]",
+}
 
 
 def _metropolis_update(block: GibbsBlock, key, state: dict):
@@ -194,8 +254,9 @@ def gibbs(blocks: Sequence[GibbsBlock]) -> Kernel:
 
     Raises:
         TypeError, ValueError: a malformed block (missing or doubled update, duplicate name, bad
-            scale); at ``init``, a block missing from the state; during ``step``, a sampler that
-            changes its block's shape.
+            scale); at ``init``, a block missing from the state, or a concrete starting value that
+            is not finite or lies outside its block's ``support`` (naming the block and the
+            support); during ``step``, a sampler that changes its block's shape.
 
     Example:
         >>> blocks = linear_regression_blocks(X, y, prior_mean=0.0, prior_precision=1.0, a0=2.0, b0=1.0)
@@ -216,6 +277,8 @@ def gibbs(blocks: Sequence[GibbsBlock]) -> Kernel:
             raise ValueError(
                 f"gibbs: the initial state has no value for block(s) {missing}; it needs all of {names}."
             )
+        for block in blocks:
+            _check_start_value(block, position[block.name])
         return {k: jax.tree.map(_strong_array, v) for k, v in position.items()}
 
     def step(key: jax.Array, state: dict) -> tuple[dict, GibbsInfo]:

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.linalg import cho_solve, solve_triangular
 
-from bayeskit.dist import Categorical, Dirichlet, InverseGamma, Normal
+from bayeskit.dist import Categorical, Dirichlet, InverseGamma, Normal, constraints
 from bayeskit.dist._distribution import is_concrete
 from bayeskit.mcmc.gibbs import GibbsBlock
 
@@ -94,7 +94,8 @@ def linear_regression_blocks(X, y, prior_mean, prior_precision, a0, b0) -> list[
 
     Returns:
         ``[GibbsBlock("weights", ...), GibbsBlock("sigma2", ...)]``; the state holds
-        ``weights`` of shape ``(p,)`` and a scalar ``sigma2``.
+        ``weights`` of shape ``(p,)`` and a scalar ``sigma2``, which must start positive (the
+        kernel's ``init`` rejects another start, naming the block).
 
     Example:
         >>> kernel = gibbs(linear_regression_blocks(X, y, 0.0, 1.0, a0=2.0, b0=1.0))
@@ -143,7 +144,10 @@ def linear_regression_blocks(X, y, prior_mean, prior_precision, a0, b0) -> list[
         residual = y - X @ state["weights"]
         return InverseGamma(a0 + 0.5 * n, b0 + 0.5 * jnp.dot(residual, residual)).sample(key)
 
-    return [GibbsBlock("weights", sampler=draw_weights), GibbsBlock("sigma2", sampler=draw_sigma2)]
+    return [
+        GibbsBlock("weights", sampler=draw_weights),
+        GibbsBlock("sigma2", sampler=draw_sigma2, support=constraints.positive),
+    ]
 
 
 def hierarchical_normal_blocks(y, sigma, mu_prior, tau_prior) -> list[GibbsBlock]:
@@ -179,7 +183,8 @@ def hierarchical_normal_blocks(y, sigma, mu_prior, tau_prior) -> list[GibbsBlock
         tau_prior: ``(a, b)``, shape and scale of the inverse-gamma prior on :math:`\tau^2`.
 
     Returns:
-        The three blocks; the state holds ``theta`` ``(J,)`` and scalars ``mu`` and ``tau2``.
+        The three blocks; the state holds ``theta`` ``(J,)`` and scalars ``mu`` and ``tau2``;
+        ``tau2`` must start positive (the kernel's ``init`` rejects another start).
 
     Example:
         >>> d = bayeskit.datasets.eight_schools()
@@ -215,7 +220,7 @@ def hierarchical_normal_blocks(y, sigma, mu_prior, tau_prior) -> list[GibbsBlock
     return [
         GibbsBlock("theta", sampler=draw_theta),
         GibbsBlock("mu", sampler=draw_mu),
-        GibbsBlock("tau2", sampler=draw_tau2),
+        GibbsBlock("tau2", sampler=draw_tau2, support=constraints.positive),
     ]
 
 
@@ -259,7 +264,8 @@ def gaussian_mixture_blocks(
     Returns:
         The four blocks; the state holds ``z`` ``(n,)`` (int32 component indices), and
         ``weights``, ``means``, ``variances``, each ``(K,)``. ``z`` is drawn first, so its
-        initial value is ignored.
+        initial value is ignored; ``weights`` must start on the simplex and ``variances``
+        positive (the kernel's ``init`` rejects another start, naming the block).
 
     Example:
         >>> K = 2
@@ -314,7 +320,7 @@ def gaussian_mixture_blocks(
 
     return [
         GibbsBlock("z", sampler=draw_z),
-        GibbsBlock("weights", sampler=draw_weights),
+        GibbsBlock("weights", sampler=draw_weights, support=constraints.simplex),
         GibbsBlock("means", sampler=draw_means),
-        GibbsBlock("variances", sampler=draw_variances),
+        GibbsBlock("variances", sampler=draw_variances, support=constraints.positive),
     ]

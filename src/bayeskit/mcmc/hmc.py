@@ -83,6 +83,9 @@ def hmc(
         ValueError: a non-scalar or non-positive step size, a malformed inverse mass matrix, a
             non-positive number of steps, a jitter outside [0, 1), or (in ``init``) a position of
             the wrong shape.
+        FloatingPointError: (in ``init``, for a concrete position) the log density or its
+            gradient is NaN or infinite there, so the chain could never move; for a
+            :class:`~bayeskit.ppl.Target`'s ``logdensity_fn`` the message names the sites.
 
     Example:
         >>> kernel = hmc(logdensity_fn, 0.2, jnp.ones(2), num_integration_steps=10)

@@ -188,6 +188,9 @@ def nuts(
         ValueError: a non-scalar or non-positive step size, a malformed inverse mass matrix,
             ``max_tree_depth`` not an integer in [1, 30], or (in ``init``) a position of the
             wrong shape.
+        FloatingPointError: (in ``init``, for a concrete position) the log density or its
+            gradient is NaN or infinite there, so the chain could never move; for a
+            :class:`~bayeskit.ppl.Target`'s ``logdensity_fn`` the message names the sites.
 
     Example:
         >>> kernel = nuts(logdensity_fn, 0.5, jnp.ones(2))

@@ -26,6 +26,7 @@ from bayeskit.mcmc._custom_kernel import (
     custom_start,
     default_record,
 )
+from bayeskit.mcmc._kernel import nonfinite_detail
 from bayeskit.mcmc.adaptation import (
     default_term_buffer,
     dual_averaging_init,
@@ -37,7 +38,7 @@ from bayeskit.mcmc.adaptation import (
     welford_init,
     welford_update,
 )
-from bayeskit.posterior import Posterior
+from bayeskit.posterior import MIN_DRAWS_FOR_DIAGNOSTICS, MIN_ESS_PER_CHAIN, RHAT_MAX, Posterior
 from bayeskit.ppl.target import Target
 
 __all__ = ["sample", "KERNELS"]
@@ -221,14 +222,13 @@ def _check_start(target: Target, found, first_candidates, given) -> None:
     if found.all():
         return
     bad_chain = int(np.flatnonzero(~found)[0])
-    sites = target.nonfinite_sites(first_candidates[bad_chain])
     tries = (
         "the given `init`" if given is not None else "20 tries of uniform(-2, 2) on the unconstrained scale"
     )
     raise FloatingPointError(
         f"sample: no finite starting point for model `{target.name}` (chain {bad_chain}, {tries}). "
-        f"The log density or its gradient is not finite at site(s) {sites or '(none found)'}; check "
-        "their priors, supports and the data, or pass `init`."
+        f"{nonfinite_detail(target, first_candidates[bad_chain])}, or "
+        f"{'pass `init`' if given is None else 'start elsewhere (change `init`, or leave it out)'}."
     )
 
 
@@ -512,7 +512,12 @@ def sample(
         chunk_size: iterations per compiled chunk (default: about 20 chunks per run).
         progress_bar: show a progress bar (draws, divergences, step size, time left).
         until_converged: after ``num_samples``, keep drawing chunk by chunk until every quantity
-            has bulk ESS >= ``min_ess`` and R-hat < 1.01, up to ``max_samples`` per chain.
+            has R-hat <= 1.01, bulk ESS >= ``min_ess`` and bulk and tail ESS >= 100 per chain
+            (the thresholds of the Posterior's R-hat and ESS warnings, so a run that stops as
+            converged raises none of them), up to ``max_samples`` per chain.
+            ``info["converged"]`` says whether it got there; if not, a warning names the
+            quantities that fell short.
+        min_ess: with ``until_converged``, the bulk ESS every quantity must reach (default 400).
         checkpoint: write the run's state to this ``.npz`` after every chunk.
         resume: continue the run saved in this checkpoint (same key, target and arguments);
             the continued run gives the same draws as one that never stopped.
@@ -597,6 +602,7 @@ def sample(
         target_accept = _DEFAULT_ACCEPT.get(kernel) or optimal_acceptance_rate(target.dim)
     target_accept = check_target_accept("sample", target_accept)
     max_samples = max_samples or 10 * num_samples
+    min_ess = _check_positive_int("min_ess", min_ess)
     dim = target.dim
     make_kernel = _kernel_factory(kernel, max_tree_depth, num_integration_steps)
     total = num_warmup + num_samples
@@ -679,11 +685,34 @@ def _pool_warmup(carry, iteration: int, num_warmup: int, metric_ends: frozenset)
 
 def _finish(post: Posterior, warn: bool) -> Posterior:
     post.warnings = post.check()
+    if post.info.get("converged") is False and not post.info.get("interrupted"):
+        post.warnings.insert(0, _not_converged_message(post))
     if post.info.get("interrupted"):
         post.warnings.insert(0, f"interrupted: kept the {post.num_draws} draws per chain made so far.")
     if warn:
         post.warn()
     return post
+
+
+def _not_converged_message(post: Posterior) -> str:
+    """Why an ``until_converged`` run stopped short: it reached ``max_samples`` first."""
+    min_ess = post.info["min_ess"]
+    floor = MIN_ESS_PER_CHAIN * post.num_chains
+    bad_rhat, low_ess = post._convergence_problems(min_ess)
+    failing = "; ".join(
+        part
+        for part in (
+            bad_rhat and "R-hat " + ", ".join(bad_rhat),
+            low_ess and "ESS " + ", ".join(low_ess),
+        )
+        if part
+    )
+    return (
+        f"until_converged: reached max_samples ({post.info['num_samples']} draws per chain) before "
+        f"every quantity had R-hat <= {RHAT_MAX}, bulk ESS >= {max(min_ess, floor)} and tail ESS >= "
+        f"{floor}: {failing or 'too few draws to tell'}. Raise max_samples, or reparameterise if "
+        "R-hat stays high."
+    )
 
 
 def _sample_custom(
@@ -696,6 +725,7 @@ def _sample_custom(
     num_warmup = _check_positive_int("num_warmup", num_warmup, minimum=0)
     thin = _check_positive_int("thin", thin)
     max_samples = max_samples or 10 * num_samples
+    min_ess = _check_positive_int("min_ess", min_ess)
     total = num_warmup + num_samples
     chunk_size = _check_positive_int("chunk_size", chunk_size or max(10, math.ceil(total / 20)))
     if target is not None:
@@ -767,6 +797,7 @@ def _drive(
 
     progress = _Progress(progress_bar, total, num_warmup)
     interrupted = False
+    converged = None  # with until_converged: whether the run stopped because it converged
     warmup_steps = 0  # gradient evaluations in this call's warmup (all chains), for efficiency reports
     t_run = time.perf_counter()
     try:
@@ -799,10 +830,10 @@ def _drive(
                         _save_checkpoint(checkpoint, carry, start, kept, identity)
                     if callback is not None:
                         callback(start, total)
-                if not until_converged or total - num_warmup >= max_samples:
+                if not until_converged:
                     break
-                post = _assemble(kept, thin, {}, [])
-                if _converged(post, min_ess):
+                converged = _converged(_assemble(kept, thin, {}, []), min_ess)
+                if converged or total - num_warmup >= max_samples:
                     break
                 total = min(
                     total + chunk_size * max(1, math.ceil(num_samples / chunk_size / 4)),
@@ -822,6 +853,9 @@ def _drive(
         "sampling_time": run_time,
         "interrupted": interrupted,
     }
+    if until_converged:
+        run["converged"] = bool(converged) and not interrupted
+        run["min_ess"] = int(min_ess)
     return carry, kept, run
 
 
@@ -837,12 +871,13 @@ def _assemble(kept, thin, info, warnings) -> Posterior:
 
 
 def _converged(post: Posterior, min_ess: int) -> bool:
-    from bayeskit.diagnostics import ess_bulk, rhat
-
-    for x in post.draws.values():
-        if np.any(np.asarray(rhat(x)) >= 1.01) or np.any(np.asarray(ess_bulk(x)) < min_ess):
-            return False
-    return True
+    """Whether ``until_converged`` may stop: no quantity fails the thresholds that the returned
+    Posterior warns on (:data:`~bayeskit.posterior.RHAT_MAX`, ESS per chain), and every bulk ESS
+    is at least ``min_ess``; the same code decides both, so the two never disagree."""
+    if post.num_draws < MIN_DRAWS_FOR_DIAGNOSTICS:
+        return False
+    bad_rhat, low_ess = post._convergence_problems(min_ess)
+    return not bad_rhat and not low_ess
 
 
 def _run_identity(key, target, kernel_name: str, num_chains: int, num_warmup: int, thin: int) -> dict:

@@ -120,6 +120,8 @@ class Handle:
         self.model_name = model_name
         self.trace: dict[str, Site] = {}
         self.log_jacobian = 0.0
+        # Params whose value this run drew with a random initialiser (``init(key)``).
+        self.randomly_initialised: list[str] = []
 
     # ------------------------------------------------------------------ helpers
     def _new_site(self, name: str, kind: str) -> None:
@@ -289,9 +291,15 @@ class Handle:
     def param(self, name: str, init=None, constraint: C.Constraint = C.real):
         """Declare a parameter: a value optimised (in SVI guides) rather than integrated over.
 
+        A value given in ``params`` (of :func:`~bayeskit.ppl.target`, :func:`~bayeskit.ppl.trace`,
+        ...) takes precedence over ``init``.
+
         Args:
             name: the site name.
-            init: the initial value, or a function ``key -> value``.
+            init: the initial value, or a function ``key -> value`` drawn with the interpreter's
+                key (a guide's, by :func:`bayeskit.vi.custom_guide`). A model conditioned with
+                :func:`~bayeskit.ppl.target` has no key (its log density is a fixed function), so
+                there a random initialiser is refused at ``target``: give the value in ``params``.
             constraint: the set the value lives in (e.g. ``constraints.positive``).
         """
         self._new_site(name, "param")
@@ -306,6 +314,7 @@ class Handle:
                     " pass its value explicitly (params={...})."
                 )
             value = jnp.asarray(init(_site_key(self._key, "param:" + name)))
+            self.randomly_initialised.append(name)
         else:
             value = jnp.asarray(init, dtype=jnp.result_type(float))
         self.trace[name] = Site(name, "param", value, constraint=constraint)

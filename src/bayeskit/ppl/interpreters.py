@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +14,15 @@ import numpy as np
 from bayeskit._key import check_key
 from bayeskit.ppl.handle import Handle, Site
 
-__all__ = ["trace", "log_joint", "sample_prior", "predictive", "check_model_args", "model_name"]
+__all__ = [
+    "trace",
+    "log_joint",
+    "sample_prior",
+    "predictive",
+    "check_model_args",
+    "model_arguments",
+    "model_name",
+]
 
 
 def model_name(model: Callable) -> str:
@@ -65,6 +74,149 @@ def check_model_args(model: Callable, args: tuple, kwargs: dict) -> None:
         raise TypeError(f"model `{name}{sig}` cannot take these arguments: {err}.") from None
 
 
+def model_arguments(model: Callable, args: tuple, kwargs: dict, params=None) -> tuple[tuple, dict]:
+    """Check that ``model(m, *args, **kwargs)`` binds; return arguments a traced model can use.
+
+    pandas objects among the arguments (a ``Series``, ``DataFrame`` or ``Index``, also inside a
+    dict, list or tuple) are a problem inside a compiled model: ``a + b * x`` with a Series ``x``
+    makes pandas ask JAX for the values of the traced ``b`` (a ``TracerArrayConversionError``),
+    and so does ``X @ w`` with a DataFrame. So when the model, run once abstractly (with
+    ``params``), fails with the arguments as given, they become NumPy arrays of their values
+    (booleans and numbers, nullable ones too with ``<NA>`` as NaN); a column of strings,
+    categories or dates then raises a ``TypeError`` naming the argument and the columns. A model
+    that runs as given (it takes the values itself, ``df["x"].to_numpy()``) keeps its pandas
+    objects. If it fails both ways because it computes with pandas values directly, a
+    ``TypeError`` says to take ``.to_numpy()`` first.
+    """
+    check_model_args(model, args, kwargs)
+    args, kwargs = tuple(args), dict(kwargs)
+    pd = sys.modules.get("pandas")
+    if pd is None:  # pandas never imported: no pandas object can be among the arguments
+        return args, kwargs
+    pandas_types = (pd.Series, pd.DataFrame, pd.Index)
+    names = _argument_names(model, args)
+    found: list[str] = []
+
+    def defer(where: str, value):
+        """``value`` with each pandas object in it replaced by a :class:`_Deferred` conversion."""
+        if isinstance(value, pandas_types):
+            found.append(where)
+            return _Deferred(lambda: _pandas_values(pd, model, where, value))
+        return _rebuilt(value, lambda key, item: defer(f"{where}[{key!r}]", item))
+
+    # Deferred: a model that handles its pandas arguments itself never needs them converted.
+    deferred = (
+        tuple(defer(names[i], a) for i, a in enumerate(args)),
+        {k: defer(f"`{k}`", v) for k, v in kwargs.items()},
+    )
+    if not found:
+        return args, kwargs
+    as_given = _traced_error(model, args, kwargs, params)
+    if as_given is None:
+        return args, kwargs
+    new_args, new_kwargs = _resolve(deferred[0]), _resolve(deferred[1])  # raises if not numbers
+    if _traced_error(model, new_args, new_kwargs, params) is None:
+        return new_args, new_kwargs
+    if isinstance(as_given, jax.errors.JAXTypeError):
+        what = "is a pandas object" if len(found) == 1 else "are pandas objects"
+        raise TypeError(
+            f"model `{model_name(model)}`: {', '.join(found)} {what} that the model computes with "
+            f"directly, which JAX cannot trace ({type(as_given).__name__}), and the model also "
+            "fails when given their NumPy values. Take the values inside the model before "
+            'computing with them (b * df["x"].to_numpy(), not b * df["x"]), or pass NumPy arrays.'
+        ) from None
+    return args, kwargs  # fails for another reason: let the model's own error show
+
+
+class _Deferred:
+    """A conversion of a pandas argument, carried out only if the model needs it."""
+
+    def __init__(self, convert: Callable):
+        self.convert = convert
+
+
+def _rebuilt(value, visit: Callable):
+    """``value`` with ``visit(key, item)`` applied to the items of a dict, list or tuple (not a named
+    tuple), as a plain dict, list or tuple; ``value`` itself if no item changed or it is none of these."""
+    if isinstance(value, dict):
+        new = {k: visit(k, v) for k, v in value.items()}
+        return new if any(new[k] is not value[k] for k in value) else value
+    if isinstance(value, list | tuple) and not hasattr(value, "_fields"):
+        items = [visit(i, v) for i, v in enumerate(value)]
+        if any(a is not b for a, b in zip(items, value, strict=True)):
+            return list(items) if isinstance(value, list) else tuple(items)
+    return value
+
+
+def _resolve(tree):
+    """Carry out the deferred conversions of :func:`model_arguments`."""
+    if isinstance(tree, _Deferred):
+        return tree.convert()
+    return _rebuilt(tree, lambda _, item: _resolve(item))
+
+
+def _traced_error(model: Callable, args: tuple, kwargs: dict, params) -> Exception | None:
+    """The error of one abstract run of the model (as every compiled interpreter runs it), or None."""
+
+    def run(key):
+        h = Handle(key=key, params=params, full_data=True, model_name=model_name(model))
+        model(h, *args, **kwargs)
+        return 0
+
+    try:
+        jax.eval_shape(run, jax.random.key(0))
+    except Exception as err:  # the model's own error, whatever it is, is reported by the caller's run
+        return err
+    return None
+
+
+def _argument_names(model: Callable, args: tuple) -> list[str]:
+    """How an error names each positional argument: by the model's parameter name where known."""
+    try:
+        params = list(inspect.signature(model).parameters.values())[1:]
+    except (TypeError, ValueError):
+        params = []
+    names = []
+    for i in range(len(args)):
+        if i < len(params) and params[i].kind in (
+            inspect.Parameter.POSITIONAL_ONLY,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        ):
+            names.append(f"`{params[i].name}`")
+        else:
+            names.append(f"positional argument {i}")
+    return names
+
+
+def _pandas_values(pd, model: Callable, where: str, value) -> np.ndarray:
+    """The values of a pandas object as a NumPy array, or a ``TypeError`` if some are not numbers."""
+    api = pd.api.types
+    columns = value.dtypes.items() if isinstance(value, pd.DataFrame) else [(None, value.dtype)]
+    bad = [
+        (c, dtype) for c, dtype in columns if not (api.is_numeric_dtype(dtype) or api.is_bool_dtype(dtype))
+    ]
+    if bad:
+        what = (
+            f"column(s) {[c for c, _ in bad]} of dtype {sorted({str(d) for _, d in bad})}"
+            if isinstance(value, pd.DataFrame)
+            else f"values of dtype {bad[0][1]}"
+        )
+        fix = (
+            "Encode them as numbers first (pd.get_dummies, or .cat.codes for categories), or pass "
+            "only the numeric columns (df.select_dtypes('number'))."
+            if isinstance(value, pd.DataFrame)
+            else "Encode them as numbers first (pd.factorize, or .cat.codes for categories)."
+        )
+        raise TypeError(
+            f"model `{model_name(model)}`: argument {where} is a pandas {type(value).__name__} with "
+            f"{what}, which a model cannot compute with. {fix}"
+        )
+    values = value.to_numpy()
+    if values.dtype == object:  # mixed or nullable dtypes: one float array, <NA> as NaN
+        values = value.to_numpy(dtype=float, na_value=np.nan)
+    return values
+
+
 def _partial_ok(sig, args, kwargs) -> bool:
     try:
         sig.bind_partial(None, *args, **kwargs)
@@ -91,7 +243,7 @@ def trace(
         >>> tr = trace(model, sigma, y=y, key=jax.random.key(0))
         >>> tr["mu"].value, tr["y"].log_prob
     """
-    check_model_args(model, args, kwargs)
+    args, kwargs = model_arguments(model, args, kwargs, params)
     return _trace(model, args, kwargs, key=key, values=values, params=params, subsample=subsample)
 
 
@@ -146,7 +298,7 @@ def sample_prior(key: jax.Array, model: Callable, *args, num_samples: int | None
         ``subsample_size`` cover all their indices here (subsampling is for inference).
     """
     key = check_key(key, "sample_prior")
-    check_model_args(model, args, kwargs)
+    args, kwargs = model_arguments(model, args, kwargs)
 
     def one(k):
         return _returned(_trace(model, args, kwargs, key=k, full_data=True))
@@ -172,7 +324,7 @@ def predictive(key: jax.Array, model: Callable, samples, *args, **kwargs) -> dic
         their indices here: the predictions are for every data point.
     """
     key = check_key(key, "predictive")
-    check_model_args(model, args, kwargs)
+    args, kwargs = model_arguments(model, args, kwargs)
     draws = getattr(samples, "draws", samples)
     if not draws:
         raise ValueError("predictive: `samples` is empty; pass a dict of posterior draws.")

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayeskit.ppl.handle import Handle, Layout, Site
-from bayeskit.ppl.interpreters import check_model_args, model_name
+from bayeskit.ppl.interpreters import model_arguments, model_name
 
 __all__ = ["Target", "target"]
 
@@ -176,8 +176,9 @@ class Target:
             out["(jacobian)"] = jac
             return out
 
-        values = per_site(z)
-        grads = jax.jacrev(per_site)(z)
+        # Compiled, so that the distributions see traced parameters: a concrete run would stop at
+        # the first parameter outside its domain (a zero scale) instead of reporting every site.
+        values, grads = jax.jit(lambda zz: (per_site(zz), jax.jacrev(per_site)(zz)))(z)
         bad = []
         for n, v in values.items():
             if not (np.isfinite(np.asarray(v)).all() and np.isfinite(np.asarray(grads[n])).all()):
@@ -189,6 +190,24 @@ class Target:
         return f"Target(model={self.name}, dim={self.dim}, latent=[{sites}], observed={list(self.observed)})"
 
 
+def check_no_random_params(name: str, random: list[str]) -> None:
+    """Refuse a model whose ``m.param`` sites draw their value with a random initialiser.
+
+    A conditioned model's log density is a fixed function of its latent values, evaluated with no
+    key; such a param would have no value there (or, where a key is at hand, a new one each time).
+    """
+    if not random:
+        return
+    example = ", ".join(f'"{n}": ...' for n in random)
+    raise ValueError(
+        f"model `{name}`: param(s) {random} have a random initialiser (a function of a key), but "
+        "the model's log density is a fixed function and has no key to draw them with. Give their "
+        f"values with params={{{example}}} (e.g. target({name}, ..., params={{{example}}})), or "
+        "an initial value that is a number. Random initialisers are for guides, whose params "
+        "bayeskit.vi.custom_guide draws once with its key."
+    )
+
+
 def target(model: Callable, *args, params: dict[str, Any] | None = None, **kwargs) -> Target:
     """Condition ``model`` on its arguments and return a :class:`Target` for inference.
 
@@ -198,15 +217,21 @@ def target(model: Callable, *args, params: dict[str, Any] | None = None, **kwarg
 
     Args:
         model: a function ``model(m, *args, **kwargs)`` written in the model language.
-        *args, **kwargs: the model's arguments (data, covariates).
+        *args, **kwargs: the model's arguments (data, covariates). pandas Series and
+            DataFrames that the model cannot compute with under ``jax.jit`` (``a + b * x``)
+            become NumPy arrays of their values (a column of strings or categories then raises
+            a ``TypeError``: encode it as numbers first); a model that takes their values
+            itself (``df["x"].to_numpy()``) gets them as given.
         params: values for the model's ``m.param`` sites, if any.
 
     Raises:
         TypeError: a model argument is missing.
         ValueError: a latent site is discrete, observed data has the wrong shape or is not
-            finite, a site name is duplicated, or ``params`` names a site that is not an
-            ``m.param``. The message names the site.
-        TypeError: observed data that are not numbers (strings, objects).
+            finite, a site name is duplicated, ``params`` names a site that is not an
+            ``m.param``, or an ``m.param`` with a random initialiser has no value in
+            ``params``. The message names the site.
+        TypeError: observed data that are not numbers (strings, objects), or a pandas argument
+            with non-numeric columns (naming the argument and the columns).
 
     Example:
         >>> t = target(eight_schools, sigma, y=y)
@@ -214,7 +239,7 @@ def target(model: Callable, *args, params: dict[str, Any] | None = None, **kwarg
     """
     from bayeskit.dist.transforms import biject_to
 
-    check_model_args(model, args, kwargs)
+    args, kwargs = model_arguments(model, args, kwargs, params)
     name = model_name(model)
     captured: dict[str, Any] = {}
 
@@ -222,6 +247,7 @@ def target(model: Callable, *args, params: dict[str, Any] | None = None, **kwarg
         h = Handle(key=key, params=params, full_data=True, model_name=name)
         model(h, *args, **kwargs)
         captured["trace"] = h.trace
+        captured["random"] = h.randomly_initialised
         return 0
 
     # Abstract evaluation: shapes and supports without running any numerics.
@@ -234,6 +260,8 @@ def target(model: Callable, *args, params: dict[str, Any] | None = None, **kwarg
             f"model `{name}`: `params` names {unknown}, which are not m.param sites of the model "
             f"(its param sites: {known or 'none'})."
         )
+
+    check_no_random_params(name, captured["random"])
 
     sites, offset = [], 0
     for s in tr.values():

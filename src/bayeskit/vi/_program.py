@@ -20,7 +20,7 @@ import numpy as np
 
 from bayeskit.ppl.handle import Handle, Layout, Site
 from bayeskit.ppl.interpreters import check_model_args, model_name
-from bayeskit.ppl.target import Target, target
+from bayeskit.ppl.target import Target, check_no_random_params, target
 
 __all__ = ["Program", "LatentSite", "program", "depends_on_input"]
 
@@ -90,10 +90,13 @@ def _discover(model, args, kwargs, params, name, full_data: bool) -> dict[str, S
         h = Handle(key=key, params=params, full_data=full_data, model_name=name)
         model(h, *args, **kwargs)
         captured["trace"] = h.trace
+        captured["random"] = h.randomly_initialised
         return 0
 
     # Shapes, supports and plate scales only: no numerics run.
     jax.eval_shape(run, jax.random.key(0))
+    # The ELBO runs the model with a fresh key at every step: such a param would change each time.
+    check_no_random_params(name, captured["random"])
     return captured["trace"]
 
 

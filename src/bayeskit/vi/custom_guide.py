@@ -25,6 +25,7 @@ else is, shapes agree, and each guide site's support is the model site's support
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Callable
 
@@ -34,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayeskit.dist import constraints as C
+from bayeskit.dist._distribution import Distribution
 from bayeskit.dist.transforms import biject_to
 from bayeskit.ppl.handle import Handle, Site
 from bayeskit.ppl.interpreters import model_name
@@ -159,10 +161,18 @@ def custom_guide(key: jax.Array, fn: Callable, target) -> CustomGuide:
     takes_args = _takes_model_args(fn, program)
     probe = CustomGuide(fn, {}, (), takes_args)
     h = Handle(key=key, full_data=True, model_name=f"guide `{model_name(fn)}`")
-    if takes_args:
-        fn(h, *program.args, **program.kwargs)
-    else:
-        fn(h)
+    try:
+        if takes_args:
+            fn(h, *program.args, **program.kwargs)
+        else:
+            fn(h)
+    except ValueError:
+        # A distribution refused its parameters (a negative scale, say), naming neither the guide
+        # site it was for nor the guide param it came from: find both.
+        detail = invalid_guide_site(probe, program, key, None, "initial")
+        if detail is None:
+            raise
+        raise ValueError(detail) from None
     tr = h.trace
     params, constraints = {}, []
     for s in tr.values():
@@ -222,3 +232,92 @@ def _check_sites(name: str, tr: dict[str, Site], program: Program) -> None:
                 f"miss part of its support). Draw `{n}` from a distribution on {model_site.support!r}"
                 + (" (e.g. LogNormal or Gamma)." if isinstance(model_site.support, C._Positive) else ".")
             )
+
+
+def _check_distribution(d: Distribution) -> str | None:
+    """Re-run the parameter checks of ``d`` (and of the distributions it wraps) on concrete values:
+    the message of the first that fails, or None. Inside a compiled guide they were skipped."""
+    for cls in type(d).__mro__:
+        check = cls.__dict__.get("__check_init__")
+        if check is not None:
+            try:
+                check(d)
+            except ValueError as err:
+                return str(err)
+    for field in dataclasses.fields(d):
+        value = getattr(d, field.name, None)
+        inner = value if isinstance(value, list | tuple) else (value,)
+        for x in inner:
+            if isinstance(x, Distribution) and (message := _check_distribution(x)) is not None:
+                return message
+    return None
+
+
+def invalid_guide_site(
+    guide: CustomGuide, program: Program, key, params: dict | None, when: str
+) -> str | None:
+    """Say which site of a custom guide gets a distribution with a parameter outside its domain
+    at ``params`` (constrained values; None: the guide's own initial values), and which guide
+    params it is computed from; None when every site's distribution is valid (or the guide
+    cannot be run compiled). ``when`` ("initial", "fitted") words the message.
+
+    The guide runs compiled, so that the distributions are built without their checks, which
+    then run site by site on the values; a param feeds a site when a change in it moves the
+    site's distribution (a forward-mode derivative).
+    """
+    constraints: dict[str, C.Constraint] = {}
+
+    def run(values, k):
+        h = Handle(key=k, params=values, full_data=True, model_name=f"guide `{guide.name}`")
+        if guide.takes_model_args:
+            guide.fn(h, *program.args, **program.kwargs)
+        else:
+            guide.fn(h)
+        constraints.update({n: s.constraint or C.real for n, s in h.trace.items() if s.kind == "param"})
+        dists = {n: s.distribution for n, s in h.trace.items() if s.kind == "sample"}
+        return dists, {n: s.value for n, s in h.trace.items() if s.kind == "param"}
+
+    try:
+        dists, values = jax.jit(run)(params or {}, key)
+    except Exception:  # the guide fails for another reason: leave its own error to the caller
+        return None
+    for site, d in dists.items():
+        message = _check_distribution(d)
+        if message is None:
+            continue
+        feeds = []
+        for name, value in values.items():
+            if not jnp.issubdtype(jnp.asarray(value).dtype, jnp.inexact):
+                continue
+
+            def site_dist(v, name=name, site=site):
+                return run({**values, name: v}, key)[0][site]
+
+            try:
+                _, tangent = jax.jvp(site_dist, (value,), (jnp.ones_like(value),))
+            except Exception:
+                continue
+            moved = [
+                np.any(np.asarray(t) != 0)
+                for t in jax.tree.leaves(tangent)
+                if jnp.issubdtype(jnp.asarray(t).dtype, jnp.inexact)
+            ]
+            if any(moved):
+                feeds.append(name)
+        shown = ", ".join(
+            f"`{n}` = {np.array2string(np.asarray(values[n]), precision=4, threshold=6)}" for n in feeds
+        )
+        free = [n for n in feeds if isinstance(constraints.get(n), C._Real)]
+        hint = (
+            f" {', '.join(f'`{n}`' for n in free)} {'is' if len(free) == 1 else 'are'} declared without a "
+            "constraint, so nothing keeps it inside the distribution's domain while it is optimised: "
+            f'declare it with one, e.g. m.param("{free[0]}", 0.1, constraints.positive) for a scale.'
+            if free
+            else " Give the param an initial value inside the distribution's domain."
+        )
+        source = f" It is computed from guide param(s) {shown}." if feeds else ""
+        return (
+            f"guide `{guide.name}`: at its {when} parameters, the distribution of site `{site}` is "
+            f"invalid: {message}{source}{hint}"
+        )
+    return None

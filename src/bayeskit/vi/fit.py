@@ -48,7 +48,7 @@ from bayeskit._progress import ProgressBar
 from bayeskit.posterior import SamplingWarning
 from bayeskit.vi._precondition import laplace_start
 from bayeskit.vi._program import program
-from bayeskit.vi.custom_guide import CustomGuide, custom_guide
+from bayeskit.vi.custom_guide import CustomGuide, custom_guide, invalid_guide_site
 from bayeskit.vi.elbo import ESTIMATORS, build_estimator
 from bayeskit.vi.guides import GUIDES, Guide, make_guide
 from bayeskit.vi.result import VIResult
@@ -332,6 +332,13 @@ def fit(
             "(y ~ Uniform(0, a) needs a > max(y)); reparameterise so that every unconstrained "
             "value is allowed, or use MCMC."
         )
+    if num_bad and isinstance(carry[0], CustomGuide):
+        # Steps are skipped once a guide param has left its distribution's domain (an
+        # unconstrained scale gone negative), and every later step is skipped too: name the site.
+        fitted = carry[0]
+        detail = invalid_guide_site(fitted, prog, k_run, fitted.constrained_params(), "fitted")
+        if detail is not None:
+            messages.append(detail)
     if "Laplace start failed" in start_note:
         messages.append(f"fit: started at {start_note}; the guide was fitted without preconditioning.")
     if interrupted:

@@ -12,7 +12,7 @@ from bayeskit._checks import check_int
 from bayeskit._key import check_key
 from bayeskit.posterior import Posterior
 from bayeskit.vi._program import Program
-from bayeskit.vi.custom_guide import CustomGuide
+from bayeskit.vi.custom_guide import CustomGuide, invalid_guide_site
 from bayeskit.vi.guides import Guide
 
 __all__ = ["VIResult"]
@@ -120,6 +120,12 @@ def _draw(program: Program, guide, key, num_samples: int) -> dict[str, jax.Array
             tr, _ = program.run(values=values, full_data=True)
             return {n: s.value for n, s in tr.items() if n in values or s.kind == "deterministic"}
 
-        return jax.jit(jax.vmap(one))(jax.random.split(key, num_samples))
+        try:
+            return jax.jit(jax.vmap(one))(jax.random.split(key, num_samples))
+        except ValueError:
+            detail = invalid_guide_site(guide, program, key, guide.constrained_params(), "fitted")
+            if detail is None:
+                raise
+            raise ValueError(detail) from None
     t = program.target
     return jax.jit(lambda k: t.constrain(guide.sample(k, (num_samples,))))(key)
