@@ -458,3 +458,152 @@ def test_infinite_values_have_zero_density():
 
     for d in (Poisson(2.0), NegativeBinomial2(2.0, 3.0), Gamma(2.0, 1.0)):
         assert float(d.log_prob(jnp.inf)) == -np.inf
+
+
+# --- derivatives at the ends of the parameter space --------------------------------------------
+
+LOG2, LOG3 = np.log(2.0), np.log(3.0)
+
+# (case, log-probability as a function of one parameter, that parameter at the boundary, the
+# log-probability there, its derivative there). Each log-probability is finite and smooth in the
+# parameter there; its derivative was NaN: 0 * inf through the infinite logit of a probability of
+# 0 or 1, or xlogy's 0 / 0 at a Poisson rate of 0.
+BOUNDARY_CASES = [
+    ("bernoulli p=1 x=1", lambda p: Bernoulli(probs=p).log_prob(1.0), 1.0, 0.0, 1.0),
+    ("bernoulli p=0 x=0", lambda p: Bernoulli(probs=p).log_prob(0.0), 0.0, 0.0, -1.0),
+    ("binomial p=0 k=0", lambda p: Binomial(5, probs=p).log_prob(0.0), 0.0, 0.0, -5.0),
+    ("binomial p=1 k=n", lambda p: Binomial(5, probs=p).log_prob(5.0), 1.0, 0.0, 5.0),
+    ("binomial n=0", lambda p: Binomial(0, probs=p).log_prob(0.0), 0.0, 0.0, 0.0),
+    ("negbinomial p=0 k=0", lambda p: NegativeBinomial(2.0, probs=p).log_prob(0.0), 0.0, 0.0, -2.0),
+    ("negbinomial2 d/dmean", lambda m: NegativeBinomial2(m, 2.0).log_prob(0.0), 0.0, 0.0, -1.0),
+    ("negbinomial2 d/dconc", lambda c: NegativeBinomial2(0.0, c).log_prob(0.0), 2.0, 0.0, 0.0),
+    ("poisson rate=0 k=0", lambda r: Poisson(r).log_prob(0.0), 0.0, 0.0, -1.0),
+    # log p_x - log sum_k p_k: derivative 1 / p_x - 1 for the observed category, -1 for the others.
+    ("categorical", lambda p: Categorical(probs=p).log_prob(0.0), [0.5, 0.5, 0.0], -LOG2, [1.0, -1.0, -1.0]),
+    (
+        "multinomial",
+        lambda p: Multinomial(3, probs=p).log_prob(jnp.array([1.0, 2.0, 0.0])),
+        [0.5, 0.5, 0.0],
+        LOG3 - 3 * LOG2,
+        [2.0 - 3.0, 4.0 - 3.0, -3.0],
+    ),
+]
+
+
+@pytest.mark.parametrize("case,f,param,value,grad", BOUNDARY_CASES, ids=[c[0] for c in BOUNDARY_CASES])
+def test_log_prob_derivative_at_boundary_parameters_is_finite(case, f, param, value, grad):
+    param = jnp.asarray(param)
+    v, g = jax.value_and_grad(f)(param)
+    _close(v, value, atol=1e-12)
+    _close(g, grad, atol=1e-12)
+    _close(jax.jit(jax.grad(f))(param), grad, atol=1e-12)
+    if not case.startswith(("bernoulli", "binomial", "negbinomial ")):
+        # Forward mode too; for scalar probabilities it stays 0/0 at exactly 0 and 1 (a mask
+        # that fixed it changed the rounding of interior gradients under jit).
+        _close(jax.jacfwd(f)(param), grad, atol=1e-12)
+
+
+def test_log_prob_derivative_where_the_value_is_minus_inf_is_infinite_not_nan():
+    cases = [
+        (lambda p: Bernoulli(probs=p).log_prob(0.0), 1.0, -np.inf),
+        (lambda p: Bernoulli(probs=p).log_prob(1.0), 0.0, np.inf),
+        (lambda p: Binomial(5, probs=p).log_prob(3.0), 1.0, -np.inf),
+        (lambda p: NegativeBinomial(2.0, probs=p).log_prob(1.0), 0.0, np.inf),
+        (lambda r: Poisson(r).log_prob(2.0), 0.0, np.inf),
+    ]
+    for f, param, grad in cases:
+        v, g = jax.value_and_grad(f)(param)
+        assert float(v) == -np.inf and float(g) == grad
+    v, g = jax.value_and_grad(lambda p: Categorical(probs=p).log_prob(1.0))(jnp.array([1.0, 0.0]))
+    assert float(v) == -np.inf and not np.any(np.isnan(g))
+
+
+def test_log_prob_derivative_off_the_support_at_boundary_parameters_is_zero():
+    # The value is -inf whatever the parameter is.
+    for f, param in [
+        (lambda p: Bernoulli(probs=p).log_prob(2.0), 1.0),
+        (lambda p: Binomial(5, probs=p).log_prob(7.0), 1.0),
+        (lambda r: Poisson(r).log_prob(1.5), 0.0),
+        (lambda p: Categorical(probs=p).log_prob(5.0), jnp.array([1.0, 0.0])),
+    ]:
+        v, g = jax.value_and_grad(f)(param)
+        assert float(v) == -np.inf
+        np.testing.assert_array_equal(g, np.zeros_like(g))
+
+
+def test_boundary_derivatives_in_a_batch_leave_the_others_alone():
+    p = jnp.array([0.0, 0.3, 1.0])
+    x = jnp.array([0.0, 1.0, 1.0])
+    g = jax.grad(lambda p: jnp.sum(Bernoulli(probs=p).log_prob(x)))(p)
+    _close(g, [-1.0, 1 / 0.3, 1.0])
+    g = jax.grad(lambda p: jnp.sum(Categorical(probs=p).log_prob(jnp.array([0.0, 1.0]))))(
+        jnp.array([[0.5, 0.5, 0.0], [0.2, 0.3, 0.5]])
+    )
+    _close(g, [[1.0, -1.0, -1.0], [-1.0, 1 / 0.3 - 1.0, -1.0]])
+
+
+def test_probs_give_the_values_and_interior_derivatives_of_their_logits_bit_for_bit():
+    """Given probs, log_prob and its derivative in the interior are computed exactly as from the
+    logits made from those probs, as they were before the boundary derivatives were added (eager
+    JAX runs one operation at a time, so the comparison is exact: no fusion, no contraction)."""
+    p = jnp.array([0.013, 0.3, 0.5, 0.77, 0.999])
+    x01, k = jnp.array([0.0, 1.0, 1.0, 0.0, 1.0]), jnp.array([0.0, 3.0, 7.0, 2.0, 9.0])
+    scalar = [
+        (lambda p, logit: Bernoulli(probs=p) if logit is None else Bernoulli(logits=logit), x01),
+        (lambda p, logit: Binomial(9.0, probs=p) if logit is None else Binomial(9.0, logits=logit), k),
+        (
+            lambda p, logit: (
+                NegativeBinomial(2.5, probs=p) if logit is None else NegativeBinomial(2.5, logits=logit)
+            ),
+            k,
+        ),
+    ]
+    for make, x in scalar:
+        by_probs = lambda p: make(p, None).log_prob(x)  # noqa: B023, E731
+        by_logits = lambda p: make(None, jnp.log(p) - jnp.log1p(-p)).log_prob(x)  # noqa: B023, E731
+        np.testing.assert_array_equal(by_probs(p), by_logits(p))
+        np.testing.assert_array_equal(
+            jax.grad(lambda p: jnp.sum(by_probs(p)))(p),  # noqa: B023
+            jax.grad(lambda p: jnp.sum(by_logits(p)))(p),  # noqa: B023
+        )
+    mu = jnp.array([0.2, 1.0, 4.0, 30.0, 2.0])
+    by_mean = lambda mu: NegativeBinomial2(mu, 1.5).log_prob(k)  # noqa: E731
+    by_logits = lambda mu: NegativeBinomial(1.5, logits=jnp.log(mu) - jnp.log(1.5)).log_prob(k)  # noqa: E731
+    np.testing.assert_array_equal(by_mean(mu), by_logits(mu))
+    np.testing.assert_array_equal(
+        jax.grad(lambda m: jnp.sum(by_mean(m)))(mu), jax.grad(lambda m: jnp.sum(by_logits(m)))(mu)
+    )
+    q = jnp.array([[0.1, 0.2, 0.7], [0.5, 0.25, 0.25]])
+    for by_probs, by_logits in [
+        (
+            lambda q: Categorical(probs=q).log_prob(jnp.array([2.0, 0.0])),
+            lambda q: Categorical(logits=jnp.log(q)).log_prob(jnp.array([2.0, 0.0])),
+        ),
+        (
+            lambda q: Multinomial(4, probs=q).log_prob(jnp.array([1.0, 0.0, 3.0])),
+            lambda q: Multinomial(4, logits=jnp.log(q)).log_prob(jnp.array([1.0, 0.0, 3.0])),
+        ),
+    ]:
+        np.testing.assert_array_equal(by_probs(q), by_logits(q))
+        np.testing.assert_array_equal(
+            jax.grad(lambda q: jnp.sum(by_probs(q)))(q),  # noqa: B023
+            jax.grad(lambda q: jnp.sum(by_logits(q)))(q),  # noqa: B023
+        )
+    rate = jnp.array([0.3, 2.0, 11.0])
+    counts = jnp.array([0.0, 3.0, 9.0])
+    np.testing.assert_array_equal(
+        jax.grad(lambda r: jnp.sum(Poisson(r).log_prob(counts)))(rate), counts / rate - 1.0
+    )
+
+
+def test_concrete_jax_array_parameters_are_checked_inside_jit():
+    """The count and logit checks ran jax.numpy on the host copy: inside jit that staged a tracer
+    (TracerArrayConversionError) for a concrete JAX array, e.g. one closed over."""
+    n = jnp.array([0.0, 1.0, 2.0])
+    lp = jax.jit(lambda p: Binomial(n, probs=p).log_prob(0.0))(0.3)
+    _close(lp, np.log(0.7) * np.asarray(n), rtol=1e-12)
+    logits = jnp.array([0.0, 1.0])
+    assert jax.jit(lambda x: Bernoulli(logits=logits).log_prob(x))(1.0).shape == (2,)
+    bad = jnp.array([1.5])
+    with pytest.raises(ValueError, match="`total_count`"):
+        jax.jit(lambda p: Binomial(bad, probs=p).log_prob(0.0))(0.3)

@@ -77,6 +77,52 @@ def test_dirichlet_log_prob_finite_on_boundary_when_alpha_is_one():
     assert np.isfinite(d.log_prob(jnp.array([0.0, 0.5, 0.5])))
 
 
+def test_dirichlet_log_prob_is_minus_inf_off_the_simplex():
+    """It returned a finite number (or NaN) for vectors that are no probabilities."""
+    d = Dirichlet(jnp.array([1.5, 2.0, 3.0]))
+    off = jnp.array(
+        [
+            [0.2, 0.3, 0.4],  # sums to 0.9
+            [2.0, 3.0, 5.0],  # counts, not normalised
+            [0.5, 0.6, -0.1],  # sums to 1, one entry negative
+            [0.3, 0.3, 0.4001],  # off by 1e-4
+            [np.nan, 0.5, 0.5],
+        ]
+    )
+    np.testing.assert_array_equal(d.log_prob(off), np.full(5, -np.inf))
+    on = jnp.array([[0.2, 0.3, 0.5], [0.0, 0.25, 0.75]])
+    lp = d.log_prob(jnp.concatenate([on, off[:1]]))
+    np.testing.assert_allclose(lp[:2], st.dirichlet([1.5, 2.0, 3.0]).logpdf(np.asarray(on).T), rtol=1e-12)
+    assert lp[2] == -np.inf
+
+
+def test_dirichlet_log_prob_inside_the_simplex_is_the_formula_bit_for_bit():
+    alpha = jnp.array([0.7, 1.0, 2.5, 4.0])
+    x = jax.random.dirichlet(jax.random.key(5), alpha, (20,))
+    formula = jnp.sum(jax.scipy.special.xlogy(alpha - 1.0, x), axis=-1) - (
+        jnp.sum(jax.scipy.special.gammaln(alpha)) - jax.scipy.special.gammaln(jnp.sum(alpha))
+    )
+    np.testing.assert_array_equal(Dirichlet(alpha).log_prob(x), formula)
+
+
+@pytest.mark.parametrize("x64", [False, True], ids=["float32", "float64"])
+def test_dirichlet_accepts_points_on_the_simplex_up_to_rounding(x64):
+    """The tolerance on the sum scales with the number of entries and the dtype: points from the
+    stick-breaking transform (which NUTS and VI use) and from the sampler must stay inside."""
+    with jax.enable_x64(x64):
+        dtype = jnp.float64 if x64 else jnp.float32
+        for k in (2, 3, 50, 1000):
+            scales = jnp.array([0.1, 1.0, 5.0], dtype)[:, None, None]
+            z = jax.random.normal(jax.random.key(k), (3, 64, k - 1), dtype) * scales
+            x = dist.biject_to(C.simplex)(z)
+            d = Dirichlet(jnp.ones(k, dtype))  # log_prob is log Gamma(k) on the simplex, -inf off it
+            assert np.all(np.isfinite(d.log_prob(x))), k
+            draws = d.sample(jax.random.key(k + 1), (64,))
+            assert np.all(np.isfinite(d.log_prob(draws))), k
+        off = 1e-9 if x64 else 1e-3
+        assert Dirichlet(jnp.ones(3, dtype)).log_prob(jnp.array([0.5, 0.25, 0.25 + off], dtype)) == -np.inf
+
+
 def test_dirichlet_sampler_marginals_and_mean():
     alpha = np.array([0.3, 1.5, 4.0])
     x = np.asarray(Dirichlet(alpha).sample(jax.random.key(1), (N_DRAWS,)))
@@ -421,6 +467,28 @@ def test_mixture_logits_and_probs_agree():
     x = np.array([-2.0, 0.1, 3.0])
     np.testing.assert_allclose(a.log_prob(x), b.log_prob(x), rtol=1e-12)
     np.testing.assert_allclose(a.log_prob(x), _normal_mixture().log_prob(x), rtol=1e-12)
+
+
+def test_mixture_derivative_in_a_zero_weight_is_finite():
+    """log w_k = -inf at a zero weight made the derivative in the weights 0 * inf = NaN; it is
+    p_k(x) / p(x) - 1 for weights that sum to 1."""
+    w = jnp.array([0.4, 0.0, 0.6])
+    x = jnp.array([-2.0, 0.5])
+
+    def total(w):
+        return jnp.sum(MixtureSameFamily(_categorical(probs=w), Normal(MU, SD)).log_prob(x))
+
+    v, g = jax.value_and_grad(total)(w)
+    pdf = st.norm(MU, SD).pdf(np.asarray(x)[:, None])  # (point, component)
+    mix = pdf @ np.asarray(w)
+    np.testing.assert_allclose(v, np.sum(np.log(mix)), rtol=1e-12)
+    np.testing.assert_allclose(g, np.sum(pdf / mix[:, None] - 1.0, axis=0), rtol=1e-10)
+    # A batch: the row without a zero weight keeps the derivative through its logits.
+    rows = jnp.array([[0.4, 0.0, 0.6], [0.2, 0.5, 0.3]])
+    g = jax.grad(lambda w: jnp.sum(MixtureSameFamily(_categorical(probs=w), Normal(MU, SD)).log_prob(0.5)))
+    g = g(rows)
+    pdf = st.norm(MU, SD).pdf(0.5)
+    np.testing.assert_allclose(g, pdf / (np.asarray(rows) @ pdf)[:, None] - 1.0, rtol=1e-10)
 
 
 def test_mixture_sampler_matches_cdf():

@@ -179,6 +179,8 @@ class Distribution(eqx.Module):
         fields = []
         for name in self.__dataclass_fields__:  # type: ignore[attr-defined]
             v = getattr(self, name)
+            if v is None:  # an optional parameter not given (such as ``given_probs``)
+                continue
             if isinstance(v, jax.Array) and is_concrete(v) and v.size == 1:
                 fields.append(f"{name}={float(v.reshape(())):.4g}")
             elif isinstance(v, jax.Array):

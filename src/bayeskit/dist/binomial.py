@@ -5,12 +5,18 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 from jax.nn import softplus
-from jax.scipy.special import betainc, gammaln
+from jax.scipy.special import betainc
 
 from bayeskit.dist import constraints as C
-from bayeskit.dist._special import betaln
-from bayeskit.dist._discrete_params import check_count, logits_from
+from bayeskit.dist._discrete_params import (
+    at_ends,
+    check_count,
+    logits_from,
+    logits_zero_at_ends,
+    zero_with_slope,
+)
 from bayeskit.dist._distribution import Distribution, as_float
+from bayeskit.dist._special import betaln
 
 __all__ = ["Binomial"]
 
@@ -19,7 +25,9 @@ class Binomial(Distribution):
     r"""Binomial distribution: the number of successes in ``total_count`` independent trials.
 
     Give exactly one of ``probs`` (the success probability, in [0, 1]) and ``logits`` (its
-    log-odds). Only the logits are stored; ``probs`` is computed from them.
+    log-odds). The logits are stored and ``probs`` is computed from them; ``given_probs`` keeps
+    ``probs`` as given (``None`` for logits), so that ``log_prob`` has finite derivatives in
+    ``probs`` at 0 and 1.
 
     .. math:: P(X = k) = \binom{n}{k} p^k (1-p)^{n-k}, \quad k = 0, \dots, n
 
@@ -38,10 +46,11 @@ class Binomial(Distribution):
 
     total_count: jax.Array
     logits: jax.Array
+    given_probs: jax.Array | None
 
     def __init__(self, total_count, probs=None, logits=None):
         self.total_count = as_float(total_count)
-        self.logits = logits_from("Binomial", probs, logits)
+        self.logits, self.given_probs = logits_from("Binomial", probs, logits)
 
     def __check_init__(self):
         check_count("Binomial", "total_count", self.total_count, "It is the number of trials.")
@@ -60,15 +69,30 @@ class Binomial(Distribution):
 
     def log_prob(self, x):
         x = as_float(x)
-        n, l = self.total_count, self.logits
+        n = self.total_count
         ok = (x >= 0) & (x <= n) & (jnp.floor(x) == x)
         k = jnp.where(ok, x, 0.0)
         # log C(n, k) = -log(n + 1) - log B(k + 1, n - k + 1): no difference of large log-gammas.
         log_choose = -jnp.log1p(n) - betaln(k + 1, n - k + 1)
+        p = self.given_probs
+        if p is None:
+            return jnp.where(ok, self._from_logits(log_choose, n, k, self.logits), -jnp.inf)
+        # At p = 0 or 1 the derivative in p is that of k log p + (n - k) log(1 - p), written out
+        # (see _discrete_params): n at p = 1 and k = n, -n at p = 0 and k = 0, else infinite
+        # (where the value is -inf). The value is the same.
+        at_one = jnp.where(k == n, n, -jnp.inf)
+        at_zero = jnp.where(k == 0, -n, jnp.inf)
+        slope = jnp.where(ok & at_ends(p), jnp.where(p == 1, at_one, at_zero), 0.0)
+        lp = self._from_logits(log_choose, n, k, logits_zero_at_ends(p)) + zero_with_slope(p, slope)
+        return jnp.where(ok, lp, -jnp.inf)
+
+    @staticmethod
+    def _from_logits(log_choose, n, k, l):
+        """``log C(n, k) + k log p + (n - k) log(1 - p)`` from the logits ``l``."""
         # The wheres make 0 * log 0 = 0 when p is exactly 0 or 1 (logits -inf or +inf).
         successes = jnp.where(k > 0, -k * softplus(-l), 0.0)
         failures = jnp.where(n - k > 0, -(n - k) * softplus(l), 0.0)
-        return jnp.where(ok, log_choose + successes + failures, -jnp.inf)
+        return log_choose + successes + failures
 
     def sample(self, key, sample_shape=()):
         shape = self._extended_shape(sample_shape)

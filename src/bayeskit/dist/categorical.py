@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from bayeskit.dist import constraints as C
-from bayeskit.dist._discrete_params import logits_from
+from bayeskit.dist._discrete_params import log_zero_in_rows, logits_from, rows_with_zero, zero_with_slope
 from bayeskit.dist._distribution import Distribution
 
 __all__ = ["Categorical"]
@@ -18,7 +18,9 @@ class Categorical(Distribution):
     Give exactly one of ``probs`` (probability vectors on the last axis; each nonnegative and
     summing to 1) and ``logits`` (unnormalised log probabilities; ``-inf`` marks an impossible
     category). The last axis indexes the ``K`` categories; the leading axes are the batch shape.
-    Only the logits are stored; ``probs`` is their softmax.
+    The logits are stored and ``probs`` is their softmax; ``given_probs`` keeps ``probs`` as given
+    (``None`` for logits), so that ``log_prob`` has finite derivatives in ``probs`` where some
+    category's probability is 0.
 
     .. math:: P(X = k) = p_k = \frac{e^{\ell_k}}{\sum_j e^{\ell_j}}, \quad k = 0, \dots, K-1
 
@@ -37,9 +39,10 @@ class Categorical(Distribution):
     has_rsample = False
 
     logits: jax.Array
+    given_probs: jax.Array | None
 
     def __init__(self, probs=None, logits=None):
-        self.logits = logits_from(
+        self.logits, self.given_probs = logits_from(
             "Categorical",
             probs,
             logits,
@@ -68,11 +71,22 @@ class Categorical(Distribution):
         ok = (x >= 0) & (x <= self.num_categories - 1) & (jnp.floor(x) == x)
         index = jnp.where(ok, x, 0).astype(jnp.int32)
         shape = jnp.broadcast_shapes(index.shape, self.batch_shape)
-        log_p = jax.nn.log_softmax(self.logits, axis=-1)
-        log_p = jnp.broadcast_to(log_p, shape + (self.num_categories,))
         index = jnp.broadcast_to(index, shape)[..., None]
-        picked = jnp.take_along_axis(log_p, index, axis=-1)[..., 0]
-        return jnp.where(ok, picked, -jnp.inf)
+
+        def pick(v):
+            v = jnp.broadcast_to(v, shape + (v.shape[-1],))
+            return jnp.take_along_axis(v, index, axis=-1)[..., 0]
+
+        p = self.given_probs
+        if p is None:
+            return jnp.where(ok, pick(jax.nn.log_softmax(self.logits, axis=-1)), -jnp.inf)
+        # In a row with a zero probability the derivative in p comes from log p_x - log sum_k p_k
+        # (see _discrete_params); the value is the same.
+        is_x = jnp.arange(self.num_categories) == index
+        slope = jnp.where(is_x, 1 / p, 0.0) - 1 / jnp.sum(p, axis=-1, keepdims=True)
+        slope = jnp.where(ok[..., None] & rows_with_zero(p), slope, 0.0)
+        picked = pick(jax.nn.log_softmax(log_zero_in_rows(p), axis=-1))
+        return jnp.where(ok, picked + jnp.sum(zero_with_slope(p, slope), axis=-1), -jnp.inf)
 
     def sample(self, key, sample_shape=()):
         shape = self._extended_shape(sample_shape)

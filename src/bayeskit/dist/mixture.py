@@ -8,6 +8,7 @@ from jax.nn import log_softmax, softmax
 from jax.scipy.special import logsumexp
 
 from bayeskit.dist import constraints as C
+from bayeskit.dist._discrete_params import log_zero_in_rows, rows_with_zero, zero_with_slope
 from bayeskit.dist._distribution import Distribution
 
 __all__ = ["MixtureSameFamily"]
@@ -123,7 +124,18 @@ class MixtureSameFamily(Distribution):
     def log_prob(self, x):
         x = jnp.asarray(x)
         comp_lp = self.component_distribution.log_prob(self._per_component(x))
-        return logsumexp(comp_lp + self._log_weights, axis=-1)
+        w = getattr(self.mixing_distribution, "given_probs", None)
+        if w is None:
+            return logsumexp(comp_lp + self._log_weights, axis=-1)
+        # Weights given as probabilities: log w_k = -inf at a zero weight has an infinite
+        # derivative in w_k, and through logsumexp 0 * inf = NaN. In a row with a zero weight the
+        # derivative comes from log sum_k w_k p_k(x) - log sum_k w_k instead, p_k(x) / p(x) - 1 for
+        # normalised weights (see _discrete_params); the value is the same.
+        lp = logsumexp(comp_lp + log_softmax(log_zero_in_rows(w), axis=-1), axis=-1)
+        total = jnp.sum(w, axis=-1, keepdims=True)
+        slope = jnp.exp(comp_lp - lp[..., None] - jnp.log(total)) - 1 / total
+        slope = jnp.where(rows_with_zero(w) & jnp.isfinite(slope), slope, 0.0)
+        return lp + jnp.sum(zero_with_slope(w, jax.lax.stop_gradient(slope)), axis=-1)
 
     def sample(self, key, sample_shape=()):
         key_idx, key_comp = jax.random.split(key)

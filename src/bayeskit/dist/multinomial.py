@@ -7,7 +7,14 @@ import jax.numpy as jnp
 from jax.scipy.special import gammaln
 
 from bayeskit.dist import constraints as C
-from bayeskit.dist._discrete_params import check_count, logits_from
+from bayeskit.dist._discrete_params import (
+    check_count,
+    log_zero_in_rows,
+    logits_from,
+    rows_with_zero,
+    xdivy,
+    zero_with_slope,
+)
 from bayeskit.dist._distribution import Distribution, as_float, check_event
 
 __all__ = ["Multinomial"]
@@ -84,7 +91,9 @@ class Multinomial(Distribution):
     Give exactly one of ``probs`` (probability vectors on the last axis) and ``logits``
     (unnormalised log probabilities). The last axis indexes the ``K`` categories, so the event
     shape is ``(K,)``; ``total_count`` (a nonnegative integer, or an array of them) broadcasts
-    with the leading axes to give the batch shape. Only the logits are stored.
+    with the leading axes to give the batch shape. The logits are stored; ``given_probs`` keeps
+    ``probs`` as given (``None`` for logits), so that ``log_prob`` has finite derivatives in
+    ``probs`` where some category's probability is 0.
 
     .. math:: P(X = x) = \frac{n!}{\prod_k x_k!} \prod_k p_k^{x_k}, \quad \sum_k x_k = n
 
@@ -103,10 +112,11 @@ class Multinomial(Distribution):
 
     total_count: jax.Array
     logits: jax.Array
+    given_probs: jax.Array | None
 
     def __init__(self, total_count, probs=None, logits=None):
         self.total_count = as_float(total_count)
-        self.logits = logits_from(
+        self.logits, self.given_probs = logits_from(
             "Multinomial",
             probs,
             logits,
@@ -139,11 +149,22 @@ class Multinomial(Distribution):
         n = self.total_count
         ok = is_count_vector(x, n)
         x = jnp.where((x >= 0) & (jnp.floor(x) == x), x, 0.0)
-        log_p = jax.nn.log_softmax(self.logits, axis=-1)
+        p = self.given_probs
+        if p is None:
+            return jnp.where(ok, self._from_logits(n, x, self.logits), -jnp.inf)
+        # In a row with a zero probability the derivative in p comes from
+        # sum_k x_k log p_k - n log sum_k p_k (see _discrete_params); the value is the same.
+        slope = xdivy(x, p) - (n / jnp.sum(p, axis=-1))[..., None]
+        slope = jnp.where(ok[..., None] & rows_with_zero(p), slope, 0.0)
+        lp = self._from_logits(n, x, log_zero_in_rows(p)) + jnp.sum(zero_with_slope(p, slope), axis=-1)
+        return jnp.where(ok, lp, -jnp.inf)
+
+    @staticmethod
+    def _from_logits(n, x, logits):
+        log_p = jax.nn.log_softmax(logits, axis=-1)
         # 0 * log 0 = 0: a category with probability 0 and count 0 contributes nothing.
         terms = jnp.where(x > 0, x * log_p, 0.0)
-        lp = gammaln(n + 1) - jnp.sum(gammaln(x + 1), axis=-1) + jnp.sum(terms, axis=-1)
-        return jnp.where(ok, lp, -jnp.inf)
+        return gammaln(n + 1) - jnp.sum(gammaln(x + 1), axis=-1) + jnp.sum(terms, axis=-1)
 
     def sample(self, key, sample_shape=()):
         shape = tuple(sample_shape) + tuple(self.batch_shape)

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+from jax.custom_derivatives import SymbolicZero
 from jax.nn import softplus
-from jax.scipy.special import betainc, gammaln
+from jax.scipy.special import betainc
 
 from bayeskit.dist import constraints as C
-from bayeskit.dist._special import betaln
-from bayeskit.dist._discrete_params import half_open_unit_interval, logit_below_inf, logits_from
+from bayeskit.dist._discrete_params import (
+    at_ends,
+    half_open_unit_interval,
+    logit_below_inf,
+    logits_from,
+    logits_zero_at_ends,
+    masked,
+    zero_with_slope,
+)
 from bayeskit.dist._distribution import Distribution, as_float, check_parameter, is_concrete
+from bayeskit.dist._special import betaln
 
 __all__ = ["NegativeBinomial", "NegativeBinomial2"]
 
@@ -28,9 +37,11 @@ class NegativeBinomial(Distribution):
     .. math::
         P(X = k) = \frac{\Gamma(k + r)}{k!\,\Gamma(r)} \, p^k (1-p)^r, \quad k = 0, 1, 2, \dots
 
-    Give exactly one of ``probs`` (in [0, 1)) and ``logits`` (log-odds, below ``+inf``). Only the
-    logits are stored. Draws are returned in the parameters' floating dtype (whole numbers such
-    as 3.0); ``log_prob`` is ``-inf`` for negative or non-integer values.
+    Give exactly one of ``probs`` (in [0, 1)) and ``logits`` (log-odds, below ``+inf``). The
+    logits are stored; ``given_probs`` keeps ``probs`` as given (``None`` for logits), so that
+    ``log_prob`` has finite derivatives in ``probs`` at 0. Draws are returned in the parameters'
+    floating dtype (whole numbers such as 3.0); ``log_prob`` is ``-inf`` for negative or
+    non-integer values.
 
     Example:
         >>> d = NegativeBinomial(3.0, probs=0.25)
@@ -43,10 +54,11 @@ class NegativeBinomial(Distribution):
 
     total_count: jax.Array
     logits: jax.Array
+    given_probs: jax.Array | None
 
     def __init__(self, total_count, probs=None, logits=None):
         self.total_count = as_float(total_count)
-        self.logits = logits_from(
+        self.logits, self.given_probs = logits_from(
             "NegativeBinomial",
             probs,
             logits,
@@ -78,16 +90,40 @@ class NegativeBinomial(Distribution):
 
     def log_prob(self, x):
         x = as_float(x)
-        r, l = self.total_count, self.logits
+        r = self.total_count
+        # Logits first: for the same order of operations, and so the same rounding of summed
+        # derivatives, as when they were computed at construction.
+        logits = self.logits if self._given() is None else self._logits_zero_at_boundary()
         ok = (x >= 0) & (jnp.floor(x) == x) & (x < jnp.inf)
         k = jnp.where(ok, x, 0.0)
         # log[Gamma(k + r) / (k! Gamma(r))] = -log k - log B(k, r) for k >= 1 (0 at k = 0): the
         # log-gamma difference cancelled at large r (NegativeBinomial2 near its Poisson limit).
         k_pos = jnp.maximum(k, 1.0)
         log_coef = jnp.where(k > 0, -jnp.log(k_pos) - betaln(k_pos, r), 0.0)
+        lp = self._from_logits(log_coef, r, k, logits)
+        if self._given() is not None:
+            lp = lp + self._boundary_derivative(r, k, ok)
+        return jnp.where(ok, lp, -jnp.inf)
+
+    def _given(self):
+        """The parameter the logits were made from, or ``None`` when logits were given."""
+        return self.given_probs
+
+    def _logits_zero_at_boundary(self):
+        return logits_zero_at_ends(self.given_probs)
+
+    def _boundary_derivative(self, r, k, ok):
+        # At p = 0 the derivative in p is that of k log p + r log(1 - p), written out (see
+        # _discrete_params): -r at k = 0, else +inf (where the value is -inf).
+        p = self.given_probs
+        slope = jnp.where(ok & at_ends(p), jnp.where(k == 0, -r, jnp.inf), 0.0)
+        return zero_with_slope(p, slope)
+
+    @staticmethod
+    def _from_logits(log_coef, r, k, l):
         # k log p with 0 * log 0 = 0 at p = 0 (logits = -inf); log(1 - p) = -softplus(l).
         successes = jnp.where(k > 0, -k * softplus(-l), 0.0)
-        return jnp.where(ok, log_coef + successes - r * softplus(l), -jnp.inf)
+        return log_coef + successes - r * softplus(l)
 
     def sample(self, key, sample_shape=()):
         shape = self._extended_shape(sample_shape)
@@ -121,7 +157,8 @@ class NegativeBinomial2(NegativeBinomial):
     The Gamma-Poisson mixture ``X ~ Poisson(lambda)``, ``lambda ~ Gamma(phi, rate=phi / mu)``:
     mean :math:`\mu`, variance :math:`\mu + \mu^2/\phi`; it tends to ``Poisson(mean)`` as the
     concentration grows. Stan calls it ``neg_binomial_2``. It is the same distribution as
-    ``NegativeBinomial(total_count=phi, probs=mu / (mu + phi))``, and is stored that way.
+    ``NegativeBinomial(total_count=phi, probs=mu / (mu + phi))``, and is stored that way, with
+    the mean kept as given (``given_mean``) for finite derivatives of ``log_prob`` at mean 0.
 
     .. math::
         P(X = k) = \frac{\Gamma(k + \phi)}{k!\,\Gamma(\phi)}
@@ -132,6 +169,8 @@ class NegativeBinomial2(NegativeBinomial):
         >>> round(float(d.variance), 4)
         12.0
     """
+
+    given_mean: jax.Array
 
     def __init__(self, mean, concentration):
         mean, concentration = as_float(mean), as_float(concentration)
@@ -144,7 +183,22 @@ class NegativeBinomial2(NegativeBinomial):
             "Smaller values mean more overdispersion; the variance is mean + mean**2 / concentration.",
         )
         self.total_count = concentration
-        self.logits = jnp.log(mean) - jnp.log(concentration)
+        self.logits = _logits(mean, concentration)
+        self.given_probs = None
+        self.given_mean = mean
+
+    def _given(self):
+        return self.given_mean
+
+    def _logits_zero_at_boundary(self):
+        return _logits_zero_at_zero(self.given_mean, self.total_count)
+
+    def _boundary_derivative(self, r, k, ok):
+        # At mean 0 the derivative in the mean is that of k log mu - (k + r) log(mu + r), written
+        # out: -1 at k = 0, else +inf (where the value is -inf).
+        mu = self.given_mean
+        slope = jnp.where(ok & (mu == 0), jnp.where(k == 0, -1.0, jnp.inf), 0.0)
+        return zero_with_slope(mu, slope)
 
     @property
     def concentration(self) -> jax.Array:
@@ -157,3 +211,35 @@ class NegativeBinomial2(NegativeBinomial):
             return f"<{v.dtype}{list(v.shape)}>"
 
         return f"NegativeBinomial2(mean={show(self.mean)}, concentration={show(self.concentration)})"
+
+
+def _logits(mean, concentration):
+    # log(p / (1 - p)) for p = mean / (mean + concentration); one formula, so that log_prob
+    # recomputes the stored logits bit for bit.
+    return jnp.log(mean) - jnp.log(concentration)
+
+
+@jax.custom_jvp
+def _logits_zero_at_zero(mean, concentration):
+    """:func:`_logits` with a zero derivative in the mean at mean 0 (not 1/0); see
+    ``logits_zero_at_ends`` in ``_discrete_params``."""
+    return _logits(mean, concentration)
+
+
+def _logits_zero_at_zero_jvp(primals, tangents):
+    mean, concentration = primals
+    mean_dot, concentration_dot = tangents
+    # JAX's derivative, operation for operation, of log(mean) - log(concentration).
+    logits = _logits(mean, concentration)
+    tangent = jnp.zeros_like(logits)
+    if not isinstance(mean_dot, SymbolicZero):
+        # Masked before the division by 0 (forward mode) and after it (reverse mode).
+        tangent = masked(masked(mean_dot, mean == 0) / mean, mean == 0)
+        if not isinstance(concentration_dot, SymbolicZero):
+            tangent = tangent - concentration_dot / concentration
+    elif not isinstance(concentration_dot, SymbolicZero):
+        tangent = -(concentration_dot / concentration)
+    return logits, jnp.broadcast_to(tangent, logits.shape)
+
+
+_logits_zero_at_zero.defjvp(_logits_zero_at_zero_jvp, symbolic_zeros=True)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+from jax.custom_derivatives import SymbolicZero
 from jax.scipy.special import gammaincc, gammaln, xlogy
 
 from bayeskit.dist import constraints as C
+from bayeskit.dist._discrete_params import masked, zero_with_slope
 from bayeskit.dist._distribution import Distribution, as_float, check_parameter
 
 __all__ = ["Poisson"]
@@ -52,7 +54,13 @@ class Poisson(Distribution):
         x = as_float(x)
         ok = (x >= 0) & (jnp.floor(x) == x) & (x < jnp.inf)
         k = jnp.where(ok, x, 0.0)
-        return jnp.where(ok, xlogy(k, self.rate) - self.rate - gammaln(k + 1), -jnp.inf)
+        # At rate 0, log P(X = 0) = -rate has derivative -1, which xlogy's k / rate made 0/0 = NaN:
+        # _log_power's derivative is 0 there and zero_with_slope supplies it (see
+        # _discrete_params). The slope is written out, k / 0 - 1: arithmetic on the rate, such as
+        # k / rate, changed how XLA compiles the interior and so the rounding of its results.
+        slope = jnp.where(ok & (self.rate == 0), jnp.where(k == 0, -1.0, jnp.inf), 0.0)
+        lp = _log_power(k, self.rate) - gammaln(k + 1) + zero_with_slope(self.rate, slope)
+        return jnp.where(ok, lp, -jnp.inf)
 
     def sample(self, key, sample_shape=()):
         shape = self._extended_shape(sample_shape)
@@ -71,3 +79,27 @@ class Poisson(Distribution):
         k = jnp.floor(as_float(x))
         k_safe = jnp.where(k >= 0, k, 0.0)
         return jnp.where(k < 0, 0.0, gammaincc(k_safe + 1, self.rate))
+
+
+@jax.custom_jvp
+def _log_power(k, rate):
+    """``k log(rate) - rate`` (0 log 0 = 0), with JAX's derivative except 0 where the rate is 0."""
+    return xlogy(k, rate) - rate
+
+
+def _log_power_jvp(primals, tangents):
+    k, rate = primals
+    k_dot, rate_dot = tangents
+    at_zero = rate == 0
+    if isinstance(rate_dot, SymbolicZero):
+        rate_dot = jnp.zeros_like(rate)
+    # JAX's own derivative, operation for operation, of the same expression, with the rate's
+    # tangent masked before (forward mode) and the result after (reverse mode) its 0/0.
+    if isinstance(k_dot, SymbolicZero):
+        value, tangent = jax.jvp(lambda r: _log_power.fun(k, r), (rate,), (masked(rate_dot, at_zero),))
+    else:
+        value, tangent = jax.jvp(_log_power.fun, (k, rate), (k_dot, masked(rate_dot, at_zero)))
+    return value, masked(tangent, at_zero)
+
+
+_log_power.defjvp(_log_power_jvp, symbolic_zeros=True)
