@@ -258,3 +258,104 @@ def test_nonfinite_elbo_at_the_start_names_the_site():
     t = target(model, jnp.array([1.0, -0.5]))  # a negative waiting time: log p = -inf everywhere
     with pytest.raises(FloatingPointError, match=r"not finite at the start.*\['y'\]"):
         vi.fit(jax.random.key(0), t, init={"rate": 1.0}, num_steps=10)
+
+
+# ------------------------------------------------------------------- found in a bug hunt (fixed)
+def test_custom_guide_with_a_seed_says_how_to_make_a_key(nn):
+    """custom_guide(0, ...) failed inside JAX with 'invalid PRNG key data'."""
+    with pytest.raises(TypeError, match=r"vi\.custom_guide: `key` must be one JAX random key, got the int 0"):
+        vi.custom_guide(0, nn_guide, nn[0])
+
+
+def test_learning_rate_sets_the_default_optimizer_and_is_checked(nn):
+    """fit had no `learning_rate`: the only way to change the step size was to build an optax
+    optimiser, and a negative rate in it silently minimised the ELBO."""
+    t = nn[0]
+    for bad in (0, -0.01, float("nan"), "0.1"):
+        with pytest.raises(ValueError, match="fit: `learning_rate` must be a finite positive number"):
+            vi.fit(jax.random.key(0), t, learning_rate=bad)
+    with pytest.raises(ValueError, match="either `learning_rate`.*or `optimizer`, not both"):
+        vi.fit(jax.random.key(0), t, learning_rate=0.1, optimizer=optax.adam(0.1))
+    with pytest.raises(ValueError, match="default_optimizer: `learning_rate` must be a finite positive"):
+        vi.default_optimizer(100, learning_rate=-1.0)
+    # Adam's first steps move each parameter by about the learning rate.
+    small = _fit(0, t, init="zero", learning_rate=1e-6, num_steps=5, tol=None)
+    large = _fit(0, t, init="zero", learning_rate=0.1, num_steps=5, tol=None)
+    assert abs(float(small.guide.loc[0])) < 1e-5
+    assert abs(float(large.guide.loc[0])) > 0.2
+
+
+def test_init_scale_is_checked_whatever_the_init(nn):
+    """With the default init='laplace', init_scale=-1 was accepted without a word."""
+    with pytest.raises(ValueError, match="fit: `init_scale` must be a finite positive number, got -1.0"):
+        vi.fit(jax.random.key(0), nn[0], init_scale=-1.0)
+
+
+def test_an_init_point_with_a_guide_that_is_not_automatic_is_refused(nn):
+    """`init` was silently ignored for custom guides and guide objects."""
+    t = nn[0]
+    with pytest.raises(ValueError, match="the guide given is the guide function `nn_guide`.*drop `init`"):
+        vi.fit(jax.random.key(0), t, guide=nn_guide, init={"mu": 3.0})
+    start = vi.make_guide("meanfield", jnp.zeros(1))
+    with pytest.raises(ValueError, match="the guide given is a MeanFieldGuide object"):
+        vi.fit(jax.random.key(0), t, guide=start, init=jnp.ones(1))
+
+
+def test_a_model_without_latent_sites_is_refused_for_every_guide():
+    """The automatic guides refused such a model, but a guide function ran all its steps."""
+
+    def model(m, y):
+        with m.plate("data", y.shape[0]):
+            m.sample("y", dist.Normal(0.0, 1.0), obs=y)
+
+    t = target(model, jnp.ones(3))
+    for guide in ("meanfield", lambda m: None):
+        with pytest.raises(ValueError, match="model `model` has no latent sites"):
+            vi.fit(jax.random.key(0), t, guide=guide, progress_bar=False)
+    # What the message points to: with no latent sites the log density is log p(D).
+    np.testing.assert_allclose(t.logdensity_fn(jnp.zeros(0)), 3 * jax.scipy.stats.norm.logpdf(1.0))
+
+
+def test_a_custom_guide_of_another_model_is_named(nn):
+    """elbo and decompose_evidence did not check a custom guide against the model: a guide with
+    an extra site failed with 'no value for latent site `v` ... no key was passed to draw it'."""
+
+    def guide(m):
+        nn_guide(m)
+        m.sample("v", dist.Normal(0.0, 1.0))
+
+    def model(m, y):
+        mu = m.sample("mu", dist.Normal(0.0, 1.0))
+        v = m.sample("v", dist.Normal(0.0, 1.0))
+        m.sample("y", dist.Normal(mu + v, NOISE), obs=y)
+
+    fitted = vi.custom_guide(jax.random.key(0), guide, target(model, jnp.ones(3)))
+    pattern = r"guide `guide` draws site\(s\) \['v'\] that are not latent sites of model `normal_normal`"
+    with pytest.raises(ValueError, match=pattern):
+        vi.elbo(jax.random.key(0), nn[0], fitted, num_particles=10)
+    with pytest.raises(ValueError, match=pattern):
+        vi.decompose_evidence(jax.random.key(0), nn[0], fitted, num_particles=10)
+
+
+def test_decompose_evidence_checks_the_given_log_evidence(nn):
+    """A NaN log_evidence gave kl_to_posterior = NaN silently; a string, float()'s own error."""
+    t, _, log_z = nn
+    guide = vi.make_guide("meanfield", jnp.zeros(1))
+    for bad in (float("nan"), float("inf"), "x", [1.0, 2.0]):
+        with pytest.raises(
+            ValueError, match="decompose_evidence: `log_evidence` must be a finite real number"
+        ):
+            vi.decompose_evidence(jax.random.key(0), t, guide, log_evidence=bad, num_particles=10)
+    d = vi.decompose_evidence(jax.random.key(0), t, guide, log_evidence=jnp.asarray(log_z), num_particles=10)
+    assert d.log_evidence == pytest.approx(log_z)
+
+
+def test_a_result_passed_as_the_guide_says_to_pass_its_guide(nn):
+    t = nn[0]
+    result = _fit(0, t, init="zero", num_steps=5, tol=None)
+    with pytest.raises(
+        TypeError, match=r"got a VIResult \(to continue a fit, pass its fitted guide, `result.guide`\)"
+    ):
+        vi.fit(jax.random.key(0), t, guide=result)
+    with pytest.raises(TypeError, match=r"got VIResult \(for the result of fit, pass its fitted guide"):
+        vi.elbo(jax.random.key(0), t, result)

@@ -34,6 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayeskit._key import check_key
 from bayeskit.dist import constraints as C
 from bayeskit.dist._distribution import Distribution
 from bayeskit.dist.transforms import biject_to
@@ -42,7 +43,7 @@ from bayeskit.ppl.interpreters import model_name
 from bayeskit.vi._program import Program
 from bayeskit.vi._program import program as make_program
 
-__all__ = ["CustomGuide", "custom_guide"]
+__all__ = ["CustomGuide", "custom_guide", "check_guide"]
 
 
 class CustomGuide(eqx.Module):
@@ -155,6 +156,7 @@ def custom_guide(key: jax.Array, fn: Callable, target) -> CustomGuide:
             have (or observes one), gives a site another shape, or another support. The message
             names the sites.
     """
+    key = check_key(key, "vi.custom_guide")
     if not callable(fn):
         raise TypeError(f"guide: expected a guide function guide(m), got {type(fn).__name__}.")
     program = target if isinstance(target, Program) else make_program("custom_guide", target)
@@ -193,6 +195,19 @@ def custom_guide(key: jax.Array, fn: Callable, target) -> CustomGuide:
     guide = CustomGuide(fn, params, tuple(constraints), takes_args)
     _check_sites(guide.name, tr, program)
     return guide
+
+
+def check_guide(guide: CustomGuide, program: Program) -> None:
+    """Check a built guide against ``program`` as :func:`custom_guide` does (a guide fitted to one
+    model and passed with another: name the sites that differ). Runs the guide abstractly."""
+    captured: dict[str, dict[str, Site]] = {}
+
+    def run(key):
+        captured["trace"] = guide.run(program, key=key, full_data=True)
+        return 0
+
+    jax.eval_shape(run, jax.random.key(0))
+    _check_sites(guide.name, captured["trace"], program)
 
 
 def _check_sites(name: str, tr: dict[str, Site], program: Program) -> None:

@@ -55,7 +55,7 @@ from bayeskit.vi._auto_elbo import auto_nonfinite_sites, auto_particles, auto_pl
 from bayeskit.vi._precondition import Preconditioner
 from bayeskit.vi._program import Program, program
 from bayeskit.vi._site_elbo import site_nonfinite_sites, site_particles, site_plan
-from bayeskit.vi.custom_guide import CustomGuide
+from bayeskit.vi.custom_guide import CustomGuide, check_guide
 from bayeskit.vi.guides import Guide
 
 __all__ = ["ESTIMATORS", "ELBOTerms", "ELBOEstimator", "elbo", "elbo_estimator"]
@@ -152,6 +152,7 @@ def build_estimator(
             f"{fn}: unknown estimator {estimator!r}; choose one of {', '.join(map(repr, ESTIMATORS))}."
         )
     if isinstance(guide, CustomGuide):
+        check_guide(guide, prog)
         plan = site_plan(prog, guide, estimator, minibatch)
         particles = lambda key, g: site_particles(plan, key, g, num_particles)
         bad_sites = lambda key, g: site_nonfinite_sites(plan, key, g, num_particles)
@@ -166,7 +167,10 @@ def build_estimator(
         particles = lambda key, g: auto_particles(plan, key, g, num_particles)
         bad_sites = lambda key, g: auto_nonfinite_sites(plan, key, g, num_particles)
     else:
-        raise TypeError(f"{fn}: `guide` must be a bayeskit.vi guide, got {type(guide).__name__}.")
+        hint = ""
+        if isinstance(getattr(guide, "guide", None), Guide | CustomGuide):
+            hint = " (for the result of fit, pass its fitted guide, `result.guide`)"
+        raise TypeError(f"{fn}: `guide` must be a bayeskit.vi guide, got {type(guide).__name__}{hint}.")
     needs_score = plan.needs_score
 
     def loss_fn(key, guide, baseline=0.0):

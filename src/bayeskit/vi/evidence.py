@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayeskit._checks import as_real_scalar
 from bayeskit._key import check_key
 from bayeskit.vi._program import program
 from bayeskit.vi.custom_guide import CustomGuide
@@ -68,12 +69,24 @@ def decompose_evidence(
             stands in for it.
         num_particles: draws from the guide.
 
+    Raises:
+        ValueError: ``log_evidence`` is not a finite real number; the guide is a point mass; a custom
+            guide does not draw exactly the model's latent sites (naming them).
+
     Example:
         >>> exact = NormalNormal(0.0, 1.0, 0.5).log_marginal_likelihood(y)
         >>> d = decompose_evidence(key, t, result.guide, log_evidence=float(exact))
         >>> d.elbo + d.kl_to_posterior == d.log_evidence
     """
     key = check_key(key, "vi.decompose_evidence")
+    if log_evidence is not None:
+        given = as_real_scalar(log_evidence)
+        if given is None or not np.isfinite(given):
+            raise ValueError(
+                f"decompose_evidence: `log_evidence` must be a finite real number (the exact log p(D)) "
+                f"or None (to use the importance-sampling estimate), got {log_evidence!r}."
+            )
+        log_evidence = given
     prog = program("decompose_evidence", target)
     if isinstance(guide, PointMassGuide):
         raise ValueError(

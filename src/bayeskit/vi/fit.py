@@ -8,10 +8,10 @@ Step ``i`` uses the key ``fold_in(key, i)``, so the result does not depend on th
 
 Choices (documented here because users see their effects):
 
-- Optimiser: Adam (Kingma & Ba 2015) with learning rate 0.01 decayed along a cosine to 0.001
-  at ``num_steps``. A constant rate leaves the final iterate jittering around the optimum by
-  about the rate; the decay lets the last steps settle, so posterior means and variances are
-  accurate to Monte Carlo error rather than to step size.
+- Optimiser: Adam (Kingma & Ba 2015) with learning rate 0.01 (``learning_rate``) decayed along a
+  cosine to a tenth of it at ``num_steps``. A constant rate leaves the final iterate jittering
+  around the optimum by about the rate; the decay lets the last steps settle, so posterior means
+  and variances are accurate to Monte Carlo error rather than to step size.
 - Stopping rule: every chunk is a window; the run stops when the mean ELBO of a window changes
   by less than ``tol`` relative to the previous window's, |m_k - m_k-1| / max(|m_k|, 1), in two
   windows in a row. Averaging over a window smooths the per-step noise of the estimates; the
@@ -24,8 +24,10 @@ Choices (documented here because users see their effects):
   (L-BFGS to the mode of the unconstrained density, the Hessian there), and the guide is fitted in
   coordinates whitened by it (:mod:`bayeskit.vi._precondition`), so that Adam's steps are
   fractions of a posterior sd in every direction: without this, posteriors with sds of 1e-3 or
-  correlations of 0.99 do not converge in 10 000 steps. It costs one L-BFGS run. If there is no
-  finite mode or the Hessian is not negative definite there, or with ``init="zero"``: z = 0
+  correlations of 0.99 do not converge in 10 000 steps. Each guide starts at its member nearest
+  the Laplace Gaussian (the low-rank guide with the Laplace correlations along its ``rank``
+  directions). It costs one L-BFGS run. If there is no finite mode or the Hessian is not
+  negative definite there, or with ``init="zero"``: z = 0
   (Stan's ``init=0``: real sites at 0, positive sites at 1, interval sites at their midpoint) with
   standard deviation ``init_scale``, and if the ELBO is not finite there, the first of 20 draws
   uniform on (-2, 2) where the log density and its gradient are finite, as MCMC starts.
@@ -42,7 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from bayeskit._checks import check_int
+from bayeskit._checks import check_int, check_positive_number
 from bayeskit._key import check_key
 from bayeskit._progress import ProgressBar
 from bayeskit.posterior import SamplingWarning
@@ -56,9 +58,15 @@ from bayeskit.vi.result import VIResult
 __all__ = ["fit", "default_optimizer"]
 
 
-def default_optimizer(num_steps: int) -> optax.GradientTransformation:
-    """Adam, learning rate 0.01 decayed along a cosine to 0.001 over ``num_steps``."""
-    return optax.adam(optax.cosine_decay_schedule(1e-2, max(int(num_steps), 1), alpha=0.1))
+def default_optimizer(num_steps: int, learning_rate: float = 1e-2) -> optax.GradientTransformation:
+    """Adam, ``learning_rate`` (default 0.01) decayed along a cosine to a tenth of it over ``num_steps``.
+
+    Example:
+        >>> fit(key, t, optimizer=default_optimizer(5000, learning_rate=0.003), num_steps=5000)
+    """
+    num_steps = check_int("default_optimizer", "num_steps", num_steps)
+    learning_rate = check_positive_number("default_optimizer", "learning_rate", learning_rate)
+    return optax.adam(optax.cosine_decay_schedule(learning_rate, num_steps, alpha=0.1))
 
 
 def _positive_int(name: str, value, minimum: int = 1) -> int:
@@ -97,6 +105,12 @@ def _search_loc(key, t) -> jax.Array:
 
 def _build_guide(key, prog, guide, init, init_scale, rank):
     """The initial guide, its display name, its preconditioner (or None) and a note on the start."""
+    if not (init is None or isinstance(init, str)) and not isinstance(guide, str):
+        raise ValueError(
+            "fit: `init` sets where an automatic guide (guide='meanfield', 'fullrank', 'lowrank' or "
+            f"'map') starts, but the guide given is {_describe_guide(guide)}, which starts from its own "
+            "parameters: drop `init`, or give the starting values as the guide's param inits."
+        )
     if isinstance(guide, Guide | CustomGuide):
         return guide, type(guide).__name__, None, "given guide"
     if isinstance(guide, str):
@@ -112,8 +126,6 @@ def _build_guide(key, prog, guide, init, init_scale, rank):
                 f"{guide!r} lives on the continuous unconstrained vector. Write a custom guide."
             )
         t = prog.target
-        if t.dim == 0:
-            raise ValueError(f"fit: model `{prog.name}` has no latent sites to fit.")
         k_laplace, k_guide = jax.random.split(key)
         note = "z = 0"
         if isinstance(init, str) and init == "laplace":
@@ -142,8 +154,18 @@ def _build_guide(key, prog, guide, init, init_scale, rank):
             "guide's init",
         )
     raise TypeError(
-        f"fit: `guide` must be a name, a guide function or a guide object, got {type(guide).__name__}."
+        f"fit: `guide` must be a name, a guide function or a guide object, got {_describe_guide(guide)}."
     )
+
+
+def _describe_guide(guide) -> str:
+    if isinstance(guide, Guide | CustomGuide):
+        return f"a {type(guide).__name__} object"
+    if isinstance(getattr(guide, "guide", None), Guide | CustomGuide):
+        return f"a {type(guide).__name__} (to continue a fit, pass its fitted guide, `result.guide`)"
+    if callable(guide):
+        return f"the guide function `{getattr(guide, '__name__', guide)}`"
+    return f"a {type(guide).__name__}"
 
 
 def _make_chunk_fn(est, optimizer, run_key, num_steps: int, chunk_size: int):
@@ -176,6 +198,7 @@ def fit(
     guide="meanfield",
     *,
     optimizer: optax.GradientTransformation | None = None,
+    learning_rate: float | None = None,
     num_steps: int = 10_000,
     num_particles: int = 1,
     estimator: str = "stl",
@@ -199,6 +222,8 @@ def fit(
             ``m.sample`` at every latent site of the model), or a guide object to continue from
             (e.g. ``result.guide``).
         optimizer: an optax optimiser; default :func:`default_optimizer` (Adam, 0.01 -> 0.001).
+        learning_rate: the default optimiser's initial step size (default 0.01; it decays along a
+            cosine to a tenth of it); not together with ``optimizer``.
         num_steps: the most optimisation steps.
         num_particles: draws from the guide per step (more: less noisy gradients, more work).
         estimator: ``"stl"`` (default: reparameterised, "sticking the landing" gradients,
@@ -225,9 +250,11 @@ def fit(
         ``expected_log_likelihood`` and ``kl``, and ``sample(key, n)`` giving a Posterior.
 
     Raises:
-        ValueError: an unknown guide or estimator; ``num_steps`` or ``num_particles`` below 1; an
-            empty data set; a custom guide that misses a latent site, draws an extra one, or
-            gives one another support (naming the sites).
+        ValueError: an unknown guide or estimator; ``num_steps`` or ``num_particles`` below 1; a
+            ``learning_rate`` or ``init_scale`` that is not a positive number; an ``init`` point
+            with a guide that is not automatic; a model without latent sites; an empty data set; a
+            custom guide that misses a latent site, draws an extra one, or gives one another
+            support (naming the sites).
         FloatingPointError: the ELBO is not finite at the start (naming the sites).
 
     Example:
@@ -244,15 +271,30 @@ def fit(
         )
     if tol is not None and not (isinstance(tol, int | float) and tol >= 0):
         raise ValueError(f"fit: `tol` must be a non-negative number or None, got {tol!r}.")
+    init_scale = check_positive_number("fit", "init_scale", init_scale)
+    if learning_rate is not None:
+        if optimizer is not None:
+            raise ValueError(
+                "fit: give either `learning_rate` (for the default Adam optimiser) or `optimizer`, not "
+                "both; for your own optimiser, set its learning rate when you build it."
+            )
+        learning_rate = check_positive_number("fit", "learning_rate", learning_rate)
     if chunk_size is None:
         chunk_size = max(50, math.ceil(num_steps / 50))
     chunk_size = min(_positive_int("chunk_size", chunk_size), num_steps)
     prog = program("fit", target)
+    if not prog.latent:
+        raise ValueError(
+            f"fit: model `{prog.name}` has no latent sites (every m.sample site is observed), so there "
+            "is no posterior to approximate: its log evidence is its log likelihood, which "
+            "`target.logdensity_fn(jnp.zeros(0))` gives exactly. Add a latent site (m.sample "
+            "without obs=) to fit one."
+        )
     k_guide, k_run, k_search = jax.random.split(key, 3)
     q, guide_name, pre, start_note = _build_guide(k_guide, prog, guide, init, init_scale, rank)
     est = build_estimator("fit", prog, q, num_particles, estimator, minibatch, pre)
     if optimizer is None:
-        optimizer = default_optimizer(num_steps)
+        optimizer = default_optimizer(num_steps, 1e-2 if learning_rate is None else learning_rate)
     if not (hasattr(optimizer, "init") and hasattr(optimizer, "update")):
         raise TypeError(
             f"fit: `optimizer` must be an optax GradientTransformation, got {type(optimizer).__name__}."

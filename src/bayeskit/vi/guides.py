@@ -265,10 +265,10 @@ class LowRankGuide(Guide):
         return jnp.linalg.cholesky(eye + wd.T @ wd)
 
     def sample(self, key, sample_shape=()):
-        k1, k2 = jax.random.split(key)
-        shape = tuple(sample_shape)
-        e1 = jax.random.normal(k1, shape + (self.rank,), self.loc.dtype)
-        e2 = jax.random.normal(k2, shape + self.loc.shape, self.loc.dtype)
+        # One draw of rank + dim normals rather than a split and two draws: every random-bits
+        # operation is a threefry hash compiled into each optimisation step.
+        eps = jax.random.normal(key, tuple(sample_shape) + (self.rank + self.dim,), self.loc.dtype)
+        e1, e2 = eps[..., : self.rank], eps[..., self.rank :]
         return self.loc + e1 @ self.cov_factor.T + jnp.exp(self.log_diag_scale) * e2
 
     def log_prob(self, z):
