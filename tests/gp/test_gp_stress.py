@@ -155,3 +155,59 @@ def test_sgpr_bound_stays_finite_as_inducing_points_coalesce():
         value, grad = jax.value_and_grad(bound)(Z)
         assert np.isfinite(float(value)), gap
         assert np.all(np.isfinite(np.asarray(grad))), gap
+
+
+def test_float32_hyperparameters_on_float64_data():
+    # The reverse mix: float32 hyperparameters, float64 data. The stationary kernels' gradient
+    # came back in float64 for float32 values, and the fit's ravelled gradient raised a raw
+    # lax.concatenate dtype error. The objective is then float64, and so is the default tolerance.
+    kernel = K.RBF(jnp.ones(2, jnp.float32), jnp.float32(1.0))
+    fitted = _finite_fit_or_typed_error(GPR(kernel, noise=jnp.float32(1e-2)), X, y)
+    assert fitted is not None and fitted.kernel.lengthscale.dtype == jnp.float32
+    ref = GPR(K.RBF(jnp.ones(2)), noise=1e-2).fit(X, y)
+    np.testing.assert_allclose(fitted.predict(X[:7]).mean, ref.predict(X[:7]).mean, atol=1e-5)
+
+
+def test_gpc_float32_hyperparameters_on_float64_data_fit_as_float64():
+    from bayeskit.gp import GPC
+
+    labels = (y > 0).astype(np.float64)
+    ref = GPC(K.RBF()).fit(X, labels, num_restarts=1)
+    fitted = GPC(K.RBF(jnp.float32(1.0), jnp.float32(1.0))).fit(X, labels, num_restarts=1)
+    # The float32 tolerance stopped this fit early: probabilities 2e-3 from the float64 fit's.
+    np.testing.assert_allclose(fitted.predict_proba(X[:7]), ref.predict_proba(X[:7]), atol=1e-5)
+
+
+@pytest.mark.parametrize("kernel", [K.RBF, K.Matern12, K.Matern32, K.Matern52, K.RationalQuadratic])
+@pytest.mark.parametrize("param_dtype, data_dtype", [(jnp.float32, jnp.float64), (jnp.float64, jnp.float32)])
+def test_kernel_gradients_come_back_in_each_values_dtype(kernel, param_dtype, data_dtype):
+    import jax
+
+    k = jax.tree_util.tree_map(lambda a: a.astype(param_dtype), kernel())
+    Xd = jnp.asarray(X[:12], data_dtype)
+    grads = jax.grad(lambda k, Z: jnp.sum(k._gram(Z)), argnums=(0, 1))(k, Xd)
+    for g, p in zip(jax.tree_util.tree_leaves(grads), jax.tree_util.tree_leaves((k, Xd)), strict=True):
+        assert g.dtype == p.dtype
+
+
+def test_gaussian_log_marginal_gradients_in_the_inputs_dtypes():
+    import jax
+
+    from bayeskit.gp import gaussian_log_marginal
+
+    K32 = jnp.asarray(K.RBF()(X[:10]) + 0.1 * np.eye(10), jnp.float32)
+    dK, dr = jax.grad(lambda K_, r: gaussian_log_marginal(K_, r)[0], argnums=(0, 1))(K32, jnp.asarray(y[:10]))
+    assert dK.dtype == jnp.float32 and dr.dtype == jnp.float64
+
+
+def test_laplace_evidence_gradients_in_the_inputs_dtypes():
+    import jax
+
+    from bayeskit.gp._laplace_logistic import laplace_evidence
+
+    K32 = jnp.asarray(K.RBF()(X[:10]) + 1e-3 * np.eye(10), jnp.float32)
+    labels = jnp.asarray((y[:10] > 0).astype(np.float64))
+    dK, dm = jax.grad(lambda K_, m: laplace_evidence(K_, m, labels, 50, None), argnums=(0, 1))(
+        K32, jnp.zeros(10)
+    )
+    assert dK.dtype == jnp.float32 and dm.dtype == jnp.float64

@@ -330,3 +330,18 @@ def test_failed_factorisation_is_a_typed_error():
     overflowing = GPR(K.RBF(variance=1e308) + K.RBF(variance=1e308))  # K overflows to inf
     with pytest.raises(NotPositiveDefiniteError, match="not positive definite"):
         overflowing.condition(X, y)
+
+
+def test_jittered_cholesky_and_gaussian_log_marginal_check_their_inputs():
+    # Integer matrices were a raw NumPy "data type not inexact" error; a non-square one a raw
+    # JAX error about triangular solves.
+    from bayeskit.gp import gaussian_log_marginal
+
+    L, jitter = jittered_cholesky(2 * np.eye(3, dtype=int))
+    np.testing.assert_allclose(L, np.sqrt(2) * np.eye(3))
+    value, _ = gaussian_log_marginal([[2, 0], [0, 2]], [1, 1])
+    np.testing.assert_allclose(value, -0.5 - np.log(2.0) - np.log(2 * np.pi))
+    with pytest.raises(ValueError, match=r"jittered_cholesky: `K` must be a square \(n, n\) matrix"):
+        jittered_cholesky(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="gaussian_log_marginal: `r` must be a vector of length 3"):
+        gaussian_log_marginal(np.eye(3), np.ones(2))

@@ -233,6 +233,44 @@ def test_train_early_stopping_keeps_the_best_parameters():
         train(jax.random.key(14), jnp.zeros(2, int), loss, X, y, num_epochs=3)
 
 
+def test_train_float32_parameters_on_float64_data():
+    # Under x64 the float32 parameters met float64 data (the best validation loss) and optax's
+    # float64 b1/b2 (mixed-dtype parameters): the epoch's scan raised a raw carry-type error.
+    X = jax.random.normal(jax.random.key(15), (64, 2))
+    y = X @ jnp.array([1.0, -2.0]) + 0.5
+
+    def loss(key, p, Xb, yb):
+        return jnp.mean((Xb @ p["w"] + p["b"] - yb) ** 2)
+
+    options = dict(num_epochs=60, learning_rate=0.1, validation=(X[:16], y[:16]), val_fn=loss, patience=5)
+    ref, _ = train(jax.random.key(16), {"w": jnp.zeros(2), "b": jnp.zeros(())}, loss, X, y, **options)
+    for start in ({"w": jnp.zeros(2, jnp.float32), "b": jnp.zeros((), jnp.float32)},
+                  {"w": jnp.zeros(2, jnp.float32), "b": jnp.zeros(())}):  # fmt: skip
+        p, hist = train(jax.random.key(16), start, loss, X, y, **options)
+        assert p["w"].dtype == jnp.float32 and p["b"].dtype == start["b"].dtype
+        np.testing.assert_allclose(p["w"], ref["w"], atol=1e-4)
+        np.testing.assert_allclose(p["b"], ref["b"], atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
+def test_train_half_precision_parameters(dtype):
+    # bfloat16 rounded Adam's b2 = 0.999 to 1 (a zero bias correction): NaN from the first step.
+    X = jax.random.normal(jax.random.key(17), (64, 2))
+    y = X @ jnp.array([1.0, -2.0])
+
+    def loss(key, w, Xb, yb):
+        return jnp.mean((Xb @ w - yb) ** 2)
+
+    w, hist = train(jax.random.key(18), jnp.zeros(2, dtype), loss, X, y, num_epochs=40, learning_rate=0.1)
+    assert w.dtype == dtype and np.all(np.isfinite(np.asarray(hist.train_loss)))
+    np.testing.assert_allclose(np.asarray(w, np.float32), [1.0, -2.0], atol=0.1)
+    # Python numbers as parameters were a raw AttributeError on `.dtype`.
+    p, _ = train(
+        jax.random.key(18), {"b": 0.0}, lambda k, p, Xb, yb: jnp.mean((p["b"] - yb) ** 2), X, y, num_epochs=2
+    )
+    assert np.isfinite(float(p["b"]))
+
+
 # -- bad input ---------------------------------------------------------------------------------
 
 

@@ -4,6 +4,8 @@ Every compile costs seconds on a busy 2-core machine, so the tests share a few a
 (50 test rows, the 297-row test split) and two architectures.
 """
 
+import warnings
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -226,6 +228,22 @@ def test_elbo_under_jit_equals_eager(trained, digits):
     key = jax.random.key(19)
     jitted = eqx.filter_jit(lambda v, k, x: v.elbo(k, x).elbo)(vae, key, x)
     np.testing.assert_allclose(jitted, vae.elbo(key, x).elbo, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16])
+def test_half_precision_vae_trains(dtype):
+    # Adam's constants were stored in the parameters' dtype: bfloat16 rounds b2 = 0.999 to 1 and
+    # float16 rounds eps = 1e-8 to 0, so the first update was NaN and fit stopped after epoch 0.
+    X = jax.random.normal(jax.random.key(3), (64, 3)) * 2.0 + 1.0
+    vae = VAE(jax.random.key(4), 3, hidden=(8,), likelihood="gaussian", dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # (A step of the default 1e-3 is below bfloat16's resolution of weights near 0.5.)
+        fitted, history = vae.fit(
+            jax.random.key(5), X.astype(dtype), num_epochs=5, batch_size=16, learning_rate=0.02
+        )
+    assert history.train_elbo.shape == (5,) and np.all(np.isfinite(history.train_elbo))
+    assert fitted.dtype == dtype and history.train_elbo[-1] > history.train_elbo[0]
 
 
 def test_mlp_widths_and_errors():

@@ -38,6 +38,23 @@ def test_float32_fits_converge_on_a_large_sum():
     np.testing.assert_allclose(res.values["sigma"], y.std(), rtol=1e-4)
 
 
+@pytest.mark.parametrize(
+    "init",
+    [jnp.zeros(2, jnp.float32), np.zeros(2, np.float32), [0, 0], {"mu": jnp.float32(1.0), "sigma": 1}],
+)
+def test_init_of_another_dtype_starts_in_the_targets_dtype(init):
+    # A float32 init under x64 raised JAX's "cond branches must have equal output types", an
+    # integer one "cannot convert float infinity to integer".
+    t = target(gaussian, Y)
+    res = mle(KEY, t, init=init)
+    assert res.z.dtype == jnp.float64 and res.converged
+    np.testing.assert_allclose(res.values["mu"], mle(KEY, t).values["mu"], rtol=1e-8)
+    assert map(KEY, t, init=init).z.dtype == jnp.float64
+    assert laplace(KEY, t, init=init).loc.dtype == jnp.float64
+    with pytest.raises(TypeError, match="mle: `init` must be a dict of constrained site values or an array"):
+        mle(KEY, target(gaussian, Y), init="zeros")
+
+
 def test_bad_options_name_the_argument():
     t = target(gaussian, Y)
     with pytest.raises(ValueError, match="map: `num_starts` must be an integer >= 1"):

@@ -302,8 +302,8 @@ def maximize(
     to ``spread`` in either direction: on a Halton design when ``key`` is None (so a fit is
     reproducible without a key), uniformly at random when a key is given.
 
-    ``tol`` bounds the gradient's infinity norm of the per-point objective (default 1e-6 in
-    float64, 1e-3 in float32).
+    ``tol`` bounds the gradient's infinity norm of the per-point objective (default 1e-6 when
+    the objective is computed in float64, 1e-3 in float32).
 
     Returns:
         ``(best_params, FitInfo)``.
@@ -317,7 +317,11 @@ def maximize(
     z_init, unravel = _ravel_on_host(learned)
     dim = z_init.shape[0]
     if tol is None:
-        tol = 1e-6 if np.finfo(z_init.dtype).bits >= 64 else 1e-3
+        # By the dtype the objective is computed in: float32 hyperparameters on float64 data
+        # give a float64 objective, and a float32 tolerance stopped such fits early (a GPC's
+        # probabilities 2e-3 from the float64 fit's).
+        dtypes = [z_init.dtype] + [d.dtype for d in jax.tree_util.tree_leaves(data) if hasattr(d, "dtype")]
+        tol = 1e-6 if np.finfo(np.result_type(*dtypes)).bits >= 64 else 1e-3
     if num_restarts > 1 and dim > 0:
         if key is None:
             u = _halton(num_restarts - 1, dim)

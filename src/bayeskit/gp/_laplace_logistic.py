@@ -134,7 +134,8 @@ def laplace_evidence(K, m, y, max_iterations: int, tol):
 
 def _evidence_forward(K, m, y, max_iterations, tol):
     value, (a, _, pi, sqrt_w, L, _, _) = laplace_at_mode(K, m, y, max_iterations, tol)
-    return value, (K, y, a, pi, sqrt_w, L)
+    # An empty array carries m's dtype, so that its cotangent comes back in it (K and y are kept).
+    return value, (K, y, a, pi, sqrt_w, L, jnp.zeros((0,), jnp.result_type(m)))
 
 
 def _evidence_backward(max_iterations, tol, residuals, cotangent):
@@ -147,7 +148,7 @@ def _evidence_backward(max_iterations, tol, residuals, cotangent):
     u = (I + W K)^{-1} s2 = s2 - R K s2 the implicit part is dZ/dK += u (grad log p)^T
     (symmetrised) and dZ/dm = a + u.
     """
-    K, y, a, pi, sqrt_w, L = residuals
+    K, y, a, pi, sqrt_w, L, m_like = residuals
     B_inv = inverse_from_cholesky(L)
     R = sqrt_w[:, None] * B_inv * sqrt_w[None, :]
     M = sqrt_w[:, None] * K  # W^1/2 K
@@ -159,7 +160,7 @@ def _evidence_backward(max_iterations, tol, residuals, cotangent):
     implicit = jnp.outer(u, grad)
     dK = 0.5 * (jnp.outer(a, a) - R) + 0.5 * (implicit + implicit.T)
     dm = a + u
-    return cotangent * dK, cotangent * dm, jnp.zeros_like(y)
+    return (cotangent * dK).astype(K.dtype), (cotangent * dm).astype(m_like.dtype), jnp.zeros_like(y)
 
 
 laplace_evidence.defvjp(_evidence_forward, _evidence_backward)

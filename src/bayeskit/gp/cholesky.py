@@ -12,10 +12,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayeskit.dist._distribution import as_float
 from bayeskit.gp._precise import matmul
 
 __all__ = [
     "NotPositiveDefiniteError",
+    "as_covariance",
     "jittered_cholesky",
     "inverse_from_cholesky",
     "solve_and_inverse_for_gradient",
@@ -36,6 +38,17 @@ def jitter_levels(dtype) -> tuple[float, ...]:
     return (1e-6, 1e-5, 1e-4, 1e-3, 1e-2)
 
 
+def as_covariance(owner: str, K) -> jax.Array:
+    """``K`` as a square floating matrix (integers and booleans converted), or a clear error."""
+    try:
+        K = as_float(K)
+    except TypeError as err:
+        raise TypeError(f"{owner}: `K` must be a square matrix of numbers; {err}") from None
+    if K.ndim != 2 or K.shape[0] != K.shape[1]:
+        raise ValueError(f"{owner}: `K` must be a square (n, n) matrix, got shape {tuple(K.shape)}.")
+    return K
+
+
 def jittered_cholesky(K: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Lower Cholesky factor of ``K``, adding diagonal jitter only if ``K`` fails as given.
 
@@ -46,7 +59,11 @@ def jittered_cholesky(K: jax.Array) -> tuple[jax.Array, jax.Array]:
     Returns:
         ``(L, jitter)`` with ``L L^T = K + jitter I``; ``jitter`` is 0 when none was needed and the
         factor is NaN when even the largest jitter of :func:`jitter_levels` failed.
+
+    Raises:
+        ValueError: ``K`` is not a square matrix (an integer matrix is converted to floats).
     """
+    K = as_covariance("jittered_cholesky", K)
     K0 = jax.lax.stop_gradient(K)
     if K.shape[0] >= HOST_INVERSE_MIN_SIZE:
         # On a CPU, scipy's LAPACK factorises large matrices about twice as fast as XLA's call.

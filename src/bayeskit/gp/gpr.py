@@ -249,7 +249,8 @@ class GPR(eqx.Module):
                 costs a whole large-n fit.
             max_iterations: L-BFGS iterations per start.
             tol: stop when every gradient entry of the per-point objective is below ``tol``
-                (default 1e-6 in float64, 1e-3 in float32).
+                (default 1e-6 when the objective is float64, as it is when the data or any
+                hyperparameter is, 1e-3 in float32).
             log_prior_fn: optional ``f(view) -> log prior`` of the constrained hyperparameters
                 (``view.kernel``, ``view.mean``, ``view.noise``); the fit is then a MAP estimate.
             fixed: hyperparameters to keep at their given value, as dotted paths

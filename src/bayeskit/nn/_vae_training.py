@@ -17,6 +17,7 @@ from bayeskit._key import check_key
 from bayeskit._progress import ProgressBar
 from bayeskit.nn._standardize import Scaling
 from bayeskit.nn.mlp import check_size
+from bayeskit.nn.training import adam_state, like
 from bayeskit.nn.vae import VAE, _elbo_terms
 
 __all__ = ["VAEHistory", "fit_vae"]
@@ -82,7 +83,7 @@ def fit_vae(
     trainable = eqx.filter(vae, _trainable(vae))
     if optimizer is None:
         learning_rate = check_positive_number("VAE.fit", "learning_rate", learning_rate)
-        opt_state = optax.inject_hyperparams(optax.adam)(learning_rate=learning_rate).init(trainable)
+        opt_state = adam_state(_ADAM, trainable, learning_rate)
         optimizer = _ADAM
     elif not isinstance(optimizer, optax.GradientTransformation):
         raise ValueError(
@@ -174,8 +175,9 @@ def _epoch(vae: VAE, opt_state, key, X, X_valid, optimizer, batch_size: int):
         params, opt_state = carry
         rows, key = inputs
         (_, terms), grads = jax.value_and_grad(loss, has_aux=True)(params, key, X[rows])
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        params = optax.apply_updates(params, updates)
+        updates, new_state = optimizer.update(grads, opt_state, params)
+        # The carry keeps its dtypes (float32 Adam constants promote float16 moments).
+        params, opt_state = like((optax.apply_updates(params, updates), new_state), (params, opt_state))
         stats = jnp.stack([jnp.mean(terms.elbo), jnp.mean(terms.reconstruction), jnp.mean(terms.kl)])
         return (params, opt_state), stats
 

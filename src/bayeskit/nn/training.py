@@ -32,7 +32,7 @@ import optax
 from bayeskit._checks import check_int
 from bayeskit._key import check_key
 
-__all__ = ["TrainHistory", "TrainState", "train"]
+__all__ = ["TrainHistory", "TrainState", "adam_state", "like", "train"]
 
 
 class TrainState(NamedTuple):
@@ -67,17 +67,39 @@ class TrainHistory(eqx.Module):
 _ADAM = optax.inject_hyperparams(optax.adam)(learning_rate=1e-3)
 
 
+def adam_state(adam, params, learning_rate):
+    """The state of ``adam`` (an ``inject_hyperparams(optax.adam)``) for ``params``, at ``learning_rate``.
+
+    Adam's constants are kept in at least float32: inject_hyperparams stores them in the
+    parameters' dtype, and bfloat16 rounds b2 = 0.999 to 1 (the bias correction 1 - b2^t is then
+    0) and float16 rounds eps = 1e-8 to 0 (0/0 where a gradient is 0): every update was NaN. A
+    strongly typed constant keeps its dtype in the updates; :func:`like` casts the moments back.
+    """
+    state = adam.init(params)
+    dtype = jnp.promote_types(jnp.result_type(*jax.tree.leaves(params)), jnp.float32)
+    hyper = dict(adam.init(jnp.zeros((), dtype)).hyperparams)
+    hyper["learning_rate"] = jnp.asarray(learning_rate, dtype)
+    return state._replace(hyperparams=hyper)
+
+
 def _init_optimizer(optimizer, params, learning_rate):
     if optimizer is not None:
         return optimizer.init(params)
-    state = _ADAM.init(params)
-    dtype = jax.tree.leaves(params)[0].dtype
-    state.hyperparams["learning_rate"] = jnp.asarray(learning_rate, dtype)
-    return state
+    return adam_state(_ADAM, params, learning_rate)
 
 
 def _select(flag, a, b):
     return jax.tree.map(lambda x, y: jnp.where(flag, x, y), a, b)
+
+
+def like(new, old):
+    """``new`` with each array leaf in the dtype of ``old``'s: a scan carry keeps its types.
+
+    Float32 parameters meet float64 values under x64 (data, or the float64 ``b1``/``b2`` arrays
+    that ``optax.inject_hyperparams`` makes), and the promoted moments or loss broke the epoch's
+    ``lax.scan`` with a raw carry-type error.
+    """
+    return jax.tree.map(lambda x, y: jnp.asarray(x).astype(jnp.result_type(y)), new, old)
 
 
 def _is_traced(*trees) -> bool:
@@ -100,7 +122,8 @@ def _epoch(loss_fn, val_fn, optimizer, batch_size: int, num_epochs, patience, st
         loss, grads = grad_fn(k, params, X[idx], y[idx])
         updates, new_opt = optimizer.update(grads, opt_state, params)
         new_params = optax.apply_updates(params, updates)
-        return _select(active, (new_params, new_opt), (params, opt_state)), loss
+        new = like((new_params, new_opt), (params, opt_state))
+        return _select(active, new, (params, opt_state)), loss
 
     keys = jax.random.split(k_steps, num_batches)
     (params, opt_state), losses = jax.lax.scan(step, (state.params, state.opt_state), (rows, keys))
@@ -111,11 +134,13 @@ def _epoch(loss_fn, val_fn, optimizer, batch_size: int, num_epochs, patience, st
     else:
         val_loss = val_fn(k_val, params, X_val, y_val).astype(train_loss.dtype)
         better = active & (val_loss < state.best_loss)
+    # The carry keeps the dtype it started in (the parameters'); the history keeps the loss's own.
+    best_loss = jnp.where(better, val_loss, state.best_loss).astype(state.best_loss.dtype)
     state = TrainState(
         params=params,
         opt_state=opt_state,
         best_params=_select(better, params, state.best_params),
-        best_loss=jnp.where(better, val_loss, state.best_loss),
+        best_loss=best_loss,
         since_best=jnp.where(better, 0, jnp.where(active, state.since_best + 1, state.since_best)),
         epoch=jnp.where(active, state.epoch + 1, state.epoch),
     )
@@ -195,6 +220,8 @@ def train(
     batch_size = int(min(check_int("train", "batch_size", batch_size), X.shape[0]))
     limit = num_epochs + 1 if patience is None else check_int("train", "patience", patience)
     chunk_epochs = check_int("train", "chunk_epochs", chunk_epochs)
+    # Python numbers become arrays (a float parameter was a raw AttributeError on `.dtype`).
+    params = jax.tree.map(lambda leaf: leaf if hasattr(leaf, "dtype") else jnp.asarray(leaf), params)
     leaves = jax.tree.leaves(params)
     if not leaves or not all(jnp.issubdtype(leaf.dtype, jnp.floating) for leaf in leaves):
         raise ValueError(

@@ -62,6 +62,20 @@ def default_tol() -> float:
     return 1e-9 if jnp.finfo(jnp.result_type(float)).bits >= 64 else 1e-5
 
 
+def _as_numbers(fn: str, init) -> jax.Array:
+    """A flat ``init`` as a JAX array, with a clear error for what is not an array of numbers."""
+    try:
+        z0 = jnp.asarray(init)
+    except (TypeError, ValueError):
+        z0 = None
+    if z0 is None or not (jnp.issubdtype(z0.dtype, jnp.number) or z0.dtype == jnp.bool_):
+        raise TypeError(
+            f"{fn}: `init` must be a dict of constrained site values or an array of unconstrained "
+            f"numbers, got {type(init).__name__}."
+        )
+    return z0
+
+
 def optimize_target(
     fn: str,
     key: jax.Array,
@@ -78,12 +92,16 @@ def optimize_target(
     max_iterations = check_int(fn, "max_iterations", max_iterations)
     tol = default_tol() if tol is None else check_positive_number(fn, "tol", tol)
     if init is not None:
-        z0 = jnp.atleast_2d(target.unconstrain(init) if isinstance(init, dict) else jnp.asarray(init))
+        z0 = jnp.atleast_2d(target.unconstrain(init) if isinstance(init, dict) else _as_numbers(fn, init))
         if z0.ndim != 2 or z0.shape[1] != target.dim:
             raise ValueError(
                 f"{fn}: `init` gives shape {tuple(jnp.shape(init))}; expected ({target.dim},) or "
                 f"(num_starts, {target.dim}) unconstrained values, or a dict of constrained site values."
             )
+        # The optimiser's loop carries z, the value and the gradient in one dtype: that of the
+        # target's own starting points (JAX's default float). A float32 or integer `init` under x64
+        # raised a raw JAX error (cond branches of unequal types; an integer z could not step).
+        z0 = z0.astype(jnp.result_type(float))
     else:
         z0 = jax.vmap(target.init)(jax.random.split(key, num_starts))
     res = minimize_lbfgs(lambda z: -objective(z), z0, max_iterations=max_iterations, tol=tol)

@@ -133,7 +133,11 @@ def _gram_backward(residuals, G):
         d_kernel,
         (d_kernel.log_lengthscale + g_log_lengthscale, d_kernel.log_variance + g_log_variance),
     )
-    return d_kernel, g_A * inv
+    # Each cotangent in its primal's dtype: float32 hyperparameters on float64 inputs (or the
+    # reverse) compute in the wider type, and a float64 gradient of a float32 value broke the
+    # fit's ravelled gradient (a raw lax.concatenate dtype error).
+    d_kernel = jax.tree_util.tree_map(lambda g, p: g.astype(p.dtype), d_kernel, kernel)
+    return d_kernel, (g_A * inv).astype(X.dtype)
 
 
 _stationary_gram.defvjp(_gram_forward, _gram_backward)
