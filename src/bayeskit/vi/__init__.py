@@ -15,7 +15,7 @@ Example:
     >>> result.sample(jax.random.key(1), 2000).summary()
 """
 
-from bayeskit.vi.custom_guide import CustomGuide, custom_guide
+from bayeskit.vi.custom_guide import CustomGuide, check_guide, custom_guide
 from bayeskit.vi.elbo import ESTIMATORS, ELBOEstimator, ELBOTerms, elbo, elbo_estimator
 from bayeskit.vi.evidence import EvidenceDecomposition, decompose_evidence
 from bayeskit.vi.fit import default_optimizer, fit
@@ -43,6 +43,7 @@ __all__ = [
     "MeanFieldGuide",
     "PointMassGuide",
     "VIResult",
+    "check_guide",
     "custom_guide",
     "decompose_evidence",
     "default_optimizer",
