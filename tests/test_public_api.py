@@ -13,7 +13,7 @@ PUBLIC = {
     "bayeskit.vi": {
         "CustomGuide", "ELBOEstimator", "ELBOTerms", "ESTIMATORS", "EvidenceDecomposition",
         "FullRankGuide", "GUIDES", "Guide", "LowRankGuide", "MeanFieldGuide", "PointMassGuide",
-        "VIResult", "custom_guide", "decompose_evidence", "default_optimizer", "elbo", "elbo_estimator",
+        "VIResult", "check_guide", "custom_guide", "decompose_evidence", "default_optimizer", "elbo", "elbo_estimator",
         "fit", "make_guide",
     },
     "bayeskit.nn": {
