@@ -133,3 +133,25 @@ def test_bad_input():
         mle(KEY, gaussian)
     with pytest.raises(ValueError, match="num_starts"):
         map(KEY, target(gaussian, Y), num_starts=0)
+
+
+def test_refitting_a_target_reuses_its_compiled_programs():
+    """laplace again on the same target traces the model no more: the L-BFGS run, the Hessian,
+    the starting points and the constrained values are compiled once per target."""
+    traces = []
+
+    def counted(m, y):
+        traces.append(1)
+        gaussian(m, y)
+
+    t = target(counted, Y)
+    first = laplace(KEY, t)
+    before = len(traces)
+    again = laplace(KEY, t)
+    assert len(traces) == before
+    np.testing.assert_array_equal(first.loc, again.loc)
+    np.testing.assert_array_equal(first.covariance, again.covariance)
+    # Another target of the same model compiles its own (its data are constants in the program).
+    shifted = mle(KEY, target(counted, Y + 1.0))
+    assert len(traces) > before
+    np.testing.assert_allclose(shifted.values["mu"], np.mean(Y) + 1.0, rtol=1e-6)

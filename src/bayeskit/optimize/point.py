@@ -11,7 +11,7 @@ import numpy as np
 
 from bayeskit._checks import check_int, check_positive_number
 from bayeskit._key import check_key
-from bayeskit.optimize._lbfgs import minimize_lbfgs
+from bayeskit.optimize._lbfgs import compiled, minimize_lbfgs
 from bayeskit.ppl.target import Target
 
 __all__ = ["OptimizeResult", "mle", "map", "optimize_target"]
@@ -103,8 +103,8 @@ def optimize_target(
         # raised a raw JAX error (cond branches of unequal types; an integer z could not step).
         z0 = z0.astype(jnp.result_type(float))
     else:
-        z0 = jax.vmap(target.init)(jax.random.split(key, num_starts))
-    res = minimize_lbfgs(lambda z: -objective(z), z0, max_iterations=max_iterations, tol=tol)
+        z0 = compiled("init", target.init, jax.vmap)(jax.random.split(key, num_starts))
+    res = minimize_lbfgs(objective, z0, max_iterations=max_iterations, tol=tol, maximize=True)
     values = np.asarray(-res.value)
     finite = np.isfinite(values)
     if not finite.any():
@@ -117,7 +117,7 @@ def optimize_target(
     best = int(np.argmax(np.where(finite, values, -np.inf)))
     z = res.z[best]
     return OptimizeResult(
-        values=target.constrain(z),
+        values=compiled("constrain", target.constrain, lambda f: f)(z),  # op by op: a second on small models
         z=z,
         log_density=float(values[best]),
         converged=bool(res.grad_norm[best] < tol * max(1.0, abs(float(values[best])))),
@@ -179,5 +179,17 @@ def map(  # noqa: A001 - the conventional name of the estimator
     """
     key = check_key(key, "optimize.map")
     _check_target("map", target)
-    objective = lambda z: target.log_prior_fn(z) + target.log_likelihood_fn(z)
-    return optimize_target("map", key, target, objective, num_starts, max_iterations, tol, init)
+    return optimize_target("map", key, target, _LogPosterior(target), num_starts, max_iterations, tol, init)
+
+
+@dataclasses.dataclass(frozen=True)
+class _LogPosterior:
+    """log p(data | theta) + log p(theta) at unconstrained z, no Jacobian: MAP's objective.
+
+    An object rather than a lambda, so that its compiled optimiser is found again for the same
+    target (it compares equal when its target is the same object)."""
+
+    target: Target
+
+    def __call__(self, z):
+        return self.target.log_prior_fn(z) + self.target.log_likelihood_fn(z)

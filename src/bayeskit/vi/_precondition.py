@@ -86,11 +86,12 @@ def laplace_start(key: jax.Array, target, kind: str, rank: int | None = None):
         FloatingPointError: no finite mode, or the Hessian there is not negative definite; ``fit``
             then starts without preconditioning.
     """
+    from bayeskit.optimize._lbfgs import compiled
     from bayeskit.optimize.point import optimize_target
     from bayeskit.vi.guides import make_guide
 
     opt = optimize_target("fit (Laplace start)", key, target, target.logdensity_fn, 1, 1000, 1e-6)
-    hess = jax.jit(jax.hessian(target.logdensity_fn))(opt.z)
+    hess = compiled("hessian", target.logdensity_fn, jax.hessian)(opt.z)
     precision = -0.5 * (hess + hess.T)
     chol = jnp.linalg.cholesky(precision)
     if not bool(jnp.all(jnp.isfinite(chol))):
