@@ -607,3 +607,21 @@ def test_concrete_jax_array_parameters_are_checked_inside_jit():
     bad = jnp.array([1.5])
     with pytest.raises(ValueError, match="`total_count`"):
         jax.jit(lambda p: Binomial(bad, probs=p).log_prob(0.0))(0.3)
+
+
+def test_poisson_draws_keep_their_variance_at_large_rates():
+    """jax.random.poisson samples in float32 whatever the rate's dtype, and its acceptance test
+    cancels: variance / rate came out 0.977 at rate 1e7 and 1.65 at 1e9 (1 +- 0.003 here)."""
+    rates = jnp.array([30.0, 1e7, 1e9, 1e12])
+    n = 200_000
+    x = np.asarray(jax.jit(lambda k: Poisson(rates).sample(k, (n,)))(jax.random.key(5)), np.float64)
+    rates = np.asarray(rates)
+    z_mean = (x.mean(0) - rates) / np.sqrt(rates / n)
+    z_var = (x.var(0) / rates - 1.0) / np.sqrt(2.0 / n)
+    assert np.all(np.abs(z_mean) < 5) and np.all(np.abs(z_var) < 5), (z_mean, z_var)
+    assert np.all(x == np.floor(x)) and np.all(x >= 0)
+    # A gamma-Poisson mixture with a large mean: variance mu + mu^2 / r.
+    mu, r = 1e8, 50.0
+    y = np.asarray(jax.jit(lambda k: NegativeBinomial2(mu, r).sample(k, (n,)))(jax.random.key(6)), np.float64)
+    assert abs(y.mean() - mu) < 5 * np.sqrt((mu + mu**2 / r) / n)
+    np.testing.assert_allclose(y.var(), mu + mu**2 / r, rtol=0.03)

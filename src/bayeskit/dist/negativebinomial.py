@@ -20,6 +20,7 @@ from bayeskit.dist._discrete_params import (
 )
 from bayeskit.dist._distribution import Distribution, as_float, check_parameter, is_concrete
 from bayeskit.dist._special import betaln
+from bayeskit.dist._poisson_sampler import poisson_sample
 
 __all__ = ["NegativeBinomial", "NegativeBinomial2"]
 
@@ -131,7 +132,7 @@ class NegativeBinomial(Distribution):
         key_gamma, key_poisson = jax.random.split(key)
         # Gamma(r, rate=(1-p)/p) has scale p/(1-p) = exp(logits).
         lam = jax.random.gamma(key_gamma, self.total_count, shape, dtype=dtype) * jnp.exp(self.logits)
-        return jax.random.poisson(key_poisson, lam, shape).astype(dtype)
+        return poisson_sample(key_poisson, lam, shape)
 
     @property
     def mean(self):

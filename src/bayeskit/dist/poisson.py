@@ -10,6 +10,7 @@ from jax.scipy.special import gammaincc, gammaln, xlogy
 from bayeskit.dist import constraints as C
 from bayeskit.dist._discrete_params import masked, zero_with_slope
 from bayeskit.dist._distribution import Distribution, as_float, check_parameter
+from bayeskit.dist._poisson_sampler import poisson_sample
 
 __all__ = ["Poisson"]
 
@@ -64,7 +65,7 @@ class Poisson(Distribution):
 
     def sample(self, key, sample_shape=()):
         shape = self._extended_shape(sample_shape)
-        return jax.random.poisson(key, self.rate, shape).astype(self.rate.dtype)
+        return poisson_sample(key, self.rate, shape)
 
     @property
     def mean(self):
