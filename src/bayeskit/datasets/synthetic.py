@@ -39,6 +39,10 @@ def make_regression(
     ``X`` is standard normal; the first ``num_informative`` weights are drawn from
     N(0, weight_scale^2) and the rest are zero (a sparse truth for lasso demonstrations).
 
+    The draws are JAX's in its default float precision, returned as float64: the same key gives
+    different values with ``jax_enable_x64`` on (as ``bayeskit tour``, the tests and the benchmarks
+    run) and off.
+
     Returns:
         A :class:`Dataset` whose ``extra`` holds ``weights``, ``intercept`` and ``noise_scale``.
     """
@@ -75,6 +79,8 @@ def make_classification(
     intercept: float = 0.0,
 ) -> Dataset:
     """Draw a logistic regression data set: ``y ~ Bernoulli(sigmoid(X w + b))`` with the truth kept.
+
+    As for :func:`make_regression`, the draws depend on whether ``jax_enable_x64`` is on.
 
     Returns:
         A :class:`Dataset` with integer labels in {0, 1}; ``extra`` holds ``weights`` and
