@@ -27,6 +27,11 @@ def gaussian(m, y):
         m.sample("y", dist.Normal(mu, sigma), obs=y)
 
 
+# One target shared by the tests below: its compiled optimiser, Hessian and constrain are kept
+# per target (bayeskit.optimize._lbfgs.compiled), so each test after the first skips compiling.
+GAUSSIAN = target(gaussian, Y)
+
+
 def test_float32_fits_converge_on_a_large_sum():
     """In float32 the gradient of 2,000 log densities carries rounding noise near 1e-4 at the
     optimum; an absolute tolerance of 1e-6 was never met (converged=False after the full budget)."""
@@ -45,18 +50,18 @@ def test_float32_fits_converge_on_a_large_sum():
 def test_init_of_another_dtype_starts_in_the_targets_dtype(init):
     # A float32 init under x64 raised JAX's "cond branches must have equal output types", an
     # integer one "cannot convert float infinity to integer".
-    t = target(gaussian, Y)
+    t = GAUSSIAN
     res = mle(KEY, t, init=init)
     assert res.z.dtype == jnp.float64 and res.converged
     np.testing.assert_allclose(res.values["mu"], mle(KEY, t).values["mu"], rtol=1e-8)
     assert map(KEY, t, init=init).z.dtype == jnp.float64
     assert laplace(KEY, t, init=init).loc.dtype == jnp.float64
     with pytest.raises(TypeError, match="mle: `init` must be a dict of constrained site values or an array"):
-        mle(KEY, target(gaussian, Y), init="zeros")
+        mle(KEY, GAUSSIAN, init="zeros")
 
 
 def test_bad_options_name_the_argument():
-    t = target(gaussian, Y)
+    t = GAUSSIAN
     with pytest.raises(ValueError, match="map: `num_starts` must be an integer >= 1"):
         map(KEY, t, num_starts=0)
     with pytest.raises(ValueError, match="mle: `tol` must be a finite positive number"):
@@ -72,7 +77,7 @@ def regression(m, X, y, prior):
 
 
 def test_mle_gaussian_is_sample_mean_and_biased_sd():
-    res = mle(KEY, target(gaussian, Y))
+    res = mle(KEY, GAUSSIAN)
     assert res.converged
     np.testing.assert_allclose(res.values["mu"], np.mean(DATA.y), rtol=1e-6)
     np.testing.assert_allclose(res.values["sigma"], np.std(DATA.y), rtol=1e-6)
@@ -120,7 +125,7 @@ def test_laplace_exact_for_gaussian_posterior():
 
 
 def test_laplace_samples_respect_constraints():
-    approx = laplace(KEY, target(gaussian, Y))
+    approx = laplace(KEY, GAUSSIAN)
     draws = approx.sample(jax.random.key(2), 500)
     assert draws["sigma"].shape == (500,) and bool(jnp.all(draws["sigma"] > 0))
     np.testing.assert_allclose(
@@ -132,7 +137,7 @@ def test_bad_input():
     with pytest.raises(TypeError, match="expected a Target"):
         mle(KEY, gaussian)
     with pytest.raises(ValueError, match="num_starts"):
-        map(KEY, target(gaussian, Y), num_starts=0)
+        map(KEY, GAUSSIAN, num_starts=0)
 
 
 def test_refitting_a_target_reuses_its_compiled_programs():
