@@ -381,7 +381,7 @@ def _layout_run():
 
 _LAYOUT_SCRIPT = """
 import os, sys
-os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+os.environ["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2"
 import jax
 jax.config.update("jax_enable_x64", True)
 import numpy as np

@@ -1,0 +1,87 @@
+"""Time to a point estimate: `optimize.mle`/`map`/`laplace` and `vi.fit`, first call and again.
+
+On small models these calls are almost all compiling; the second call on the same target reuses
+the compiled L-BFGS run, Hessian and constrain (`bayeskit.optimize._lbfgs.compiled`), and a
+`vi.fit` reuses the Laplace start of an earlier fit on the same target. Model: a logistic
+regression, n = 500, d = 10 plus an intercept, float64. Each call is timed once, in the order
+below, in one fresh process; the numbers are wall seconds and include compiling.
+
+Run:  python benchmarks/optimize_compile.py   (writes results/optimize_compile.{json,md})
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+
+import jax
+
+jax.config.update("jax_enable_x64", True)
+
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+import bayeskit  # noqa: E402
+import bayeskit.dist as dist  # noqa: E402
+from bayeskit import optimize, vi  # noqa: E402
+from bayeskit.datasets import make_classification  # noqa: E402
+from bayeskit.ppl import target  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def logistic(m, X, y):
+    w = m.sample("w", dist.Normal(0.0, 1.0).expand((X.shape[1],)).to_event(1))
+    b = m.sample("b", dist.Normal(0.0, 5.0))
+    m.sample("y", dist.Bernoulli(logits=X @ w + b).to_event(1), obs=y)
+
+
+def main() -> None:
+    data = make_classification(jax.random.key(0), num_samples=500, num_features=10)
+    t = target(logistic, jnp.asarray(data.X), y=jnp.asarray(data.y, jnp.float64))
+    key = jax.random.key(1)
+    calls = {
+        "optimize.mle": lambda: optimize.mle(key, t),
+        "optimize.map": lambda: optimize.map(key, t),
+        "optimize.laplace": lambda: optimize.laplace(key, t),
+        "vi.fit meanfield (2,000 steps)": lambda: vi.fit(
+            key, t, "meanfield", num_steps=2000, progress_bar=False
+        ),
+        "vi.fit fullrank (2,000 steps)": lambda: vi.fit(
+            key, t, "fullrank", num_steps=2000, progress_bar=False
+        ),
+    }
+    rows = []
+    for name, call in calls.items():
+        times = []
+        for _ in range(2):
+            t0 = time.perf_counter()
+            jax.block_until_ready(jax.tree.leaves(call()))
+            times.append(time.perf_counter() - t0)
+        rows.append({"call": name, "first_s": times[0], "again_s": times[1]})
+        print(f"{name:34s} first {times[0]:6.2f} s   again {times[1]:6.3f} s")
+    meta = {
+        "machine": f"{platform.processor() or platform.machine()}, {platform.platform()}",
+        "versions": {"jax": jax.__version__, "bayeskit": bayeskit.__version__, "numpy": np.__version__},
+        "model": "logistic regression, n = 500, d = 10 + intercept, float64",
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "optimize_compile.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    lines = [
+        "# Time to a point estimate or a VI fit: first call and again on the same target",
+        "",
+        f"Machine: {meta['machine']}. Versions: {meta['versions']}. Model: {meta['model']}. "
+        "Wall seconds, compiling included, each call timed once in this order in one process "
+        "(`python benchmarks/optimize_compile.py`).",
+        "",
+        "| call | first (s) | again, same target (s) |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {r['call']} | {r['first_s']:.2f} | {r['again_s']:.3f} |" for r in rows]
+    (RESULTS / "optimize_compile.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
