@@ -211,3 +211,22 @@ def test_laplace_evidence_gradients_in_the_inputs_dtypes():
         K32, jnp.zeros(10)
     )
     assert dK.dtype == jnp.float32 and dm.dtype == jnp.float64
+
+
+def test_half_precision_inputs_are_computed_in_float32():
+    """SVGP kept bfloat16 inputs as its parameters' dtype and failed in LAPACK with a raw
+    "Unsupported dtype bfloat16"; GPR promoted them already. Now every GP (and jittered_cholesky)
+    computes half-precision inputs in float32 at least."""
+    import jax
+
+    from bayeskit.gp import SVGP, jittered_cholesky
+
+    Xh, yh = jnp.asarray(X, jnp.bfloat16), jnp.asarray(np.sin(X[:, 0]), jnp.bfloat16)
+    svgp = SVGP(K.RBF(), inducing_points=5).fit(
+        Xh, yh, key=jax.random.key(0), num_steps=20, progress_bar=False
+    )
+    assert np.isfinite(svgp.fit_info.objective)
+    assert svgp.predict(Xh[:3]).mean.dtype == jnp.float32  # SVGP follows its data's dtype
+    L, jitter = jittered_cholesky(2.0 * jnp.eye(3, dtype=jnp.float16))
+    assert L.dtype == jnp.float32 and float(jitter) == 0.0
+    np.testing.assert_allclose(L, np.sqrt(2.0) * np.eye(3), rtol=1e-6)

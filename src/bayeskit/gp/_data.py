@@ -26,8 +26,13 @@ def _check_finite(owner: str, name: str, arr: jax.Array) -> None:
 
 
 def check_inputs(owner: str, X, name: str = "X", num_features: int | None = None) -> jax.Array:
-    """``X`` as a finite 2-D float array, with ``num_features`` columns when given."""
+    """``X`` as a finite 2-D float array, with ``num_features`` columns when given.
+
+    Half precision (float16, bfloat16) becomes float32: no Cholesky factorisation exists in it,
+    and 3 significant digits could not hold a covariance matrix's conditioning anyway.
+    """
     X = as_inputs(X, name, owner)
+    X = X.astype(jnp.promote_types(X.dtype, jnp.float32))
     if X.shape[0] == 0:
         raise ValueError(f"{owner}: `{name}` has no rows.")
     _check_finite(owner, name, X)

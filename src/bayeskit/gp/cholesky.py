@@ -46,7 +46,7 @@ def as_covariance(owner: str, K) -> jax.Array:
         raise TypeError(f"{owner}: `K` must be a square matrix of numbers; {err}") from None
     if K.ndim != 2 or K.shape[0] != K.shape[1]:
         raise ValueError(f"{owner}: `K` must be a square (n, n) matrix, got shape {tuple(K.shape)}.")
-    return K
+    return K.astype(jnp.promote_types(K.dtype, jnp.float32))  # no LAPACK in half precision
 
 
 def jittered_cholesky(K: jax.Array) -> tuple[jax.Array, jax.Array]:
