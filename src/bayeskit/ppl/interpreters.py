@@ -305,7 +305,7 @@ def sample_prior(key: jax.Array, model: Callable, *args, num_samples: int | None
 
     if num_samples is None:
         return one(key)
-    return jax.vmap(one)(jax.random.split(key, num_samples))
+    return jax.jit(jax.vmap(one))(jax.random.split(key, num_samples))
 
 
 def predictive(key: jax.Array, model: Callable, samples, *args, **kwargs) -> dict[str, jax.Array]:
@@ -357,5 +357,7 @@ def predictive(key: jax.Array, model: Callable, samples, *args, **kwargs) -> dic
     def one(k, vals):
         return _returned(_trace(model, args, kwargs, key=k, values=vals, full_data=True), exclude=latent)
 
-    out = jax.vmap(one)(jax.random.split(key, n), flat)
+    # Compiled: op by op, every operation of the model was dispatched on its own (3.6 s for a
+    # three-coefficient regression's 4,000 draws).
+    out = jax.jit(jax.vmap(one))(jax.random.split(key, n), flat)
     return {k: v.reshape(lead + v.shape[1:]) for k, v in out.items()}
