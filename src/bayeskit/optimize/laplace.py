@@ -57,6 +57,7 @@ def laplace(
     max_iterations: int = 1000,
     tol: float | None = None,
     init=None,
+    compilation_cache: bool = True,
 ) -> LaplaceApproximation:
     """Fit a Laplace approximation to the posterior in unconstrained space.
 
@@ -74,7 +75,9 @@ def laplace(
     """
     key = check_key(key, "optimize.laplace")
     _check_target("laplace", target)
-    opt = optimize_target("laplace", key, target, target.logdensity_fn, num_starts, max_iterations, tol, init)
+    opt = optimize_target(
+        "laplace", key, target, target.logdensity_fn, num_starts, max_iterations, tol, init, compilation_cache
+    )
     # Compiled: op by op, the Hessian of a small logistic regression took 4 s (0.2 s compiled).
     hess = compiled("hessian", target.logdensity_fn, jax.hessian)(opt.z)
     precision = -0.5 * (hess + hess.T)

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayeskit._checks import check_int, check_positive_number
+from bayeskit._compilation_cache import use_compilation_cache
 from bayeskit._key import check_key
 from bayeskit.optimize._lbfgs import compiled, minimize_lbfgs
 from bayeskit.ppl.target import Target
@@ -85,9 +86,12 @@ def optimize_target(
     max_iterations: int,
     tol: float,
     init=None,
+    compilation_cache: bool = True,
 ) -> OptimizeResult:
     """Maximise ``objective(z)`` from ``num_starts`` starting points; return the best."""
     _check_target(fn, target)
+    if compilation_cache:
+        use_compilation_cache()
     num_starts = check_int(fn, "num_starts", num_starts)
     max_iterations = check_int(fn, "max_iterations", max_iterations)
     tol = default_tol() if tol is None else check_positive_number(fn, "tol", tol)
@@ -134,6 +138,7 @@ def mle(
     max_iterations: int = 1000,
     tol: float | None = None,
     init=None,
+    compilation_cache: bool = True,
 ) -> OptimizeResult:
     """Maximum likelihood: maximise log p(data | theta), ignoring the priors of latent sites.
 
@@ -149,6 +154,9 @@ def mle(
             (default 1e-9 in float64, 1e-5 in float32: rounding error in a gradient grows with
             the sum of log densities it differentiates).
         init: optional starting point: a dict of constrained values or a flat vector.
+        compilation_cache: keep the compiled optimiser on disk (:func:`bayeskit.use_compilation_cache`,
+            as :func:`bayeskit.mcmc.sample` does), so that the same model in a later process skips
+            most of its compiling.
 
     Example:
         >>> res = mle(jax.random.key(0), target(gaussian_model, y=y))
@@ -157,7 +165,7 @@ def mle(
     key = check_key(key, "optimize.mle")
     _check_target("mle", target)
     return optimize_target(
-        "mle", key, target, target.log_likelihood_fn, num_starts, max_iterations, tol, init
+        "mle", key, target, target.log_likelihood_fn, num_starts, max_iterations, tol, init, compilation_cache
     )
 
 
@@ -168,6 +176,7 @@ def map(  # noqa: A001 - the conventional name of the estimator
     max_iterations: int = 1000,
     tol: float | None = None,
     init=None,
+    compilation_cache: bool = True,
 ) -> OptimizeResult:
     """Maximum a posteriori: maximise log p(data | theta) + log p(theta) over constrained theta.
 
@@ -179,7 +188,9 @@ def map(  # noqa: A001 - the conventional name of the estimator
     """
     key = check_key(key, "optimize.map")
     _check_target("map", target)
-    return optimize_target("map", key, target, _LogPosterior(target), num_starts, max_iterations, tol, init)
+    return optimize_target(
+        "map", key, target, _LogPosterior(target), num_starts, max_iterations, tol, init, compilation_cache
+    )
 
 
 @dataclasses.dataclass(frozen=True)

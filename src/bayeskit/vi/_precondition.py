@@ -90,7 +90,10 @@ def laplace_start(key: jax.Array, target, kind: str, rank: int | None = None):
     from bayeskit.optimize.point import optimize_target
     from bayeskit.vi.guides import make_guide
 
-    opt = optimize_target("fit (Laplace start)", key, target, target.logdensity_fn, 1, 1000, 1e-6)
+    # `fit` has already decided about the disk cache (its `compilation_cache`).
+    opt = optimize_target(
+        "fit (Laplace start)", key, target, target.logdensity_fn, 1, 1000, 1e-6, compilation_cache=False
+    )
     hess = compiled("hessian", target.logdensity_fn, jax.hessian)(opt.z)
     precision = -0.5 * (hess + hess.T)
     chol = jnp.linalg.cholesky(precision)

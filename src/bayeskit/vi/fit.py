@@ -45,6 +45,7 @@ import numpy as np
 import optax
 
 from bayeskit._checks import check_int, check_positive_number
+from bayeskit._compilation_cache import use_compilation_cache
 from bayeskit._key import check_key
 from bayeskit._progress import ProgressBar
 from bayeskit.posterior import SamplingWarning
@@ -210,6 +211,7 @@ def fit(
     chunk_size: int | None = None,
     progress_bar: bool = True,
     warn: bool = True,
+    compilation_cache: bool = True,
 ) -> VIResult:
     """Fit a variational approximation to the posterior of ``target`` by maximising the ELBO.
 
@@ -244,6 +246,9 @@ def fit(
             ``num_steps``, at least 50).
         progress_bar: show a progress bar with the ELBO.
         warn: raise warnings (skipped non-finite steps) as :class:`~bayeskit.SamplingWarning`.
+        compilation_cache: keep the compiled programs on disk (:func:`bayeskit.use_compilation_cache`,
+            as :func:`bayeskit.mcmc.sample` does) so that a later fit of the same model, in this
+            process or another, skips most of its compiling.
 
     Returns:
         A :class:`VIResult`: the fitted ``guide``, the per-step ``elbo``,
@@ -263,6 +268,8 @@ def fit(
         >>> result.sample(jax.random.key(1), 1000).summary()
     """
     key = check_key(key, "vi.fit")
+    if compilation_cache:
+        use_compilation_cache()
     num_steps = _positive_int("num_steps", num_steps)
     num_particles = _positive_int("num_particles", num_particles)
     if estimator not in ESTIMATORS:
