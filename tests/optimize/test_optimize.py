@@ -160,3 +160,14 @@ def test_refitting_a_target_reuses_its_compiled_programs():
     shifted = mle(KEY, target(counted, Y + 1.0))
     assert len(traces) > before
     np.testing.assert_allclose(shifted.values["mu"], np.mean(Y) + 1.0, rtol=1e-6)
+
+
+def test_laplace_sample_checks_its_key_and_count():
+    approx = laplace(KEY, GAUSSIAN)
+    with pytest.raises(TypeError, match="LaplaceApproximation.sample"):
+        approx.sample(0, 10)
+    with pytest.raises(
+        ValueError, match=r"LaplaceApproximation.sample: `num_samples` must be an integer >= 1"
+    ):
+        approx.sample(KEY, 0)
+    assert approx.sample(KEY, 5)["sigma"].shape == (5,)

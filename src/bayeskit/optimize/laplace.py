@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayeskit._checks import check_int
 from bayeskit._key import check_key
 from bayeskit.dist.multivariate_normal import MultivariateNormal
 from bayeskit.optimize._lbfgs import compiled
@@ -46,6 +47,8 @@ class LaplaceApproximation:
 
     def sample(self, key: jax.Array, num_samples: int) -> dict[str, jax.Array]:
         """Draw ``num_samples`` from the Gaussian and map them to constrained site values."""
+        key = check_key(key, "LaplaceApproximation.sample")
+        num_samples = check_int("LaplaceApproximation.sample", "num_samples", num_samples)
         # Compiled: op-by-op, a model's trace costs a dispatch per operation.
         return jax.jit(lambda k: self.target.constrain(self.distribution.sample(k, (num_samples,))))(key)
 
