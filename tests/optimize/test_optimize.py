@@ -160,6 +160,14 @@ def test_refitting_a_target_reuses_its_compiled_programs():
     shifted = mle(KEY, target(counted, Y + 1.0))
     assert len(traces) > before
     np.testing.assert_allclose(shifted.values["mu"], np.mean(Y) + 1.0, rtol=1e-6)
+    # The programs live as long as their target: dropping it frees it and them.
+    import gc
+    import weakref
+
+    alive = weakref.ref(t)
+    del t, first, again
+    gc.collect()
+    assert alive() is None
 
 
 def test_laplace_sample_checks_its_key_and_count():

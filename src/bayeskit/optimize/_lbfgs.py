@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import types
-from collections import OrderedDict
+import weakref
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -13,30 +14,45 @@ import optax
 
 __all__ = ["LBFGSResult", "compiled", "minimize_lbfgs"]
 
-# Compiled programs kept per objective, so that fitting the same target again (``map`` then
+# Compiled programs kept per target, so that fitting the same target again (``map`` then
 # ``laplace``, or ``vi.fit`` with another guide, which starts from a Laplace fit) does not compile
-# L-BFGS again: about 1.5 s on a small model. Bound methods of a target and callable objects
-# that compare by identity are keys; a plain function or lambda (a new object on each call, which
-# could never be found again) is not kept. The few entries bound the data the cache holds alive.
-_CACHE: OrderedDict = OrderedDict()
-_CACHE_SIZE = 8
+# again: about 1.5 s for L-BFGS on a small model. The programs live as long as their target: the
+# table holds the target weakly, and the programs reach it through a weak reference, so dropping
+# a target frees its programs (and the data they hold) as it would without the cache.
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _owner(fun: Callable):
+    """``(target, identity, rebind)`` for an objective tied to one object, else ``None``.
+
+    A bound method (``target.logdensity_fn``) is identified by its function; a one-field dataclass
+    objective (``_LogPosterior(target)``) by its class. ``rebind(target)`` makes it again.
+    """
+    owner, func = getattr(fun, "__self__", None), getattr(fun, "__func__", None)
+    if owner is not None and func is not None:
+        return owner, func, lambda o: types.MethodType(func, o)
+    fields = dataclasses.fields(fun) if dataclasses.is_dataclass(fun) and not isinstance(fun, type) else ()
+    if len(fields) == 1:
+        cls = type(fun)
+        return getattr(fun, fields[0].name), cls, cls
+    return None
 
 
 def compiled(kind: str, fun: Callable, build: Callable[[Callable], Callable], *static) -> Callable:
-    """``jax.jit(build(fun))``, reused for the same ``(kind, fun, *static)`` while it stays in the cache."""
-    if isinstance(fun, types.FunctionType):
+    """``jax.jit(build(fun))``, reused for the same ``(kind, fun, *static)`` while ``fun``'s target lives."""
+    found = _owner(fun)
+    if found is None:
         return jax.jit(build(fun))
-    key = (kind, fun, *static)
+    owner, identity, rebind = found
     try:
-        hit = _CACHE.pop(key)
-    except TypeError:  # an unhashable callable: compile as before
+        programs = _CACHE.setdefault(owner, {})
+    except TypeError:  # not weakly referenceable or not hashable: compile as before
         return jax.jit(build(fun))
-    except KeyError:
-        hit = jax.jit(build(fun))
-    _CACHE[key] = hit
-    while len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
-    return hit
+    key = (kind, identity, *static)
+    if key not in programs:
+        ref = weakref.ref(owner)
+        programs[key] = jax.jit(build(lambda *args: rebind(ref())(*args)))
+    return programs[key]
 
 
 class LBFGSResult(NamedTuple):
