@@ -6,15 +6,25 @@ the compiled L-BFGS run, Hessian and constrain (`bayeskit.optimize._lbfgs.compil
 regression, n = 500, d = 10 plus an intercept, float64. Each call is timed once, in the order
 below, in one fresh process; the numbers are wall seconds and include compiling.
 
-Run:  python benchmarks/optimize_compile.py   (writes results/optimize_compile.{json,md})
+The disk cache of compiled programs (on by default) starts empty: the script points
+``BAYESKIT_COMPILATION_CACHE`` at a new temporary folder, so "first" is a cold start.
+``--before FILE`` adds the columns of an earlier run's JSON (e.g. the same script run on an
+older commit).
+
+Run:  python benchmarks/optimize_compile.py [--before old.json]   (writes results/optimize_compile.{json,md})
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import platform
+import tempfile
 import time
 from pathlib import Path
+
+os.environ["BAYESKIT_COMPILATION_CACHE"] = tempfile.mkdtemp(prefix="bayeskit-optimize-compile-")
 
 import jax
 
@@ -39,6 +49,10 @@ def logistic(m, X, y):
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", type=Path, help="an earlier run's JSON, shown beside this one")
+    args = parser.parse_args()
+    before = json.loads(args.before.read_text()) if args.before else None
     data = make_classification(jax.random.key(0), num_samples=500, num_features=10)
     t = target(logistic, jnp.asarray(data.X), y=jnp.asarray(data.y, jnp.float64))
     key = jax.random.key(1)
@@ -67,8 +81,11 @@ def main() -> None:
         "versions": {"jax": jax.__version__, "bayeskit": bayeskit.__version__, "numpy": np.__version__},
         "model": "logistic regression, n = 500, d = 10 + intercept, float64",
     }
+    payload = {"meta": meta, "rows": rows}
+    if before is not None:
+        payload["before"] = {"meta": before["meta"], "rows": before["rows"]}
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "optimize_compile.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    (RESULTS / "optimize_compile.json").write_text(json.dumps(payload, indent=2))
     lines = [
         "# Time to a point estimate or a VI fit: first call and again on the same target",
         "",
@@ -76,10 +93,23 @@ def main() -> None:
         "Wall seconds, compiling included, each call timed once in this order in one process "
         "(`python benchmarks/optimize_compile.py`).",
         "",
-        "| call | first (s) | again, same target (s) |",
-        "|---|---|---|",
+        "| call | first (s) | again, same target (s) |"
+        + (" before: first (s) | before: again (s) |" if before else ""),
+        "|---|---|---|" + ("---|---|" if before else ""),
     ]
-    lines += [f"| {r['call']} | {r['first_s']:.2f} | {r['again_s']:.3f} |" for r in rows]
+    old = {r["call"]: r for r in before["rows"]} if before else {}
+    for r in rows:
+        line = f"| {r['call']} | {r['first_s']:.2f} | {r['again_s']:.3f} |"
+        if r["call"] in old:
+            line += f" {old[r['call']]['first_s']:.2f} | {old[r['call']]['again_s']:.3f} |"
+        elif before:
+            line += " - | - |"
+        lines.append(line)
+    if before:
+        lines += [
+            "",
+            f"Before: {before['meta'].get('commit', 'an earlier run')} ({before['meta']['machine']}).",
+        ]
     (RESULTS / "optimize_compile.md").write_text("\n".join(lines) + "\n")
 
 
