@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayeskit._compiled import compiled
 from bayeskit.ppl.handle import Handle, Layout, Site
 from bayeskit.ppl.interpreters import model_arguments, model_name
 
@@ -121,6 +122,12 @@ class Target:
     def constrain(self, z) -> dict[str, jax.Array]:
         """Map unconstrained ``z`` (``(..., dim)``) to named constrained values and deterministics."""
         z = self._check_z(z, "constrain")
+        if not isinstance(z, jax.core.Tracer):
+            # Compiled, once per target and shape: op by op, a model's trace cost seconds.
+            return compiled("constrain", self._constrain, lambda f: f)(z)
+        return self._constrain(z)
+
+    def _constrain(self, z) -> dict[str, jax.Array]:
         keep = {s.name for s in self.sites} | set(self.deterministics)
 
         def one(zz):
