@@ -91,6 +91,11 @@ class Target:
                 f"logdensity_fn takes one vector of shape ({self.dim},); got {tuple(z.shape)}. "
                 "Use jax.vmap for several."
             )
+        if not isinstance(z, jax.core.Tracer):  # a direct call: compiled once, as constrain
+            return compiled("terms", self._traced_terms, lambda f: f)(z)
+        return self._traced_terms(z)
+
+    def _traced_terms(self, z):
         tr, log_jac = self.trace_at(z)
         prior = jnp.zeros((), z.dtype)
         lik = jnp.zeros((), z.dtype)
