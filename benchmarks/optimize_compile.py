@@ -1,7 +1,7 @@
 """Time to a point estimate: `optimize.mle`/`map`/`laplace` and `vi.fit`, first call and again.
 
 On small models these calls are almost all compiling; the second call on the same target reuses
-the compiled L-BFGS run, Hessian and constrain (`bayeskit.optimize._lbfgs.compiled`), and a
+the compiled L-BFGS run, Hessian and constrain (`bayeskit._compiled.compiled`), and a
 `vi.fit` reuses the Laplace start of an earlier fit on the same target. Model: a logistic
 regression, n = 500, d = 10 plus an intercept, float64. Each call is timed once, in the order
 below, in one fresh process; the numbers are wall seconds and include compiling.

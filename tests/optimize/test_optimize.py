@@ -28,7 +28,7 @@ def gaussian(m, y):
 
 
 # One target shared by the tests below: its compiled optimiser, Hessian and constrain are kept
-# per target (bayeskit.optimize._lbfgs.compiled), so each test after the first skips compiling.
+# per target (bayeskit._compiled.compiled), so each test after the first skips compiling.
 GAUSSIAN = target(gaussian, Y)
 
 

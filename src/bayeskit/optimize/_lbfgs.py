@@ -11,7 +11,7 @@ import optax
 
 from bayeskit._compiled import compiled
 
-__all__ = ["LBFGSResult", "compiled", "minimize_lbfgs"]
+__all__ = ["LBFGSResult", "minimize_lbfgs"]
 
 
 class LBFGSResult(NamedTuple):

@@ -11,9 +11,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayeskit._checks import check_int
+from bayeskit._compiled import compiled
 from bayeskit._key import check_key
 from bayeskit.dist.multivariate_normal import MultivariateNormal
-from bayeskit.optimize._lbfgs import compiled
 from bayeskit.optimize.point import _check_target, optimize_target
 from bayeskit.ppl.target import Target
 

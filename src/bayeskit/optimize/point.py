@@ -11,8 +11,9 @@ import numpy as np
 
 from bayeskit._checks import check_int, check_positive_number
 from bayeskit._compilation_cache import use_compilation_cache
+from bayeskit._compiled import compiled
 from bayeskit._key import check_key
-from bayeskit.optimize._lbfgs import compiled, minimize_lbfgs
+from bayeskit.optimize._lbfgs import minimize_lbfgs
 from bayeskit.ppl.target import Target
 
 __all__ = ["OptimizeResult", "mle", "map", "optimize_target"]

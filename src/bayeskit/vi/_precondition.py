@@ -86,7 +86,7 @@ def laplace_start(key: jax.Array, target, kind: str, rank: int | None = None):
         FloatingPointError: no finite mode, or the Hessian there is not negative definite; ``fit``
             then starts without preconditioning.
     """
-    from bayeskit.optimize._lbfgs import compiled
+    from bayeskit._compiled import compiled
     from bayeskit.optimize.point import optimize_target
     from bayeskit.vi.guides import make_guide
 
