@@ -160,6 +160,8 @@ def test_shapes_and_dtypes(family):
         assert out.shape == sample_shape + batch and out.dtype == jnp.float64
         x = jnp.zeros(sample_shape + batch)
         assert jax.eval_shape(d.log_prob, x).shape == sample_shape + batch
+    # One integer is that many draws, as (n,) is.
+    assert jax.eval_shape(lambda d: d.sample(KEY, 4), d).shape == (4,) + batch
     single = cls(**{k: np.asarray(v, np.float32) for k, v in params.items()})
     assert jax.eval_shape(lambda d: d.sample(KEY, (2,)), single).dtype == jnp.float32
     # Invalid values are not checked while traced (they are tracers, not numbers).
@@ -397,3 +399,18 @@ def test_parameters_that_do_not_broadcast_are_named_at_construction():
     with pytest.raises(ValueError, match="Gamma: the parameters' shapes"):
         Gamma(jnp.ones(3), jnp.ones(2))
     assert Normal(jnp.zeros(3), 1.0).batch_shape == (3,)
+
+
+@pytest.mark.parametrize(
+    "key, sample_shape, error, match",
+    [
+        (0, (), TypeError, r"Normal.sample: `key` must be one JAX random key, got the int 0"),
+        (jax.random.split(KEY, 3), (), TypeError, r"got a batch of \(3,\) keys"),
+        (KEY, (-1,), ValueError, r"Normal.sample: `sample_shape` must be a tuple of non-negative"),
+        (KEY, (2.5,), TypeError, r"`sample_shape` must be a tuple of non-negative integers"),
+        (KEY, "10", TypeError, r"got '10'"),
+    ],
+)
+def test_sample_names_a_bad_key_or_sample_shape(key, sample_shape, error, match):
+    with pytest.raises(error, match=match):
+        Normal(0.0, 1.0).sample(key, sample_shape)

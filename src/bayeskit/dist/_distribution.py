@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayeskit._key import check_key
 from bayeskit.dist import constraints as C
 
 __all__ = ["Distribution", "check_parameter", "as_float", "is_concrete", "ExpandedDistribution"]
@@ -33,6 +34,26 @@ def as_float(x) -> jax.Array:
     if jnp.issubdtype(x.dtype, jnp.floating):
         return x
     return x.astype(jnp.result_type(float))
+
+
+def check_sample_shape(sample_shape, where: str) -> Shape:
+    """``sample_shape`` as a tuple of non-negative Python ints, or a ``TypeError``/``ValueError``."""
+    given = sample_shape
+    if isinstance(sample_shape, int | np.integer) and not isinstance(sample_shape, bool):
+        sample_shape = (sample_shape,)
+    try:
+        shape = tuple(sample_shape)
+    except TypeError:
+        shape = None
+    integers = shape is not None and all(
+        isinstance(n, int | np.integer) and not isinstance(n, bool) for n in shape
+    )
+    if not integers or any(n < 0 for n in shape):
+        raise (TypeError if not integers else ValueError)(
+            f"{where}: `sample_shape` must be a tuple of non-negative integers or one integer, "
+            f"got {given!r}. For 100 draws pass 100 or (100,); for one draw pass ()."
+        )
+    return tuple(int(n) for n in shape)
 
 
 def check_event(dist: str, x: jax.Array, event_shape) -> None:
@@ -123,8 +144,26 @@ class Distribution(eqx.Module):
     def log_prob(self, x) -> jax.Array:
         raise NotImplementedError
 
-    def sample(self, key: jax.Array, sample_shape: Shape = ()) -> jax.Array:
-        raise NotImplementedError
+    def sample(self, key: jax.Array, sample_shape: int | Shape = ()) -> jax.Array:
+        """Draw independent values: an array of shape ``sample_shape + batch_shape + event_shape``.
+
+        Args:
+            key: a JAX random key (``jax.random.key(seed)``; a legacy ``PRNGKey`` works too).
+            sample_shape: how many draws, as a tuple of non-negative integers or one integer
+                (``5`` is ``(5,)``); ``()`` (the default) is one draw.
+
+        Example:
+            >>> import jax
+            >>> from bayeskit import dist
+            >>> dist.Normal(0.0, 1.0).sample(jax.random.key(0), 3).shape
+            (3,)
+        """
+        name = f"{type(self).__name__}.sample"
+        return self._sample(check_key(key, name), check_sample_shape(sample_shape, name))
+
+    def _sample(self, key: jax.Array, sample_shape: Shape) -> jax.Array:
+        """The family's sampler; ``sample`` has checked ``key`` and made ``sample_shape`` a tuple."""
+        raise NotImplementedError(f"{type(self).__name__} has no sampler.")
 
     def _missing(self, what: str):
         return NotImplementedError(f"{type(self).__name__} has no closed-form {what}.")
@@ -220,8 +259,7 @@ class ExpandedDistribution(Distribution):
         lp = self.base.log_prob(x)
         return jnp.broadcast_to(lp, jnp.broadcast_shapes(lp.shape, self._batch_shape))
 
-    def sample(self, key: jax.Array, sample_shape: Shape = ()) -> jax.Array:
-        sample_shape = tuple(sample_shape)
+    def _sample(self, key: jax.Array, sample_shape: Shape) -> jax.Array:
         new, old = self._batch_shape, tuple(self.base.batch_shape)
         padded = (1,) * (len(new) - len(old)) + old
         expanded = [i for i, (n, o) in enumerate(zip(new, padded)) if o == 1 and n != 1]

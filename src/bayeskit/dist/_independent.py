@@ -56,7 +56,7 @@ class Independent(Distribution):
         n = self.reinterpreted_batch_ndims
         return jnp.sum(lp, axis=tuple(range(lp.ndim - n, lp.ndim)))
 
-    def sample(self, key, sample_shape=()):
+    def _sample(self, key, sample_shape):
         return self.base.sample(key, sample_shape)
 
     @property

@@ -73,7 +73,7 @@ class Bernoulli(Distribution):
         # One softplus of the sign-flipped logit: half the work of evaluating both branches.
         return -softplus(jnp.where(x == 1, -logits, logits))
 
-    def sample(self, key, sample_shape=()):
+    def _sample(self, key, sample_shape):
         shape = self._extended_shape(sample_shape)
         return jax.random.bernoulli(key, self.probs, shape).astype(self.logits.dtype)
 

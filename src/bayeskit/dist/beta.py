@@ -66,7 +66,7 @@ class Beta(Distribution):
         lp = xlogy(a - 1, x) + xlog1py(b - 1, -x) - betaln(a, b)
         return jnp.where(inside, lp, -jnp.inf)
 
-    def sample(self, key, sample_shape=()):
+    def _sample(self, key, sample_shape):
         shape = self._extended_shape(sample_shape)
         dtype = jnp.result_type(self.concentration1, self.concentration0)
         # X = G1 / (G1 + G0) = sigmoid(log G1 - log G0) for independent Gamma(a, 1) and Gamma(b, 1);

@@ -94,7 +94,7 @@ class Binomial(Distribution):
         failures = jnp.where(n - k > 0, -(n - k) * softplus(l), 0.0)
         return log_choose + successes + failures
 
-    def sample(self, key, sample_shape=()):
+    def _sample(self, key, sample_shape):
         shape = self._extended_shape(sample_shape)
         dtype = jnp.result_type(self.total_count, self.logits)
         return jax.random.binomial(key, self.total_count, self.probs, shape, dtype=dtype)

@@ -88,7 +88,7 @@ class Categorical(Distribution):
         picked = pick(jax.nn.log_softmax(log_zero_in_rows(p), axis=-1))
         return jnp.where(ok, picked + jnp.sum(zero_with_slope(p, slope), axis=-1), -jnp.inf)
 
-    def sample(self, key, sample_shape=()):
+    def _sample(self, key, sample_shape):
         shape = self._extended_shape(sample_shape)
         draws = jax.random.categorical(key, self.logits, axis=-1, shape=shape)
         return draws.astype(self.logits.dtype)

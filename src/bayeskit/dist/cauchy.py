@@ -55,7 +55,7 @@ class Cauchy(Distribution):
         z = (x - self.loc) / self.scale
         return -math.log(math.pi) - jnp.log(self.scale) - jnp.log1p(z**2)
 
-    def sample(self, key, sample_shape=()):
+    def _sample(self, key, sample_shape):
         dtype = jnp.result_type(self.loc, self.scale)
         eps = jax.random.cauchy(key, self._extended_shape(sample_shape), dtype=dtype)
         return self.loc + self.scale * eps

@@ -78,7 +78,7 @@ class Dirichlet(Distribution):
         lp = jnp.sum(xlogy(self.concentration - 1.0, x), axis=-1) - self._log_normaliser()
         return jnp.where(_on_simplex(x), lp, -jnp.inf)
 
-    def sample(self, key, sample_shape=()):
+    def _sample(self, key, sample_shape):
         shape = tuple(sample_shape) + self.batch_shape
         a = jnp.broadcast_to(self.concentration, shape + self.event_shape)
         return jax.random.dirichlet(key, a, shape=shape, dtype=self.concentration.dtype)

@@ -85,7 +85,7 @@ class DirichletMultinomial(Distribution):
         lp = gammaln(n + 1) + gammaln(alpha0) - gammaln(n + alpha0) + jnp.sum(per_category, axis=-1)
         return jnp.where(ok, lp, -jnp.inf)
 
-    def sample(self, key, sample_shape=()):
+    def _sample(self, key, sample_shape):
         shape = tuple(sample_shape) + tuple(self.batch_shape)
         key_probs, key_counts = jax.random.split(key)
         probs = jax.random.dirichlet(key_probs, self.concentration, shape, dtype=self.concentration.dtype)

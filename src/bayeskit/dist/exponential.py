@@ -48,7 +48,7 @@ class Exponential(Distribution):
         lp = jnp.log(self.rate) - self.rate * x
         return jnp.where(x >= 0, lp, -jnp.inf)
 
-    def sample(self, key, sample_shape=()):
+    def _sample(self, key, sample_shape):
         eps = jax.random.exponential(key, self._extended_shape(sample_shape), dtype=self.rate.dtype)
         return eps / self.rate
 

@@ -65,7 +65,7 @@ class Gamma(Distribution):
         lp = xlogy(a, b) + xlogy(a - 1, x) - b * x - gammaln(a)
         return jnp.where(inside, lp, -jnp.inf)
 
-    def sample(self, key, sample_shape=()):
+    def _sample(self, key, sample_shape):
         shape = self._extended_shape(sample_shape)
         dtype = jnp.result_type(self.concentration, self.rate)
         # Log-space draws do not underflow for small concentrations, and every gamma-based family

@@ -55,7 +55,7 @@ class HalfCauchy(Distribution):
         lp = math.log(2 / math.pi) - jnp.log(self.scale) - jnp.log1p(z**2)
         return jnp.where(x >= 0, lp, -jnp.inf)
 
-    def sample(self, key, sample_shape=()):
+    def _sample(self, key, sample_shape):
         eps = jax.random.cauchy(key, self._extended_shape(sample_shape), dtype=self.scale.dtype)
         return self.scale * jnp.abs(eps)
 

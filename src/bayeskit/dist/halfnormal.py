@@ -55,7 +55,7 @@ class HalfNormal(Distribution):
         lp = _HALF_LOG_2_OVER_PI - jnp.log(self.scale) - 0.5 * z**2
         return jnp.where(x >= 0, lp, -jnp.inf)
 
-    def sample(self, key, sample_shape=()):
+    def _sample(self, key, sample_shape):
         eps = jax.random.normal(key, self._extended_shape(sample_shape), dtype=self.scale.dtype)
         return self.scale * jnp.abs(eps)
 

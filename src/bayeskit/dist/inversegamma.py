@@ -69,7 +69,7 @@ class InverseGamma(Distribution):
         lp = a * jnp.log(b) - gammaln(a) - (a + 1) * jnp.log(x) - b / x
         return jnp.where(inside, lp, -jnp.inf)
 
-    def sample(self, key, sample_shape=()):
+    def _sample(self, key, sample_shape):
         shape = self._extended_shape(sample_shape)
         dtype = jnp.result_type(self.concentration, self.rate)
         # 1 / Gamma(a) overflows where a Gamma(a) draw underflows (small a); exp(-log draw) does not.

@@ -52,7 +52,7 @@ class Laplace(Distribution):
     def log_prob(self, x):
         return -math.log(2) - jnp.log(self.scale) - jnp.abs(x - self.loc) / self.scale
 
-    def sample(self, key, sample_shape=()):
+    def _sample(self, key, sample_shape):
         dtype = jnp.result_type(self.loc, self.scale)
         eps = jax.random.laplace(key, self._extended_shape(sample_shape), dtype=dtype)
         return self.loc + self.scale * eps

@@ -102,7 +102,7 @@ class LKJCholesky(Distribution):
         unnorm = jnp.sum((order + 2.0 * eta) * log_diag, axis=-1)
         return unnorm - self._log_normaliser()
 
-    def sample(self, key, sample_shape=()):
+    def _sample(self, key, sample_shape):
         d = self.dimension
         eta = self.concentration
         shape = tuple(sample_shape) + self.batch_shape

@@ -65,7 +65,7 @@ class LogNormal(Distribution):
         lp = -0.5 * z**2 - jnp.log(self.scale) - _HALF_LOG_2PI - log_x
         return jnp.where(inside, lp, -jnp.inf)
 
-    def sample(self, key, sample_shape=()):
+    def _sample(self, key, sample_shape):
         dtype = jnp.result_type(self.loc, self.scale)
         eps = jax.random.normal(key, self._extended_shape(sample_shape), dtype=dtype)
         return jnp.exp(self.loc + self.scale * eps)

@@ -137,9 +137,8 @@ class MixtureSameFamily(Distribution):
         slope = jnp.where(rows_with_zero(w) & jnp.isfinite(slope), slope, 0.0)
         return lp + jnp.sum(zero_with_slope(w, jax.lax.stop_gradient(slope)), axis=-1)
 
-    def sample(self, key, sample_shape=()):
+    def _sample(self, key, sample_shape):
         key_idx, key_comp = jax.random.split(key)
-        sample_shape = tuple(sample_shape)
         batch, event = tuple(self.batch_shape), self.event_shape
         k = self.num_components
         logits = jnp.broadcast_to(self._log_weights, batch + (k,))

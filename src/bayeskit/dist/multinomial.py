@@ -166,7 +166,7 @@ class Multinomial(Distribution):
         terms = jnp.where(x > 0, x * log_p, 0.0)
         return gammaln(n + 1) - jnp.sum(gammaln(x + 1), axis=-1) + jnp.sum(terms, axis=-1)
 
-    def sample(self, key, sample_shape=()):
+    def _sample(self, key, sample_shape):
         shape = tuple(sample_shape) + tuple(self.batch_shape)
         return sample_counts(key, self.total_count, self.probs, shape)
 

@@ -182,7 +182,7 @@ class MultivariateNormal(Distribution):
         d = self.loc.shape[-1]
         return -0.5 * jnp.sum(z**2, axis=-1) - _half_log_det(self.scale_tril) - 0.5 * d * _LOG_2PI
 
-    def sample(self, key, sample_shape=()):
+    def _sample(self, key, sample_shape):
         eps = jax.random.normal(key, self._extended_shape(sample_shape), dtype=self.loc.dtype)
         return self.loc + jnp.matmul(self.scale_tril, eps[..., None])[..., 0]
 

@@ -92,7 +92,7 @@ class MultivariateStudentT(Distribution):
         norm = gammaln(0.5 * d) - betaln(0.5 * d, 0.5 * nu) - 0.5 * d * (jnp.log(nu) + _LOG_PI)
         return norm - _half_log_det(self.scale_tril) - 0.5 * (nu + d) * jnp.log1p(maha / nu)
 
-    def sample(self, key, sample_shape=()):
+    def _sample(self, key, sample_shape):
         key_z, key_g = jax.random.split(key)
         shape = tuple(sample_shape) + self.batch_shape
         dtype = self.loc.dtype

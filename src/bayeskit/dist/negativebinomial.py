@@ -126,7 +126,7 @@ class NegativeBinomial(Distribution):
         successes = jnp.where(k > 0, -k * softplus(-l), 0.0)
         return log_coef + successes - r * softplus(l)
 
-    def sample(self, key, sample_shape=()):
+    def _sample(self, key, sample_shape):
         shape = self._extended_shape(sample_shape)
         dtype = jnp.result_type(self.total_count, self.logits)
         key_gamma, key_poisson = jax.random.split(key)

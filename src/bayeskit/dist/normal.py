@@ -56,7 +56,7 @@ class Normal(Distribution):
         z = (x - self.loc) / self.scale
         return -0.5 * z**2 - jnp.log(self.scale) - _HALF_LOG_2PI
 
-    def sample(self, key, sample_shape=()):
+    def _sample(self, key, sample_shape):
         eps = jax.random.normal(key, self._extended_shape(sample_shape), dtype=self.loc.dtype)
         return self.loc + self.scale * eps
 

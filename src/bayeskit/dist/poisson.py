@@ -63,7 +63,7 @@ class Poisson(Distribution):
         lp = _log_power(k, self.rate) - gammaln(k + 1) + zero_with_slope(self.rate, slope)
         return jnp.where(ok, lp, -jnp.inf)
 
-    def sample(self, key, sample_shape=()):
+    def _sample(self, key, sample_shape):
         shape = self._extended_shape(sample_shape)
         return poisson_sample(key, self.rate, shape)
 

@@ -73,7 +73,7 @@ class StudentT(Distribution):
         log_norm = -betaln(0.5, 0.5 * nu) - 0.5 * jnp.log(nu)
         return log_norm - jnp.log(self.scale) - 0.5 * (nu + 1) * jnp.log1p(z**2 / nu)
 
-    def sample(self, key, sample_shape=()):
+    def _sample(self, key, sample_shape):
         shape = self._extended_shape(sample_shape)
         dtype = jnp.result_type(self.df, self.loc, self.scale)
         key_normal, key_gamma = jax.random.split(key)

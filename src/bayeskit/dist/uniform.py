@@ -56,7 +56,7 @@ class Uniform(Distribution):
         inside = (x >= self.low) & (x <= self.high)
         return jnp.where(inside, -jnp.log(self.high - self.low), -jnp.inf)
 
-    def sample(self, key, sample_shape=()):
+    def _sample(self, key, sample_shape):
         dtype = jnp.result_type(self.low, self.high)
         u = jax.random.uniform(key, self._extended_shape(sample_shape), dtype=dtype)
         return self.low + (self.high - self.low) * u
