@@ -244,7 +244,8 @@ def test_bad_init_names_the_site():
 
     t, kw = target(model), dict(num_warmup=5, num_samples=5, progress_bar=False, warn=False)
     with pytest.raises(
-        ValueError, match=r"\['zz'\] is not a latent site of model `model`; its latent sites are"
+        ValueError,
+        match=r"sample: `init` gives \['zz'\], which is not a latent site of model `model`; its latent sites are",
     ):
         sample(jax.random.key(0), t, init={"mu": 0.0, "s": 1.0, "zz": 1.0}, **kw)  # a typo is not ignored
     with pytest.raises(ValueError, match=r"site `mu` has shape \(5,\), but the site has shape \(\)"):

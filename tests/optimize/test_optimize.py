@@ -69,6 +69,13 @@ def test_bad_options_name_the_argument():
     assert map(KEY, t, num_starts=np.int64(2)).start_log_densities.shape == (2,)
     with pytest.raises(ValueError, match=r"map: `init` gives shape \(3,\); expected \(2,\)"):
         map(KEY, t, init=jnp.zeros(3))  # was blamed on logdensity_fn
+    # A misspelt site: both the missing and the unknown name, and the argument, are named.
+    with pytest.raises(
+        ValueError,
+        match=r"mle: `init` has no value for latent site\(s\) \['sigma'\] and gives \['sgima'\], which is "
+        r"not a latent site of model `gaussian`; its latent sites are \['mu', 'sigma'\]",
+    ):
+        mle(KEY, t, init={"mu": 0.0, "sgima": 1.0})
 
 
 def regression(m, X, y, prior):

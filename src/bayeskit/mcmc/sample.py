@@ -108,7 +108,7 @@ def check_initial_step_size(owner: str, step_size) -> None:
 def _given_init(target: Target, num_chains: int, init) -> jax.Array:
     """User starting points as an array ``(num_chains, 1, dim)`` of candidates."""
     if isinstance(init, dict):
-        z = target.unconstrain(init)
+        z = target.unconstrain(init, where="sample: `init`")
     else:
         z = jnp.asarray(init, dtype=jnp.result_type(float))
     if z.shape not in ((target.dim,), (num_chains, target.dim)):

@@ -97,7 +97,11 @@ def optimize_target(
     max_iterations = check_int(fn, "max_iterations", max_iterations)
     tol = default_tol() if tol is None else check_positive_number(fn, "tol", tol)
     if init is not None:
-        z0 = jnp.atleast_2d(target.unconstrain(init) if isinstance(init, dict) else _as_numbers(fn, init))
+        z0 = jnp.atleast_2d(
+            target.unconstrain(init, where=f"{fn}: `init`")
+            if isinstance(init, dict)
+            else _as_numbers(fn, init)
+        )
         if z0.ndim != 2 or z0.shape[1] != target.dim:
             raise ValueError(
                 f"{fn}: `init` gives shape {tuple(jnp.shape(init))}; expected ({target.dim},) or "

@@ -145,19 +145,26 @@ class Target:
         out = jax.vmap(one)(z.reshape(-1, self.dim))
         return {k: v.reshape(lead + v.shape[1:]) for k, v in out.items()}
 
-    def unconstrain(self, values: dict[str, Any]) -> jax.Array:
-        """Map ``{site: constrained value}`` for every latent site to the flat vector ``z``."""
+    def unconstrain(self, values: dict[str, Any], *, where: str = "unconstrain: `values`") -> jax.Array:
+        """Map ``{site: constrained value}`` for every latent site to the flat vector ``z``.
+
+        Values of deterministic sites are allowed (and ignored). ``where`` names the argument in
+        errors, e.g. ``"mle: `init`"``.
+        """
         from bayeskit.dist.transforms import biject_to
 
-        missing = [s.name for s in self.sites if s.name not in values]
-        if missing:
-            raise ValueError(f"unconstrain: no value for latent site(s) {missing} of model `{self.name}`.")
-        known = {s.name for s in self.sites} | set(self.deterministics)
-        unknown = [k for k in values if k not in known]
-        if unknown:
+        latent = [s.name for s in self.sites]
+        missing = [name for name in latent if name not in values]
+        unknown = [k for k in values if k not in set(latent) | set(self.deterministics)]
+        if missing or unknown:
+            problems = [f"has no value for latent site(s) {missing}"] if missing else []
+            if unknown:
+                problems.append(
+                    f"gives {unknown}, {'which is not a latent site' if len(unknown) == 1 else 'which are not latent sites'}"
+                )
             raise ValueError(
-                f"unconstrain: {unknown} {'is not a latent site' if len(unknown) == 1 else 'are not latent sites'}"
-                f" of model `{self.name}`; its latent sites are {[s.name for s in self.sites]}."
+                f"{where} {' and '.join(problems)} of model `{self.name}`; its latent sites are {latent}. "
+                "Give one constrained value per latent site."
             )
         values = {k: v for k, v in values.items() if k not in self.deterministics}
         h = Handle(values=values, params=self.params, full_data=True, model_name=self.name, check_values=True)

@@ -75,7 +75,11 @@ def _positive_int(name: str, value, minimum: int = 1) -> int:
 
 
 def _given_loc(t, init) -> jax.Array:
-    z = t.unconstrain(init) if isinstance(init, dict) else jnp.asarray(init, jnp.result_type(float))
+    z = (
+        t.unconstrain(init, where="fit: `init`")
+        if isinstance(init, dict)
+        else jnp.asarray(init, jnp.result_type(float))
+    )
     if z.shape != (t.dim,):
         raise ValueError(
             f"fit: `init` gives shape {tuple(z.shape)}; expected ({t.dim},) unconstrained, or a dict "
