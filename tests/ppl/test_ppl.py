@@ -123,6 +123,9 @@ def test_plates_broadcast_and_nest():
     assert tr["x"].plates == ("rows", "cols")
     draws = sample_prior(jax.random.key(1), model, num_samples=5)
     assert draws["x"].shape == (5, 3, 4)
+    for bad in (0, -1, 2.5):  # were an empty draw, an MLIRError and a bare TypeError
+        with pytest.raises(ValueError, match=r"sample_prior: `num_samples` must be an integer >= 1"):
+            sample_prior(jax.random.key(1), model, num_samples=bad)
 
 
 def test_subsample_scales_log_likelihood():

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayeskit._checks import check_int
 from bayeskit._key import check_key
 from bayeskit.ppl.handle import Handle, Site
 
@@ -305,6 +306,7 @@ def sample_prior(key: jax.Array, model: Callable, *args, num_samples: int | None
 
     if num_samples is None:
         return one(key)
+    num_samples = check_int("sample_prior", "num_samples", num_samples)
     return jax.jit(jax.vmap(one))(jax.random.split(key, num_samples))
 
 
