@@ -161,6 +161,44 @@ def test_draws_independent_of_chunking_and_resume(tmp_path):
         sample(jax.random.key(3), T_GAUSS, chunk_size=20, resume=ckpt, **{**kwargs, "num_samples": 10})
 
 
+def test_checkpoint_resume_and_callback_are_checked_before_the_run(tmp_path):
+    kwargs = dict(num_chains=2, num_warmup=60, num_samples=40, chunk_size=20, progress_bar=False, warn=False)
+    run = lambda **kw: sample(jax.random.key(3), T_GAUSS, **{**kwargs, **kw})  # noqa: E731
+    # A missing folder failed after the first chunk, with the name of a temporary file.
+    with pytest.raises(FileNotFoundError, match=r"`checkpoint`'s folder .*nowhere does not exist"):
+        run(checkpoint=tmp_path / "nowhere" / "ckpt.npz")
+    with pytest.raises(ValueError, match="`checkpoint` .* is a folder"):
+        run(checkpoint=tmp_path)
+    with pytest.raises(FileNotFoundError, match="`resume` names .*missing.npz, which is not a file"):
+        run(resume=tmp_path / "missing.npz")
+    # Another file, or a Posterior.save file, raised NumPy's pickle error or a KeyError 'start'.
+    other = tmp_path / "notes.txt"
+    other.write_text("not a checkpoint")
+    saved = run().save(tmp_path / "posterior.npz")
+    for path in (other, saved):
+        with pytest.raises(ValueError, match="is not a checkpoint written by sample"):
+            run(resume=path)
+    with pytest.raises(TypeError, match="`callback` must be a function"):
+        run(callback=3)  # was "'int' object is not callable", after the first chunk
+    with pytest.raises(ValueError, match=r"`max_samples` \(5\) .* at least num_samples \(40\)"):
+        run(until_converged=True, max_samples=5)
+
+
+def test_a_checkpoint_that_cannot_be_written_loses_no_draws(tmp_path, monkeypatch):
+    import importlib
+
+    driver = importlib.import_module("bayeskit.mcmc.sample")  # the module (the package exports the function)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(driver, "_save_checkpoint", disk_full)
+    kwargs = dict(num_chains=2, num_warmup=60, num_samples=40, chunk_size=20, progress_bar=False, warn=False)
+    with pytest.warns(SamplingWarning, match="could not write the checkpoint .*No space left"):
+        post = sample(jax.random.key(3), T_GAUSS, checkpoint=tmp_path / "ckpt.npz", **kwargs)
+    assert post.num_draws == 40
+
+
 # Seed 10: with a fixed 32-step trajectory (no jitter) HMC resonated with this Gaussian there
 # (R-hat 1.33, variances 50% too large); 10 of seeds 1-20 failed this test, none with the jitter.
 @pytest.mark.parametrize("kernel, seed", [("hmc", 10), ("rwmh", 1)])

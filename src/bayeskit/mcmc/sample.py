@@ -6,6 +6,7 @@ import functools
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,7 +39,14 @@ from bayeskit.mcmc.adaptation import (
     welford_init,
     welford_update,
 )
-from bayeskit.posterior import MIN_DRAWS_FOR_DIAGNOSTICS, MIN_ESS_PER_CHAIN, RHAT_MAX, Posterior
+from bayeskit.posterior import (
+    MIN_DRAWS_FOR_DIAGNOSTICS,
+    MIN_ESS_PER_CHAIN,
+    RHAT_MAX,
+    Posterior,
+    SamplingWarning,
+    _caller_outside_bayeskit,
+)
 from bayeskit.ppl.target import Target
 
 __all__ = ["sample", "KERNELS"]
@@ -79,6 +87,39 @@ def _kernel_factory(kernel: str, max_tree_depth: int, num_integration_steps: int
 
 def _check_positive_int(name: str, value, minimum: int = 1) -> int:
     return check_int("sample", name, value, minimum)
+
+
+def _check_run_files(num_samples: int, max_samples, checkpoint, resume, callback):
+    """``max_samples``, ``checkpoint``, ``resume`` and ``callback`` checked before anything runs:
+    a checkpoint folder that does not exist would otherwise fail after the first chunk."""
+    if max_samples is None:
+        max_samples = 10 * num_samples
+    elif _check_positive_int("max_samples", max_samples) < num_samples:
+        raise ValueError(
+            f"sample: `max_samples` ({max_samples}) is the most draws per chain that until_converged "
+            f"may reach, so it must be at least num_samples ({num_samples})."
+        )
+    if callback is not None and not callable(callback):
+        raise TypeError(
+            f"sample: `callback` must be a function callback(iterations_done, iterations_total), got "
+            f"{type(callback).__name__}."
+        )
+    if checkpoint is not None:
+        checkpoint = Path(checkpoint)
+        if checkpoint.is_dir():
+            raise ValueError(
+                f"sample: `checkpoint` {checkpoint} is a folder; give a file name such as run.npz."
+            )
+        if not checkpoint.parent.is_dir():
+            raise FileNotFoundError(
+                f"sample: `checkpoint`'s folder {checkpoint.parent} does not exist; create it first."
+            )
+    if resume is not None and not Path(resume).is_file():
+        raise FileNotFoundError(
+            f"sample: `resume` names {resume}, which is not a file; give a checkpoint written by "
+            "sample(..., checkpoint=path)."
+        )
+    return max_samples, checkpoint
 
 
 def check_target_accept(owner: str, target_accept) -> float:
@@ -518,7 +559,8 @@ def sample(
             ``info["converged"]`` says whether it got there; if not, a warning names the
             quantities that fell short.
         min_ess: with ``until_converged``, the bulk ESS every quantity must reach (default 400).
-        checkpoint: write the run's state to this ``.npz`` after every chunk.
+        checkpoint: write the run's state to this ``.npz`` after every chunk (its folder must
+            exist; if a write fails, a warning says so and the run goes on without them).
         resume: continue the run saved in this checkpoint (same key, target and arguments);
             the continued run gives the same draws as one that never stopped.
         callback: called as ``callback(iterations_done, iterations_total)`` after every chunk;
@@ -601,7 +643,7 @@ def sample(
 
         target_accept = _DEFAULT_ACCEPT.get(kernel) or optimal_acceptance_rate(target.dim)
     target_accept = check_target_accept("sample", target_accept)
-    max_samples = max_samples or 10 * num_samples
+    max_samples, checkpoint = _check_run_files(num_samples, max_samples, checkpoint, resume, callback)
     min_ess = _check_positive_int("min_ess", min_ess)
     dim = target.dim
     make_kernel = _kernel_factory(kernel, max_tree_depth, num_integration_steps)
@@ -724,7 +766,7 @@ def _sample_custom(
     num_samples = _check_positive_int("num_samples", num_samples)
     num_warmup = _check_positive_int("num_warmup", num_warmup, minimum=0)
     thin = _check_positive_int("thin", thin)
-    max_samples = max_samples or 10 * num_samples
+    max_samples, checkpoint = _check_run_files(num_samples, max_samples, checkpoint, resume, callback)
     min_ess = _check_positive_int("min_ess", min_ess)
     total = num_warmup + num_samples
     chunk_size = _check_positive_int("chunk_size", chunk_size or max(10, math.ceil(total / 20)))
@@ -827,7 +869,16 @@ def _drive(
                         start, new_divergences, None if step_size_of is None else step_size_of(carry)
                     )
                     if checkpoint is not None:
-                        _save_checkpoint(checkpoint, carry, start, kept, identity)
+                        try:
+                            _save_checkpoint(checkpoint, carry, start, kept, identity)
+                        except OSError as error:  # a full disk: keep sampling, keep the draws
+                            warnings.warn(
+                                f"sample: could not write the checkpoint {checkpoint} ({error}); the run "
+                                "goes on without checkpoints.",
+                                SamplingWarning,
+                                stacklevel=_caller_outside_bayeskit(),
+                            )
+                            checkpoint = None
                     if callback is not None:
                         callback(start, total)
                 if not until_converged:
@@ -911,7 +962,17 @@ def _save_checkpoint(path, carry, start, kept, identity=None) -> None:
 
 
 def _load_checkpoint(path, carry_template, identity=None, total=None):
-    with np.load(path, allow_pickle=False) as f:
+    not_ours = ValueError(
+        f"sample: `resume` file {path} is not a checkpoint written by sample(..., checkpoint=path)"
+        " (a Posterior.save file cannot be resumed: it holds draws, not the chains' state)."
+    )
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as error:  # not an .npz: NumPy took it for a pickle, or bad zip
+        raise not_ours from error
+    if not hasattr(archive, "files") or not {"start", "num_chunks", "carry/0"} <= set(archive.files):
+        raise not_ours
+    with archive as f:
         if identity is not None and "identity" in f.files:
             saved = json.loads(str(f["identity"]))
             changed = [k for k in identity if saved.get(k) != identity[k]]
