@@ -171,6 +171,12 @@ def test_labels_other_than_zero_and_one_are_rejected(bad):
         GPC(RBF()).fit(X_SOFT, y)
 
 
+def test_a_single_class_is_rejected():
+    # Was fitted without complaint (the evidence grows without bound as the latent mean falls).
+    with pytest.raises(ValueError, match=r"GPC.fit: `y` holds only class 0 \(all .* labels\)"):
+        GPC(RBF()).fit(X_SOFT, np.zeros_like(Y_SOFT))
+
+
 def test_boolean_labels_are_accepted():
     a = GPC(RBF()).condition(X_SOFT, Y_SOFT.astype(bool))
     b = GPC(RBF()).condition(X_SOFT, Y_SOFT)

@@ -254,6 +254,12 @@ def test_bad_input_is_a_clear_error(fitted):
         GPR(K.RBF()).predict(X_test)
     with pytest.raises(ValueError, match="`X_new` has 2 column"):
         fitted.predict(X_test[:, :2])
+    with pytest.raises(ValueError, match=r"A 1-D `X_new` is read as one column .* pass shape \(1, 3\)"):
+        fitted.predict(X_test[0])  # one point given as a 1-D array
+    with pytest.raises(TypeError, match="GPR: `X` must hold numbers .* dtype <U1"):
+        GPR(K.RBF()).condition(np.full(X.shape, "a"), y)  # was 'expected a number', no argument named
+    with pytest.raises(TypeError, match="GPR: `y` must hold numbers"):
+        GPR(K.RBF()).condition(X, np.full(y.shape, "a"))
     with pytest.raises(ValueError, match="`num_restarts`"):
         GPR(K.RBF()).fit(X, y, num_restarts=0)
     with pytest.raises(ValueError, match="ConstantMean: `constant` must be finite"):

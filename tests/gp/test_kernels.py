@@ -70,6 +70,16 @@ def test_algebra_sum_product_and_scalar_scale():
     np.testing.assert_allclose(scaled(X1, X2), 3.0 * a(X1, X2))
     np.testing.assert_allclose((a * 2.0).diag(X1), 2.0 * a.diag(X1))
     assert "RBF(lengthscale=0.5, variance=1) + Matern32" in repr(a + b)
+    # k + c is a learnable constant offset (as in scikit-learn); k + 0 is k, so sum() works.
+    offset = a + 2.0
+    assert isinstance(offset, K.Sum) and isinstance(offset.k2, K.Constant)
+    np.testing.assert_allclose(offset(X1, X2), a(X1, X2) + 2.0)
+    np.testing.assert_allclose((2.0 + a)(X1, X2), a(X1, X2) + 2.0)
+    np.testing.assert_allclose(sum([a, b])(X1, X2), a(X1, X2) + b(X1, X2))
+    with pytest.raises(ValueError, match="`variance` must be positive"):
+        a + (-1.0)
+    with pytest.raises(TypeError, match="added to a kernel or to a positive scalar, got an array of shape"):
+        a + np.ones(3)
 
 
 @pytest.mark.parametrize(

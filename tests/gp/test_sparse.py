@@ -227,6 +227,8 @@ def test_bad_input_names_the_argument():
         SVGP(kernels.RBF(), X[:5], likelihood="poisson")
     with pytest.raises(ValueError, match="`y`"):
         SVGP(kernels.RBF(), X[:5], likelihood="bernoulli").fit(X, np.where(y > 0.5, 2.0, 0.0), key=key)
+    with pytest.raises(ValueError, match="SVGP.fit: `y` holds only class 1"):
+        SVGP(kernels.RBF(), X[:5], likelihood="bernoulli").fit(X, np.ones_like(y), key=key)
     with pytest.raises(ValueError, match="SVGP.fit: `key` is required when `batch_size`"):
         SVGP(kernels.RBF(), X[:5]).fit(X, y, batch_size=5)
     with pytest.raises(TypeError, match="SVGP.fit: `key` must be one JAX random key"):

@@ -6,10 +6,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bayeskit.dist._distribution import as_float
-from bayeskit.gp.kernels._base import as_inputs
+from bayeskit.gp.kernels._base import as_inputs, as_numbers
 
-__all__ = ["check_inputs", "check_training_data"]
+__all__ = ["check_inputs", "check_labels", "check_training_data"]
 
 
 def _check_finite(owner: str, name: str, arr: jax.Array) -> None:
@@ -31,14 +30,21 @@ def check_inputs(owner: str, X, name: str = "X", num_features: int | None = None
     Half precision (float16, bfloat16) becomes float32: no Cholesky factorisation exists in it,
     and 3 significant digits could not hold a covariance matrix's conditioning anyway.
     """
+    one_dimensional = np.ndim(X) == 1
     X = as_inputs(X, name, owner)
     X = X.astype(jnp.promote_types(X.dtype, jnp.float32))
     if X.shape[0] == 0:
         raise ValueError(f"{owner}: `{name}` has no rows.")
     _check_finite(owner, name, X)
     if num_features is not None and X.shape[1] != num_features:
+        hint = (
+            f" A 1-D `{name}` is read as one column of {X.shape[0]} points; for one point with "
+            f"{num_features} features pass shape (1, {num_features}), e.g. {name}[None]."
+            if one_dimensional and X.shape[0] == num_features
+            else ""
+        )
         raise ValueError(
-            f"{owner}: `{name}` has {X.shape[1]} column(s) but the model was fitted on {num_features}."
+            f"{owner}: `{name}` has {X.shape[1]} column(s) but the model was fitted on {num_features}." + hint
         )
     return X
 
@@ -46,7 +52,7 @@ def check_inputs(owner: str, X, name: str = "X", num_features: int | None = None
 def check_training_data(owner: str, X, y) -> tuple[jax.Array, jax.Array]:
     """``(X, y)`` as finite arrays ``(n, d)`` and ``(n,)`` with matching lengths."""
     X = check_inputs(owner, X)
-    y = as_float(y)
+    y = as_numbers(y, "y", owner)
     if y.ndim not in (1, 2) or (y.ndim == 2 and y.shape[1] != 1):
         raise ValueError(f"{owner}: `y` must be 1-D (one target per row), got shape {tuple(y.shape)}.")
     if y.ndim == 2:
@@ -64,3 +70,25 @@ def check_training_data(owner: str, X, y) -> tuple[jax.Array, jax.Array]:
             else y.astype(X.dtype)
         )
     return X, y
+
+
+def check_labels(owner: str, y: jax.Array, *, both_classes: bool = True) -> None:
+    """Raise a ``ValueError`` naming ``y`` unless every (concrete) label is 0 or 1, and, with
+    ``both_classes`` (a fit), unless both classes occur."""
+    if isinstance(y, jax.core.Tracer):
+        return
+    arr = np.asarray(y)
+    bad = (arr != 0) & (arr != 1)
+    if bad.any():
+        i = np.argwhere(bad)[0].tolist()
+        raise ValueError(
+            f"{owner}: `y` must hold the class labels 0 and 1 (or booleans), but {int(bad.sum())} "
+            f"entr{'y is' if bad.sum() == 1 else 'ies are'} something else (first: {arr[tuple(i)]!r} at "
+            f"index {i[0] if len(i) == 1 else i}). For labels -1/+1 pass `y > 0`; for more than two "
+            "classes fit one classifier per class."
+        )
+    if both_classes and arr.size and (arr == arr.flat[0]).all():
+        raise ValueError(
+            f"{owner}: `y` holds only class {int(arr.flat[0])} (all {arr.size} labels); a classifier "
+            "needs examples of both classes 0 and 1 to learn where one turns into the other."
+        )

@@ -16,7 +16,7 @@ from jax.scipy.special import log_ndtr, ndtr
 
 from bayeskit.gp._precise import matmul
 
-__all__ = ["LIKELIHOODS", "bernoulli_proba", "check_labels", "check_likelihood", "expected_log_likelihood"]
+__all__ = ["LIKELIHOODS", "bernoulli_proba", "check_likelihood", "expected_log_likelihood"]
 
 LIKELIHOODS = ("gaussian", "bernoulli")
 _NUM_QUADRATURE = 40  # log Phi bends sharply: at latent variance 5, 20 nodes err by 3e-5, 40 by 2e-7
@@ -28,20 +28,6 @@ def check_likelihood(owner: str, likelihood) -> str:
             f"{owner}: `likelihood` must be one of {', '.join(map(repr, LIKELIHOODS))}, got {likelihood!r}."
         )
     return likelihood
-
-
-def check_labels(owner: str, y: jax.Array) -> None:
-    """Raise a ``ValueError`` naming ``y`` unless every (concrete) label is 0 or 1."""
-    if isinstance(y, jax.core.Tracer):
-        return
-    values = np.unique(np.asarray(y))
-    bad = values[(values != 0) & (values != 1)]
-    if bad.size:
-        shown = ", ".join(f"{v:g}" for v in bad[:5]) + (", ..." if bad.size > 5 else "")
-        raise ValueError(
-            f"{owner}: with likelihood='bernoulli', `y` must hold class labels 0 and 1, got {shown}. "
-            f"Encode the classes as 0/1 (e.g. `(labels == positive_class).astype(float)`)."
-        )
 
 
 def expected_log_likelihood(likelihood: str, y, mean, var, noise) -> jax.Array:

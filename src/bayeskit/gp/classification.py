@@ -19,7 +19,7 @@ import numpy as np
 from bayeskit._background_compile import BackgroundCompile
 from bayeskit._checks import check_int
 from bayeskit._key import check_key
-from bayeskit.gp._data import check_inputs, check_training_data
+from bayeskit.gp._data import check_inputs, check_labels, check_training_data
 from bayeskit.gp._fit import FitInfo, check_fit_options, check_log_prior, maximize, nonfinite_prior_error
 from bayeskit.gp._laplace_logistic import expected_sigmoid, laplace_at_mode, laplace_evidence
 from bayeskit.gp._precise import matmul
@@ -70,18 +70,6 @@ def _predict(hyper: _Hyper, X, grad, sqrt_w, L, X_new, full_cov: bool):
         cov = hyper.kernel._matrix(X_new, X_new, True) - matmul(V.T, V)
         return mean, jnp.maximum(jnp.diagonal(cov), 0.0), cov
     return mean, jnp.maximum(hyper.kernel._diag(X_new) - jnp.sum(V * V, axis=0), 0.0), None
-
-
-def _check_labels(owner: str, y: jax.Array) -> None:
-    arr = np.asarray(y)
-    bad = (arr != 0) & (arr != 1)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"{owner}: `y` must hold the class labels 0 and 1 (or booleans), but {int(bad.sum())} "
-            f"entr{'y is' if bad.sum() == 1 else 'ies are'} something else (first: {arr[i]!r} at "
-            f"index {i}). For labels -1/+1 pass `y > 0`; for more than two classes fit one GPC per class."
-        )
 
 
 class GPC(eqx.Module):
@@ -173,7 +161,7 @@ class GPC(eqx.Module):
 
     def _prepare(self, owner: str, X, y):
         X, y = check_training_data(owner, X, y)
-        _check_labels(owner, y)
+        check_labels(owner, y)
         if self.kernel.num_features is not None and self.kernel.num_features != X.shape[1]:
             self.kernel._check(X, "X")  # raises, naming the mismatch
         return X, y

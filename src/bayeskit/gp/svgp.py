@@ -12,7 +12,7 @@ from jax.scipy.linalg import solve_triangular
 
 from bayeskit._checks import check_int
 from bayeskit._key import check_key
-from bayeskit.gp._data import check_inputs, check_training_data
+from bayeskit.gp._data import check_inputs, check_labels, check_training_data
 from bayeskit.gp._precise import dot, matmul
 from bayeskit.gp._sparse_inducing import (
     check_inducing_columns,
@@ -22,7 +22,6 @@ from bayeskit.gp._sparse_inducing import (
 )
 from bayeskit.gp._sparse_likelihoods import (
     bernoulli_proba,
-    check_labels,
     check_likelihood,
     expected_log_likelihood,
 )
@@ -376,7 +375,7 @@ class SVGP(eqx.Module):
         X, y = check_training_data("SVGP.elbo", X, y)
         check_inducing_columns("SVGP.elbo", self.inducing_points, X)
         if self.likelihood == "bernoulli":
-            check_labels("SVGP.elbo", y)
+            check_labels("SVGP.elbo", y, both_classes=False)  # a minibatch may hold one class
         return _elbo(self._params(), X, y, X.shape[0])
 
     def predict(self, X_new, full_cov: bool = False) -> GPPrediction:

@@ -1,4 +1,4 @@
-"""Covariance functions for Gaussian processes, with algebra: ``k1 + k2``, ``k1 * k2``, ``c * k``.
+"""Covariance functions for Gaussian processes, with algebra: ``k1 + k2``, ``k1 * k2``, ``c * k``, ``k + c``.
 
 Every positive hyperparameter is stored on the log scale (``log_lengthscale``) and read as
 itself (``lengthscale``); a non-positive value given by hand is a ``ValueError`` naming it.

@@ -59,9 +59,24 @@ def exp_positive(log_value) -> jax.Array:
     return jax.device_put(np.exp(np.asarray(log_value)))
 
 
+def as_numbers(x, name: str, owner: str) -> jax.Array:
+    """``x`` as a float array (:func:`as_float`); what does not convert is named as ``owner``'s ``name``."""
+    try:
+        return as_float(x)
+    except TypeError:
+        try:
+            shown = f"an array of dtype {np.asarray(x).dtype} and shape {np.shape(x)}"
+        except Exception:  # ragged lists and other objects NumPy cannot hold
+            shown = f"a {type(x).__name__}"
+        raise TypeError(
+            f"{owner}: `{name}` must hold numbers (int, float or bool), got {shown}. Encode "
+            "categorical columns as numbers first."
+        ) from None
+
+
 def as_inputs(X, name: str = "X", owner: str = "kernel") -> jax.Array:
     """Return ``X`` as a 2-D float array ``(n, d)``; a 1-D array is one input column."""
-    X = as_float(X)
+    X = as_numbers(X, name, owner)
     if X.ndim == 1:
         X = X[:, None]
     if X.ndim != 2:
@@ -77,8 +92,9 @@ class Kernel(eqx.Module):
 
     Call it as ``kernel(X1, X2)`` for the cross-covariance matrix ``(n1, n2)`` or ``kernel(X)``
     for the covariance of ``X`` with itself (which includes a ``White`` term's noise); ``diag(X)``
-    gives the variances alone, in O(n). Kernels combine: ``k1 + k2``, ``k1 * k2`` and ``c * k``
-    (a positive constant ``c`` becomes a learnable ``Constant`` factor).
+    gives the variances alone, in O(n). Kernels combine: ``k1 + k2``, ``k1 * k2``, ``c * k`` (a
+    positive constant ``c`` becomes a learnable ``Constant`` factor) and ``k + c`` (a learnable
+    ``Constant`` term; ``k + 0`` is ``k``, so ``sum(kernels)`` works).
 
     Subclasses implement ``_matrix(X1, X2, same)`` and ``_diag(X)`` on checked 2-D inputs and may
     declare ``num_features`` (the ARD length) for the input-dimension check.
@@ -131,9 +147,26 @@ class Kernel(eqx.Module):
         raise NotImplementedError
 
     def __add__(self, other) -> Kernel:
-        if not isinstance(other, Kernel):
-            return NotImplemented
-        return Sum(self, other)
+        if isinstance(other, Kernel):
+            return Sum(self, other)
+        if isinstance(other, int | float | np.number | np.ndarray | jax.Array):
+            scalar = self._scalar(other, "added to")
+            if is_concrete(scalar) and float(scalar) == 0:  # k + 0 is k (and sum([k1, k2]) works)
+                return self
+            from bayeskit.gp.kernels.constant import Constant
+
+            return Sum(self, Constant(scalar))  # k + c: a learnable constant offset, as in scikit-learn
+        return NotImplemented
+
+    __radd__ = __add__
+
+    def _scalar(self, other, verb: str):
+        if jnp.ndim(other) != 0:
+            raise TypeError(
+                f"{type(self).__name__}: a kernel can be {verb} a kernel or {verb.split()[-1]} a positive scalar, got an "
+                f"array of shape {tuple(jnp.shape(other))}."
+            )
+        return other
 
     # NumPy defers to the kernel's operators (``np.array(2.0) * k``) instead of broadcasting the
     # kernel into an object array.
@@ -143,14 +176,9 @@ class Kernel(eqx.Module):
         if isinstance(other, Kernel):
             return Product(self, other)
         if isinstance(other, int | float | np.number | np.ndarray | jax.Array):
-            if jnp.ndim(other) != 0:
-                raise TypeError(
-                    f"{type(self).__name__}: a kernel can be multiplied by a kernel or by a positive "
-                    f"scalar, got an array of shape {tuple(jnp.shape(other))}."
-                )
             from bayeskit.gp.kernels.constant import Constant
 
-            return Product(Constant(other), self)
+            return Product(Constant(self._scalar(other, "multiplied by")), self)
         return NotImplemented
 
     __rmul__ = __mul__
