@@ -45,7 +45,7 @@ def non_numeric(value) -> str | None:
     """None when ``value`` (a JAX array, NumPy array, list or scalar) holds numbers or booleans;
     otherwise a description of what it holds (``"dtype <U1"``, a type name) for an error message."""
     if isinstance(value, jax.Array):  # numbers or booleans by construction (also when traced)
-        return None
+        return "a JAX random key" if jax.numpy.issubdtype(value.dtype, jax.dtypes.prng_key) else None
     try:
         host = np.asarray(value)
     except (TypeError, ValueError):

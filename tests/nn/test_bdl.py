@@ -333,6 +333,8 @@ def test_bad_classification_data(model):
     y = np.array([0, 1, 0, 1, 0, 1])
     with pytest.raises(ValueError, match="`y` must hold numbers, got dtype <U1"):
         model.fit(key, X, np.array(list("abcabc")))
+    with pytest.raises(ValueError, match=r"`y` holds only class 1 \(all 6 labels\)"):
+        model.fit(key, X, np.ones(6, int))  # was trained to say 1 everywhere, without a word
     # A validation set is checked like the training data: out-of-range labels or NaN inputs
     # gave a NaN validation loss that never improved, and fit returned the initial weights.
     with pytest.raises(ValueError, match="`y_val` has label 6 but `num_classes` is 2"):
@@ -363,6 +365,10 @@ def test_predict_options_and_nll_targets_are_checked(fitted):
     np.testing.assert_allclose(pred.nll(np.zeros((5, 1))), pred.nll(np.zeros(5)))  # a column, as fit takes
     with pytest.raises(ValueError, match="one target per predicted point"):
         pred.nll(np.zeros(4))
+    with pytest.raises(
+        TypeError, match="`X` must hold numbers, got a JAX random key; is it in the key.s place"
+    ):
+        model.predict(jax.random.key(0), X)  # predict(X, key=...), unlike fit(key, X, y)
 
 
 def test_predict_checks_the_number_of_features(fitted):

@@ -64,6 +64,11 @@ def check_features(owner: str, X, num_features: int | None = None, name: str = "
 def _numeric(owner: str, name: str, a) -> jax.Array:
     """``a`` as a JAX array of numbers or booleans; strings and objects are named."""
     if (what := non_numeric(a)) is not None:
+        if what == "a JAX random key":
+            raise TypeError(
+                f"{owner}: `{name}` must hold numbers, got a JAX random key; is it in the key's place? "
+                "fit takes the key first, fit(key, X, y); predict takes it by name, predict(X, key=key)."
+            )
         raise ValueError(
             f"{owner}: `{name}` must hold numbers, got {what}; encode categories as integers "
             "0, 1, ..., K-1 first."
@@ -93,9 +98,17 @@ def check_regression_data(owner: str, X, y, x_name: str = "X", y_name: str = "y"
 
 
 def check_classification_data(
-    owner: str, X, y, num_classes: int | None = None, y_name: str = "y", x_name: str = "X"
+    owner: str,
+    X,
+    y,
+    num_classes: int | None = None,
+    y_name: str = "y",
+    x_name: str = "X",
+    *,
+    training: bool = True,
 ):
-    """``(X, y, K)``: finite inputs, integer labels in ``0..K-1`` (K from the data unless given)."""
+    """``(X, y, K)``: finite inputs, integer labels in ``0..K-1`` (K from the data unless given);
+    training data (not a validation set) must hold two classes at least."""
     if num_classes is not None and (
         isinstance(num_classes, bool) or not isinstance(num_classes, int | np.integer) or num_classes < 2
     ):
@@ -107,6 +120,11 @@ def check_classification_data(
         if not np.all(values == np.round(values)) or values.min() < 0:
             raise ValueError(f"{owner}: `{y_name}` must hold class labels 0, 1, ..., K-1.")
         seen = int(values.max()) + 1
+        if training and (values == values.flat[0]).all():
+            raise ValueError(
+                f"{owner}: `{y_name}` holds only class {int(values.flat[0])} (all {values.size} labels); "
+                "a classifier needs examples of at least two classes."
+            )
         if num_classes is None:
             num_classes = max(seen, 2)
             missing = sorted(set(range(num_classes)) - set(np.unique(values).astype(int).tolist()))

@@ -54,7 +54,13 @@ def carve_validation(key: jax.Array, X, y, validation, owner: str, num_classes: 
             Xv, yv = checks.check_regression_data(owner, validation[0], validation[1], "X_val", "y_val")
         else:
             Xv, yv, _ = checks.check_classification_data(
-                owner, validation[0], validation[1], num_classes, y_name="y_val", x_name="X_val"
+                owner,
+                validation[0],
+                validation[1],
+                num_classes,
+                y_name="y_val",
+                x_name="X_val",
+                training=False,
             )
         if Xv.shape[1] != X.shape[1]:
             raise ValueError(f"{owner}: `X_val` has {Xv.shape[1]} column(s) but `X` has {X.shape[1]}.")
