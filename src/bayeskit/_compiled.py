@@ -8,13 +8,14 @@ operation of a model is dispatched and compiled on its own, which cost seconds o
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import types
 import weakref
 from collections.abc import Callable
 
 import jax
 
-__all__ = ["compiled"]
+__all__ = ["compile_lowered", "compiled"]
 
 # Compiled programs kept per target, so that fitting the same target again (``map`` then
 # ``laplace``, or ``vi.fit`` with another guide, which starts from a Laplace fit) does not compile
@@ -54,4 +55,23 @@ def compiled(kind: str, fun: Callable, build: Callable[[Callable], Callable], *s
     if key not in programs:
         ref = weakref.ref(owner)
         programs[key] = jax.jit(build(lambda *args: rebind(ref())(*args)))
+    return programs[key]
+
+
+def compile_lowered(owner, lowered):
+    """``lowered.compile()``, reused while ``owner`` (a target) lives for a program of the same text.
+
+    For programs built afresh on every call (a new closure each time, so ``jax.jit``'s own cache
+    never hits) whose text is the same whenever what they compute is: ``vi.fit``'s step loop.
+    With ``owner`` None (or not weakly referenceable) it compiles every time.
+    """
+    if owner is None:
+        return lowered.compile()
+    try:
+        programs = _CACHE.setdefault(owner, {})
+    except TypeError:
+        return lowered.compile()
+    key = ("lowered", hashlib.sha256(lowered.as_text().encode()).hexdigest())
+    if key not in programs:
+        programs[key] = lowered.compile()
     return programs[key]

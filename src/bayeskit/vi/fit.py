@@ -46,10 +46,11 @@ import optax
 
 from bayeskit._checks import check_int, check_positive_number
 from bayeskit._compilation_cache import use_compilation_cache
+from bayeskit._compiled import compile_lowered
 from bayeskit._key import check_key
 from bayeskit._progress import ProgressBar
 from bayeskit.posterior import SamplingWarning
-from bayeskit.vi._precondition import laplace_start
+from bayeskit.vi._precondition import Preconditioner, laplace_start
 from bayeskit.vi._program import program
 from bayeskit.vi.custom_guide import CustomGuide, custom_guide, invalid_guide_site
 from bayeskit.vi.elbo import ESTIMATORS, build_estimator
@@ -173,8 +174,16 @@ def _describe_guide(guide) -> str:
     return f"a {type(guide).__name__}"
 
 
-def _make_chunk_fn(est, optimizer, run_key, num_steps: int, chunk_size: int):
-    def body(carry, i):
+def _make_chunk_fn(make_estimator, optimizer, chunk_size: int):
+    """``run_chunk(carry, start, run_key, num_steps, pre)``: ``chunk_size`` steps from ``start``.
+
+    The key, the step budget and the preconditioner's arrays (``(shift, factor)`` or None) are
+    arguments, not constants of the program, so that fits that differ only in them (another
+    seed, whose Laplace start differs in the last digits) run the same program: see ``_compile``.
+    ``make_estimator(preconditioner)`` builds the ELBO estimator inside the trace.
+    """
+
+    def body(carry, i, run_key, num_steps, est):
         guide, opt_state, baseline, count = carry
         (loss, terms), grads = jax.value_and_grad(est.loss_fn, argnums=1, has_aux=True)(
             jax.random.fold_in(run_key, i), guide, baseline
@@ -191,10 +200,25 @@ def _make_chunk_fn(est, optimizer, run_key, num_steps: int, chunk_size: int):
         carry = (pick(new_guide, guide), pick(new_state, opt_state), pick(new_baseline, baseline), count + ok)
         return carry, (terms, finite)
 
-    def run_chunk(carry, start):
-        return jax.lax.scan(body, carry, start + jnp.arange(chunk_size))
+    def run_chunk(carry, start, run_key, num_steps, pre):
+        est = make_estimator(None if pre is None else Preconditioner(*pre))
+        step = lambda c, i: body(c, i, run_key, num_steps, est)  # noqa: E731
+        return jax.lax.scan(step, carry, start + jnp.arange(chunk_size))
 
     return jax.jit(run_chunk)
+
+
+def _compile(prog, chunk_fn, *args):
+    """Compile the chunk loop, or reuse the program of an earlier fit of the same target.
+
+    Each fit builds its estimator and optimiser afresh, so ``jax.jit`` sees a new function every
+    time; the lowered program's text is the same whenever the model, guide, estimator, optimiser
+    and chunk are (the key and step budget are arguments), and the target keeps the compiled
+    program under that text (:func:`bayeskit._compiled.compile_lowered`).
+    """
+    lowered = chunk_fn.lower(*args)
+    owner = prog.target if prog.target is not None else None
+    return compile_lowered(owner, lowered)
 
 
 def fit(
@@ -303,7 +327,11 @@ def fit(
         )
     k_guide, k_run, k_search = jax.random.split(key, 3)
     q, guide_name, pre, start_note = _build_guide(k_guide, prog, guide, init, init_scale, rank)
-    est = build_estimator("fit", prog, q, num_particles, estimator, minibatch, pre)
+
+    def make_estimator(precondition):
+        return build_estimator("fit", prog, q, num_particles, estimator, minibatch, precondition)
+
+    est = make_estimator(pre)  # here, so that a bad guide or estimator is an error before compiling
     if optimizer is None:
         optimizer = default_optimizer(num_steps, 1e-2 if learning_rate is None else learning_rate)
     if not (hasattr(optimizer, "init") and hasattr(optimizer, "update")):
@@ -314,9 +342,11 @@ def fit(
     dtype = jnp.result_type(float)
     start = lambda q: (q, optimizer.init(q), jnp.zeros((), dtype), jnp.zeros((), jnp.int32))
     carry = start(q)
-    chunk_fn = _make_chunk_fn(est, optimizer, k_run, num_steps, chunk_size)
+    chunk_fn = _make_chunk_fn(make_estimator, optimizer, chunk_size)
+    budget = np.int32(num_steps)
+    fixed = (k_run, budget, None if pre is None else (pre.shift, pre.factor))
     t0 = time.perf_counter()
-    compiled = chunk_fn.lower(carry, jnp.int32(0)).compile()
+    compiled = _compile(prog, chunk_fn, carry, np.int32(0), *fixed)
     compile_time = time.perf_counter() - t0
 
     history: list[np.ndarray] = []
@@ -327,7 +357,7 @@ def fit(
     try:
         with progress:
             while done < num_steps:
-                carry, (terms, finite) = compiled(carry, jnp.int32(done))
+                carry, (terms, finite) = compiled(carry, np.int32(done), *fixed)
                 n = min(chunk_size, num_steps - done)
                 terms, finite = jax.device_get((terms, finite))
                 history.append(np.stack([np.asarray(x)[:n] for x in terms], axis=1))
@@ -336,7 +366,7 @@ def fit(
                     # z = 0 did not work: search as MCMC does, and start over from there.
                     q = make_guide(guide, _search_loc(k_search, prog.target), init_scale=init_scale,
                                    rank=rank, key=k_guide)  # fmt: skip
-                    carry, (terms, finite) = compiled(start(q), jnp.int32(0))
+                    carry, (terms, finite) = compiled(start(q), np.int32(0), *fixed)
                     terms, finite = jax.device_get((terms, finite))
                     history[-1] = np.stack([np.asarray(x)[:n] for x in terms], axis=1)
                     finite_steps[-1] = np.asarray(finite)[:n]
