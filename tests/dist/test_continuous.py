@@ -326,6 +326,15 @@ def test_far_tail_cdf_keeps_relative_accuracy():
     np.testing.assert_allclose(Cauchy(0.0, 1.0).icdf(q), cauchy, rtol=1e-12)
     np.testing.assert_allclose(HalfCauchy(1.0).icdf(q[1:-1]), st.halfcauchy.ppf(q[1:-1]), rtol=1e-9)
     np.testing.assert_allclose(Cauchy(0.0, 1.0).icdf(q[1:-1]), st.cauchy.ppf(q[1:-1]), rtol=1e-9)
+    # Laplace: cdf(-40) was 0 (1/2 - 1/2 expm1(-40) cancels; it is 2.1e-18) and icdf(1e-20) -inf.
+    x = A([-700.0, -40.0, -1.0, 0.0, 2.0, 30.0])
+    np.testing.assert_allclose(Laplace(0.0, 1.0).cdf(x), st.laplace.cdf(x), rtol=1e-12)
+    q = A([1e-300, 1e-20, 0.3, 0.5, 0.7, 1 - 1e-12])
+    exact = np.where(q < 0.5, np.log(2 * q), -np.log(2 * (1 - q)))
+    np.testing.assert_allclose(Laplace(0.0, 1.0).icdf(q), exact, rtol=1e-12, atol=1e-300)
+    # Its derivative is the density everywhere, the median included (no NaN from the far branch).
+    density = jax.vmap(jax.grad(Laplace(0.0, 1.0).cdf))(A([-800.0, -1.0, 0.0, 1.0, 800.0]))
+    np.testing.assert_allclose(density, st.laplace.pdf([-800.0, -1.0, 0.0, 1.0, 800.0]), rtol=1e-12)
 
 
 @pytest.mark.parametrize("x64", [False, True], ids=["float32", "float64"])

@@ -70,9 +70,20 @@ class Laplace(Distribution):
 
     def cdf(self, x):
         z = (x - self.loc) / self.scale
-        # 1/2 exp(z) for z < 0 and 1 - 1/2 exp(-z) otherwise, in one expression.
-        return 0.5 - 0.5 * jnp.sign(z) * jnp.expm1(-jnp.abs(z))
+        # 1/2 exp(z) below the median, 1 - 1/2 exp(-z) above: each branch on its own keeps the lower
+        # tail's relative precision (one expression, 1/2 - 1/2 sign(z) expm1(-|z|), cancelled to
+        # 0 below z = -37). Each branch sees a clipped z, so the other's overflow cannot leak a NaN
+        # into the gradient.
+        below = z < 0
+        lower = 0.5 * jnp.exp(jnp.where(below, z, 0.0))
+        upper = 1.0 - 0.5 * jnp.exp(-jnp.where(below, 0.0, z))
+        return jnp.where(below, lower, upper)
 
     def icdf(self, q):
-        d = jnp.asarray(q) - 0.5
-        return self.loc - self.scale * jnp.sign(d) * jnp.log1p(-2 * jnp.abs(d))
+        q = jnp.asarray(q)
+        # log(2 q) below 1/2 and -log(2 (1 - q)) above: log1p(-2 |q - 1/2|) lost every q below
+        # 1e-17 to -inf (1/2 - q rounds to 1/2).
+        below = q < 0.5
+        lower = jnp.log(2 * jnp.where(below, q, 0.25))
+        upper = -jnp.log(2 * (1 - jnp.where(below, 0.75, q)))
+        return self.loc + self.scale * jnp.where(below, lower, upper)
