@@ -232,6 +232,50 @@ def test_observed_data_are_checked_however_they_are_given():
         target(model, ["a", "b", "c"])
 
 
+def test_discrete_data_outside_the_support_name_the_site():
+    """A label of -1 or 2 under a Bernoulli, a count of 1.5 under a Poisson, a class 3 of 3 under a
+    Categorical: the log density was -inf without a word (MCMC then failed at its start)."""
+
+    def labels(m, y):
+        p = m.sample("p", Uniform(0.0, 1.0))
+        with m.plate("data", y.shape[0]):
+            m.sample("y", dist.Bernoulli(probs=p), obs=y)
+
+    with pytest.raises(
+        ValueError, match=r"site `y` is outside the support of its Bernoulli .* the first -1 "
+    ):
+        target(labels, np.array([1, -1, 1]))
+    assert target(labels, np.array([1.0, 0.0, 1.0])).dim == 1  # floats 0/1 and booleans are fine
+    assert target(labels, np.array([True, False, True])).dim == 1
+
+    def counts(m, y):
+        rate = m.sample("rate", dist.Gamma(2.0, 1.0))
+        with m.plate("data", y.shape[0]):
+            m.sample("y", dist.Poisson(rate), obs=y)
+
+    with pytest.raises(
+        ValueError, match=r"Poisson distribution \(nonnegative_integer\): 1 entry, the first 1.5"
+    ):
+        target(counts, jnp.array([0.0, 1.5, 3.0]))
+
+    def classes(m, y):
+        p = m.sample("p", dist.Dirichlet(jnp.ones(3)))
+        with m.plate("data", y.shape[0]):
+            m.sample("y", Categorical(probs=p), obs=y)
+
+    with pytest.raises(
+        ValueError, match=r"Categorical distribution \(integer_interval\(0, 2\)\).*index \[1\]"
+    ):
+        target(classes, np.array([0, 3, 1]))
+    # A continuous support's boundary is not checked: an Exponential's density at 0 is finite.
+
+    def waits(m, y):
+        rate = m.sample("rate", dist.Gamma(2.0, 1.0))
+        m.sample("y", dist.Exponential(rate), obs=y)
+
+    assert np.isfinite(target(waits, jnp.array([0.0, 1.0])).logdensity_fn(jnp.zeros(1)))
+
+
 def test_params_must_name_param_sites():
     def model(m, y=1.0):
         s = m.param("s", 1.0)

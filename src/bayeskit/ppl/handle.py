@@ -164,6 +164,36 @@ class Handle:
                 "impute the missing data before conditioning; the model cannot score NaN."
             )
 
+    def _check_discrete_obs(self, name: str, d: Distribution, host: np.ndarray) -> None:
+        """Data outside a discrete distribution's support (a label 2 or -1 under a Bernoulli, a
+        count of 1.5 under a Poisson) has log density -inf: say so here, naming the site.
+
+        Only discrete supports are checked: they are exact sets, where a continuous support's
+        boundary (0 under an Exponential) may still have a finite density. A support whose
+        bounds depend on latent values (traced) is left to the density.
+        """
+        try:
+            inside = np.asarray(d.support.check(host))
+        except Exception:  # bounds that are not concrete here
+            return
+        if inside.dtype != np.bool_ or inside.all():
+            return
+        family = d
+        while hasattr(family, "base") and isinstance(family.base, Distribution):  # expanded, to_event
+            family = family.base
+        where = np.argwhere(~inside)[0].tolist()
+        index = tuple(where) + (slice(None),) * (host.ndim - len(where))
+        hint = {
+            "boolean": " Bernoulli data are 0 and 1 (for labels -1/+1 pass `y > 0`).",
+            "nonnegative_integer": " Count data are whole numbers >= 0.",
+        }.get(str(d.support), "")
+        raise ValueError(
+            f"{self.model_name}: observed value of site `{name}` is outside the support of its "
+            f"{type(family).__name__} distribution ({d.support}): {int((~inside).sum())} entr"
+            f"{'y' if (~inside).sum() == 1 else 'ies'}, the first {np.asarray(host[index]).tolist()} at index {where}, "
+            f"where the log density is -inf.{hint}"
+        )
+
     def _check_obs(self, name: str, d: Distribution, obs) -> tuple[jax.Array, Distribution]:
         if not isinstance(obs, jax.Array):  # NumPy data, lists, scalars: checked on the host
             if (what := non_numeric(obs)) is not None:
@@ -174,7 +204,9 @@ class Handle:
             host = np.asarray(obs)
             if np.issubdtype(host.dtype, np.inexact):
                 self._check_finite_obs(name, host)
-        obs = jnp.asarray(obs)
+        else:
+            host = np.asarray(obs) if is_concrete(obs) else None
+        obs = jnp.asarray(obs)  # may be traced from here on (inside jit, as a constant)
         event = tuple(d.event_shape)
         expected = tuple(d.batch_shape) + event
         try:
@@ -192,6 +224,8 @@ class Handle:
             )
         if is_concrete(obs) and jnp.issubdtype(obs.dtype, jnp.inexact):
             self._check_finite_obs(name, obs)
+        if host is not None and d.is_discrete:
+            self._check_discrete_obs(name, d, host)
         batch = obs.shape[: obs.ndim - len(event)]
         if batch != tuple(d.batch_shape):
             d = d.expand(batch)
