@@ -205,7 +205,7 @@ class Handle:
             if np.issubdtype(host.dtype, np.inexact):
                 self._check_finite_obs(name, host)
         else:
-            host = np.asarray(obs) if is_concrete(obs) else None
+            host = obs if is_concrete(obs) else None  # copied to the host only if checked below
         obs = jnp.asarray(obs)  # may be traced from here on (inside jit, as a constant)
         event = tuple(d.event_shape)
         expected = tuple(d.batch_shape) + event
@@ -225,7 +225,7 @@ class Handle:
         if is_concrete(obs) and jnp.issubdtype(obs.dtype, jnp.inexact):
             self._check_finite_obs(name, obs)
         if host is not None and d.is_discrete:
-            self._check_discrete_obs(name, d, host)
+            self._check_discrete_obs(name, d, np.asarray(host))
         batch = obs.shape[: obs.ndim - len(event)]
         if batch != tuple(d.batch_shape):
             d = d.expand(batch)

@@ -216,9 +216,7 @@ def _compile(prog, chunk_fn, *args):
     and chunk are (the key and step budget are arguments), and the target keeps the compiled
     program under that text (:func:`bayeskit._compiled.compile_lowered`).
     """
-    lowered = chunk_fn.lower(*args)
-    owner = prog.target if prog.target is not None else None
-    return compile_lowered(owner, lowered)
+    return compile_lowered(prog.target, chunk_fn.lower(*args))  # no target (discrete sites): no reuse
 
 
 def fit(
