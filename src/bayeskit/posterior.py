@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import sys
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from bayeskit._stacklevel import user_stacklevel
 
 __all__ = ["Posterior", "SamplingWarning"]
 
@@ -26,16 +26,6 @@ MIN_DRAWS_FOR_DIAGNOSTICS = 4
 
 class SamplingWarning(UserWarning):
     """A sign that the draws may not represent the posterior (divergences, R-hat, low ESS...)."""
-
-
-def _caller_outside_bayeskit() -> int:
-    """The ``stacklevel`` that points a warning raised by this function's caller at the user's
-    code: the first frame outside the bayeskit package (a fixed level pointed into bayeskit)."""
-    package = str(Path(__file__).parent) + os.sep
-    frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_code.co_filename.startswith(package):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 class Posterior:
@@ -205,7 +195,7 @@ class Posterior:
 
     def warn(self) -> None:
         """Raise each of this run's warnings as a :class:`SamplingWarning`."""
-        level = _caller_outside_bayeskit()
+        level = user_stacklevel()
         for message in self.warnings:
             warnings.warn(message, SamplingWarning, stacklevel=level)
 

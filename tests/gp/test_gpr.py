@@ -151,7 +151,8 @@ def test_fit_reports_its_budget_and_evaluations(fitted):
     assert info.num_evaluations >= info.num_iterations > 0
     assert info.converged and info.grad_norm < 1e-4  # the value stopped changing (scipy's ftol)
     start = GPR(K.RBF(jnp.ones(3)), noise=0.1)
-    two = start.fit(X, y, num_restarts=1, max_iterations=2).fit_info
+    with pytest.warns(RuntimeWarning, match="used all 2 iterations"):
+        two = start.fit(X, y, num_restarts=1, max_iterations=2).fit_info
     assert two.num_iterations == 2 and not two.converged and two.objective < info.objective
     # A zero budget evaluates the start only: the model as given, conditioned.
     zero = start.fit(X, y, num_restarts=1, max_iterations=0)
@@ -297,6 +298,21 @@ def test_fit_options_are_checked_before_any_compile_starts():
 def test_a_prior_that_is_not_finite_at_the_start_is_named():
     with pytest.raises(ValueError, match="`log_prior_fn` is nan at the starting hyperparameters"):
         GPR(K.RBF(jnp.ones(3)), noise=0.1).fit(X, y, log_prior_fn=lambda v: jnp.nan * v.noise, num_restarts=1)
+
+
+def test_a_fit_short_of_its_optimum_warns_at_the_callers_line():
+    """A fit that ran out of iterations returned without a word (fit_info.converged was False)."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        short = GPR(K.RBF(jnp.ones(3)), noise=0.1).fit(X, y, max_iterations=2, num_restarts=1)
+    assert not short.fit_info.converged
+    [warning] = [w for w in caught if "L-BFGS" in str(w.message)]
+    assert "GPR.fit: L-BFGS used all 2 iterations without meeting the gradient tolerance" in str(
+        warning.message
+    )
+    assert warning.filename == __file__  # the user's line, not equinox's method wrapper
 
 
 def test_fixing_every_hyperparameter_is_conditioning():

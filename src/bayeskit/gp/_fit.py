@@ -12,6 +12,7 @@ millisecond per evaluation.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Callable
 
 import equinox as eqx
@@ -22,6 +23,7 @@ from jax.flatten_util import ravel_pytree
 from bayeskit._allocator import reuse_large_buffers
 from bayeskit._checks import check_int, check_positive_number
 from bayeskit._key import check_key
+from bayeskit._stacklevel import user_stacklevel
 
 __all__ = [
     "FitInfo",
@@ -346,4 +348,19 @@ def maximize(
         num_evaluations=evals,
         start_objectives=tuple(values),
     )
+    if not info.converged and np.isfinite(value) and max_iterations > 0:
+        # As scikit-learn's ConvergenceWarning: a fit short of its optimum should not pass unseen.
+        stopped = (
+            f"used all {max_iterations} iterations"
+            if iters >= max_iterations
+            else f"stopped after {iters} iterations (its line search found no better point)"
+        )
+        warnings.warn(
+            f"{owner}: L-BFGS {stopped} without meeting the gradient tolerance (largest gradient "
+            f"{grad_norm:.2g} per data point, tolerance {tol:.0e}); the hyperparameters may be short "
+            "of the optimum. Raise `max_iterations` or `tol`, or start elsewhere; `fit_info` has "
+            "the details.",
+            RuntimeWarning,
+            stacklevel=user_stacklevel(),
+        )
     return eqx.combine(unravel(z), static), info

@@ -19,6 +19,7 @@ import optax
 
 from bayeskit._checks import check_int as check_positive_int
 from bayeskit._progress import ProgressBar
+from bayeskit._stacklevel import user_stacklevel
 from bayeskit.gp._fit import learnable_filter
 
 __all__ = [
@@ -171,7 +172,8 @@ def stochastic_ascent(
     except KeyboardInterrupt:
         interrupted = True
         warnings.warn(
-            f"{owner}: interrupted after {done} of {num_steps} steps; returning that state.", stacklevel=3
+            f"{owner}: interrupted after {done} of {num_steps} steps; returning that state.",
+            stacklevel=user_stacklevel(),
         )
     history = np.concatenate(history) if history else np.zeros(0)
     info = StochasticFitInfo(objective=recent_mean(history), num_iterations=done, interrupted=interrupted)

@@ -19,6 +19,7 @@ import numpy as np
 from bayeskit._background_compile import BackgroundCompile
 from bayeskit._checks import check_int
 from bayeskit._key import check_key
+from bayeskit._stacklevel import user_stacklevel
 from bayeskit.gp._data import check_inputs, check_labels, check_training_data
 from bayeskit.gp._fit import FitInfo, check_fit_options, check_log_prior, maximize, nonfinite_prior_error
 from bayeskit.gp._laplace_logistic import expected_sigmoid, laplace_at_mode, laplace_evidence
@@ -240,7 +241,7 @@ class GPC(eqx.Module):
                 f"GPC: Newton's method did not reach the mode in {int(iters)} iterations; raise "
                 "`max_newton_iterations` or `newton_tol`, or start from a smaller kernel variance.",
                 RuntimeWarning,
-                stacklevel=3,
+                stacklevel=user_stacklevel(),
             )
         return GPC(
             hyper.kernel,

@@ -12,6 +12,7 @@ from jax.scipy.linalg import solve_triangular
 
 from bayeskit._checks import check_int
 from bayeskit._key import check_key
+from bayeskit._stacklevel import user_stacklevel
 from bayeskit.gp._data import check_inputs, check_labels, check_training_data
 from bayeskit.gp._precise import dot, matmul
 from bayeskit.gp._sparse_inducing import (
@@ -120,7 +121,7 @@ def _from_old_order(owner: str, X, y, extra: tuple, key):
             f"{owner}(key, X, y, ...) is deprecated and stops working in the next release; call "
             f"{owner}(X, y, key=key, ...), the order GPR.fit, SGPR.fit and GPC.fit take.",
             DeprecationWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
         return y, extra[0], X
     if len(extra) == 1 and _is_key(X):

@@ -19,6 +19,7 @@ from bayeskit._checks import as_real_scalar, check_int
 from bayeskit._compilation_cache import use_compilation_cache
 from bayeskit._key import check_key
 from bayeskit._progress import ProgressBar
+from bayeskit._stacklevel import user_stacklevel
 from bayeskit._xla_options import run_once_compile_options, sampler_compile_options
 from bayeskit.mcmc._custom_kernel import (
     check_kernel,
@@ -45,7 +46,6 @@ from bayeskit.posterior import (
     RHAT_MAX,
     Posterior,
     SamplingWarning,
-    _caller_outside_bayeskit,
 )
 from bayeskit.ppl.target import Target
 
@@ -876,7 +876,7 @@ def _drive(
                                 f"sample: could not write the checkpoint {checkpoint} ({error}); the run "
                                 "goes on without checkpoints.",
                                 SamplingWarning,
-                                stacklevel=_caller_outside_bayeskit(),
+                                stacklevel=user_stacklevel(),
                             )
                             checkpoint = None
                     if callback is not None:

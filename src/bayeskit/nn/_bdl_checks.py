@@ -14,6 +14,7 @@ import numpy as np
 
 from bayeskit._checks import check_int as check_positive_int
 from bayeskit._checks import non_numeric
+from bayeskit._stacklevel import user_stacklevel
 
 __all__ = [
     "check_classification_data",
@@ -134,7 +135,7 @@ def check_classification_data(
                     f"{num_classes} classes, {len(missing)} never seen. Labels must count from 0 "
                     "(e.g. y - y.min()), or pass `num_classes`.",
                     UserWarning,
-                    stacklevel=3,
+                    stacklevel=user_stacklevel(),
                 )
         elif seen > num_classes:
             raise ValueError(f"{owner}: `{y_name}` has label {seen - 1} but `num_classes` is {num_classes}.")

@@ -15,6 +15,7 @@ import optax
 from bayeskit._checks import check_positive_number
 from bayeskit._key import check_key
 from bayeskit._progress import ProgressBar
+from bayeskit._stacklevel import user_stacklevel
 from bayeskit.nn._standardize import Scaling
 from bayeskit.nn.mlp import check_size
 from bayeskit.nn.training import adam_state, like
@@ -107,7 +108,7 @@ def fit_vae(
                         f"VAE.fit: the ELBO became non-finite in epoch {e + 1}; stopped and kept the model "
                         f"after epoch {e}. Lower `learning_rate` or use a smaller network.",
                         RuntimeWarning,
-                        stacklevel=3,
+                        stacklevel=user_stacklevel(),
                     )
                     break
                 vae, opt_state = new_vae, new_state
@@ -119,7 +120,7 @@ def fit_vae(
         warnings.warn(
             f"VAE.fit: interrupted; kept the model after {len(records)} epoch(s).",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
     table = np.asarray(records).reshape(-1, 3)
     history = VAEHistory(

@@ -12,6 +12,7 @@ import numpy as np
 
 from bayeskit._key import check_key
 from bayeskit._progress import ProgressBar
+from bayeskit._stacklevel import user_stacklevel
 from bayeskit.mcmc.sample import check_initial_step_size, check_target_accept
 from bayeskit.posterior import SamplingWarning
 from bayeskit.ppl.interpreters import model_name, sample_prior
@@ -242,7 +243,7 @@ def run(
             f"unconstrained) for model `{model_name(model)}`; their draws are not posterior draws and "
             "their simulations' ranks are meaningless. Check the priors' supports.",
             SamplingWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
     ess = None
     if num_kept >= 4:

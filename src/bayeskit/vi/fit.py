@@ -49,6 +49,7 @@ from bayeskit._compilation_cache import use_compilation_cache
 from bayeskit._compiled import compile_lowered
 from bayeskit._key import check_key
 from bayeskit._progress import ProgressBar
+from bayeskit._stacklevel import user_stacklevel
 from bayeskit.posterior import SamplingWarning
 from bayeskit.vi._precondition import Preconditioner, laplace_start
 from bayeskit.vi._program import program
@@ -443,7 +444,7 @@ def fit(
     }
     if warn:
         for m in messages:
-            warnings.warn(m, SamplingWarning, stacklevel=2)
+            warnings.warn(m, SamplingWarning, stacklevel=user_stacklevel())
     return VIResult(
         guide=carry[0] if pre is None else pre.to_z_guide(carry[0]),
         elbo=steps[:, 0],
