@@ -374,3 +374,6 @@ def test_predict_options_and_nll_targets_are_checked(fitted):
 def test_predict_checks_the_number_of_features(fitted):
     with pytest.raises(ValueError, match="`X` has 2 column"):
         fitted["deep_ensemble"].predict(np.ones((3, 2)))
+    two_features = MCDropoutRegressor((4,), num_epochs=1).fit(jax.random.key(0), np.ones((8, 2)), np.ones(8))
+    with pytest.raises(ValueError, match=r"A 1-D `X` is read as one feature of 2 points; .*shape \(1, 2\)"):
+        two_features.predict(np.ones(2))  # one point with two features, given 1-D

@@ -50,14 +50,21 @@ def check_features(owner: str, X, num_features: int | None = None, name: str = "
     X = _numeric(owner, name, X)
     if not jnp.issubdtype(X.dtype, jnp.floating):
         X = X.astype(jnp.zeros(()).dtype)
-    if X.ndim == 1:
+    one_dimensional = X.ndim == 1
+    if one_dimensional:
         X = X[:, None]
     if X.ndim != 2 or X.shape[0] == 0:
         raise ValueError(f"{owner}: `{name}` must be a non-empty array (n, d) or (n,), got shape {X.shape}.")
     _finite(owner, name, X)
     if num_features is not None and X.shape[1] != num_features:
+        hint = (
+            f" A 1-D `{name}` is read as one feature of {X.shape[0]} points; for one point with "
+            f"{num_features} features pass shape (1, {num_features}), e.g. {name}[None]."
+            if one_dimensional and X.shape[0] == num_features
+            else ""
+        )
         raise ValueError(
-            f"{owner}: `{name}` has {X.shape[1]} column(s) but the model was fitted on {num_features}."
+            f"{owner}: `{name}` has {X.shape[1]} column(s) but the model was fitted on {num_features}." + hint
         )
     return X
 
