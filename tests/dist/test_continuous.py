@@ -160,8 +160,9 @@ def test_shapes_and_dtypes(family):
         assert out.shape == sample_shape + batch and out.dtype == jnp.float64
         x = jnp.zeros(sample_shape + batch)
         assert jax.eval_shape(d.log_prob, x).shape == sample_shape + batch
-    # One integer is that many draws, as (n,) is.
-    assert jax.eval_shape(lambda d: d.sample(KEY, 4), d).shape == (4,) + batch
+    # One integer is that many draws, as (n,) is; NumPy and 0-d JAX integers count as integers.
+    for n in (4, np.int64(4), np.array(4), jnp.array(4)):
+        assert jax.eval_shape(lambda d, n=n: d.sample(KEY, n), d).shape == (4,) + batch
     single = cls(**{k: np.asarray(v, np.float32) for k, v in params.items()})
     assert jax.eval_shape(lambda d: d.sample(KEY, (2,)), single).dtype == jnp.float32
     # Invalid values are not checked while traced (they are tracers, not numbers).

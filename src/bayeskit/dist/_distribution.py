@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import operator
 
 import equinox as eqx
 import jax
@@ -36,24 +37,36 @@ def as_float(x) -> jax.Array:
     return x.astype(jnp.result_type(float))
 
 
-def check_sample_shape(sample_shape, where: str) -> Shape:
-    """``sample_shape`` as a tuple of non-negative Python ints, or a ``TypeError``/``ValueError``."""
-    given = sample_shape
-    if isinstance(sample_shape, int | np.integer) and not isinstance(sample_shape, bool):
-        sample_shape = (sample_shape,)
+def _as_count(n) -> int | None:
+    """``n`` as a Python int if it is an integer (Python, NumPy or a concrete 0-d integer array),
+    not a bool; else None."""
+    if isinstance(n, bool | np.bool_) or getattr(n, "dtype", None) == np.bool_:
+        return None
     try:
-        shape = tuple(sample_shape)
-    except TypeError:
-        shape = None
-    integers = shape is not None and all(
-        isinstance(n, int | np.integer) and not isinstance(n, bool) for n in shape
-    )
-    if not integers or any(n < 0 for n in shape):
-        raise (TypeError if not integers else ValueError)(
+        return operator.index(n)
+    except TypeError:  # floats, traced values, other objects
+        return None
+
+
+def check_sample_shape(sample_shape, where: str) -> Shape:
+    """``sample_shape`` as a tuple of non-negative Python ints, or a ``TypeError``/``ValueError``.
+
+    One integer (``5``, ``np.int64(5)``, ``jnp.array(5)``) is ``(5,)``.
+    """
+    one = _as_count(sample_shape)
+    if one is not None:
+        shape = [one]
+    else:
+        try:
+            shape = [_as_count(n) for n in sample_shape]
+        except TypeError:  # not iterable
+            shape = [None]
+    if None in shape or any(n < 0 for n in shape):
+        raise (TypeError if None in shape else ValueError)(
             f"{where}: `sample_shape` must be a tuple of non-negative integers or one integer, "
-            f"got {given!r}. For 100 draws pass 100 or (100,); for one draw pass ()."
+            f"got {sample_shape!r}. For 100 draws pass 100 or (100,); for one draw pass ()."
         )
-    return tuple(int(n) for n in shape)
+    return tuple(shape)
 
 
 def check_event(dist: str, x: jax.Array, event_shape) -> None:
