@@ -12,14 +12,16 @@ import os
 import sys
 from pathlib import Path
 
+import equinox
+
 __all__ = ["user_stacklevel"]
 
-_BAYESKIT = str(Path(__file__).parent) + os.sep
-_WRAPPERS = (os.sep + "equinox" + os.sep,)
+# bayeskit's own folder and equinox's (whose module methods are wrapped in frames of its own).
+_INTERNAL = tuple(str(folder) + os.sep for folder in (Path(__file__).parent, Path(equinox.__file__).parent))
 
 
 def _internal(filename: str) -> bool:
-    return filename.startswith(_BAYESKIT) or any(w in filename for w in _WRAPPERS)
+    return filename.startswith(_INTERNAL)
 
 
 def user_stacklevel() -> int:
