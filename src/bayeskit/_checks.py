@@ -9,7 +9,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-__all__ = ["as_real_scalar", "check_int", "check_positive_number", "non_numeric"]
+__all__ = ["as_real_scalar", "check_int", "check_positive_number", "non_numeric", "one_point_hint"]
 
 
 def check_int(owner: str, name: str, value, minimum: int = 1) -> int:
@@ -53,3 +53,14 @@ def non_numeric(value) -> str | None:
     if np.issubdtype(host.dtype, np.number) or host.dtype == np.bool_:
         return None
     return f"dtype {host.dtype}"
+
+
+def one_point_hint(name: str, num_rows: int, num_features: int, column: str = "column") -> str:
+    """The hint for a 1-D input of ``num_features`` entries read as ``num_rows`` points of one
+    ``column``: most likely one point given without its row axis."""
+    if num_rows != num_features:
+        return ""
+    return (
+        f" A 1-D `{name}` is read as one {column} of {num_rows} points; for one point with "
+        f"{num_features} features pass shape (1, {num_features}), e.g. {name}[None]."
+    )

@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayeskit._checks import one_point_hint
 from bayeskit.gp.kernels._base import as_inputs, as_numbers
 
 __all__ = ["check_inputs", "check_labels", "check_training_data"]
@@ -37,12 +38,7 @@ def check_inputs(owner: str, X, name: str = "X", num_features: int | None = None
         raise ValueError(f"{owner}: `{name}` has no rows.")
     _check_finite(owner, name, X)
     if num_features is not None and X.shape[1] != num_features:
-        hint = (
-            f" A 1-D `{name}` is read as one column of {X.shape[0]} points; for one point with "
-            f"{num_features} features pass shape (1, {num_features}), e.g. {name}[None]."
-            if one_dimensional and X.shape[0] == num_features
-            else ""
-        )
+        hint = one_point_hint(name, X.shape[0], num_features) if one_dimensional else ""
         raise ValueError(
             f"{owner}: `{name}` has {X.shape[1]} column(s) but the model was fitted on {num_features}." + hint
         )

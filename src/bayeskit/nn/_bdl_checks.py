@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayeskit._checks import check_int as check_positive_int
-from bayeskit._checks import non_numeric
+from bayeskit._checks import non_numeric, one_point_hint
 from bayeskit._stacklevel import user_stacklevel
 
 __all__ = [
@@ -57,12 +57,7 @@ def check_features(owner: str, X, num_features: int | None = None, name: str = "
         raise ValueError(f"{owner}: `{name}` must be a non-empty array (n, d) or (n,), got shape {X.shape}.")
     _finite(owner, name, X)
     if num_features is not None and X.shape[1] != num_features:
-        hint = (
-            f" A 1-D `{name}` is read as one feature of {X.shape[0]} points; for one point with "
-            f"{num_features} features pass shape (1, {num_features}), e.g. {name}[None]."
-            if one_dimensional and X.shape[0] == num_features
-            else ""
-        )
+        hint = one_point_hint(name, X.shape[0], num_features, "feature") if one_dimensional else ""
         raise ValueError(
             f"{owner}: `{name}` has {X.shape[1]} column(s) but the model was fitted on {num_features}." + hint
         )
