@@ -267,6 +267,27 @@ def test_discrete_data_outside_the_support_name_the_site():
         ValueError, match=r"Categorical distribution \(integer_interval\(0, 2\)\).*index \[1\]"
     ):
         target(classes, np.array([0, 3, 1]))
+
+    # Supports that depend on data (a Binomial's total_count, given as NumPy data or a number):
+    # these were traced when the model was built, so only MCMC's start named the site.
+    def trials(m, n, y):
+        p = m.sample("p", dist.Beta(1.0, 1.0))
+        with m.plate("data", y.shape[0]):
+            m.sample("y", dist.Binomial(n, probs=p), obs=y)
+
+    with pytest.raises(
+        ValueError, match=r"Binomial distribution .* the first 7 at index \[1\].* from 0 to total_count"
+    ):
+        target(trials, np.array([5, 5, 5]), np.array([1, 7, 2]))
+    assert target(trials, np.array([5, 5, 5]), np.array([1, 5, 0])).dim == 1
+
+    def tallies(m, y):
+        p = m.sample("p", dist.Dirichlet(jnp.ones(3)))
+        m.sample("y", dist.Multinomial(5, probs=p), obs=y)
+
+    with pytest.raises(ValueError, match=r"the first \[3, 3, 1\], .* summing to total_count"):
+        target(tallies, np.array([3, 3, 1]))
+    assert target(tallies, np.array([3, 1, 1])).dim == 2
     # A continuous support's boundary is not checked: an Exponential's density at 0 is finite.
 
     def waits(m, y):

@@ -31,7 +31,10 @@ def as_float(x) -> jax.Array:
         except (TypeError, ValueError):
             shown = repr(given) if np.size(given) <= 6 else f"an array of shape {np.shape(given)}"
             raise TypeError(f"expected a number or an array of numbers, got {shown}.") from None
-        return jax.device_put(x)
+        # Host data stay concrete inside a trace (a model traced to find its sites): checks of
+        # supports that depend on them (a Binomial's counts <= total_count) can then run.
+        with jax.ensure_compile_time_eval():
+            return jax.device_put(x)
     if jnp.issubdtype(x.dtype, jnp.floating):
         return x
     return x.astype(jnp.result_type(float))

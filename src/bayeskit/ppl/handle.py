@@ -187,10 +187,16 @@ class Handle:
             "boolean": " Bernoulli data are 0 and 1 (for labels -1/+1 pass `y > 0`).",
             "nonnegative_integer": " Count data are whole numbers >= 0.",
         }.get(str(d.support), "")
+        if not hint and hasattr(family, "total_count"):
+            hint = (
+                f" {type(family).__name__} data are whole-number counts"
+                f"{' summing to' if d.event_shape else ' from 0 to'} total_count."
+            )
         raise ValueError(
             f"{self.model_name}: observed value of site `{name}` is outside the support of its "
             f"{type(family).__name__} distribution ({d.support}): {int((~inside).sum())} entr"
-            f"{'y' if (~inside).sum() == 1 else 'ies'}, the first {np.asarray(host[index]).tolist()} at index {where}, "
+            f"{'y' if (~inside).sum() == 1 else 'ies'}, the first {np.asarray(host[index]).tolist()}"
+            f"{f' at index {where}' if where else ''}, "
             f"where the log density is -inf.{hint}"
         )
 
