@@ -1,5 +1,7 @@
 """Exact GPR: the marginal likelihood and its gradient, fitting against scikit-learn, prediction."""
 
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -313,6 +315,17 @@ def test_a_fit_short_of_its_optimum_warns_at_the_callers_line():
         warning.message
     )
     assert warning.filename == __file__  # the user's line, not equinox's method wrapper
+
+
+def test_constant_targets_warn():
+    """A constant y (a pipeline that lost the targets) fitted noise and variance ~1e-21 silently."""
+    everything = ("noise", "kernel.variance", "kernel.lengthscale")
+    with pytest.warns(RuntimeWarning, match=r"GPR.fit: every entry of `y` is 3 \(40 targets\)") as caught:
+        GPR(K.RBF(jnp.ones(3)), noise=0.1).fit(X, np.full(X.shape[0], 3.0), fixed=everything)
+    assert caught[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one distinct value among many is not constant
+        GPR(K.RBF(jnp.ones(3)), noise=0.1).fit(X, np.r_[np.full(X.shape[0] - 1, 3.0), 3.5], fixed=everything)
 
 
 def test_fixing_every_hyperparameter_is_conditioning():

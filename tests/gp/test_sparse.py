@@ -65,6 +65,12 @@ def test_sgpr_bound_equals_dense_formula_and_stays_below_exact(small):
     assert bound_small < bound_large < exact
 
 
+def test_sgpr_fit_on_constant_targets_warns(small):
+    X, _, _ = small
+    with pytest.warns(RuntimeWarning, match=r"SGPR.fit: every entry of `y` is -1.5 \(40 targets\)"):
+        SGPR(KERNEL, X[:5], noise=NOISE).fit(X, np.full(40, -1.5), max_iterations=0)
+
+
 def test_sgpr_fit_on_1000_points_matches_exact_gpr():
     rng = np.random.default_rng(1)
     X = rng.uniform(-3.0, 3.0, 1000)[:, None]

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from bayeskit._checks import one_point_hint
+from bayeskit._stacklevel import user_stacklevel
 from bayeskit.gp.kernels._base import as_inputs, as_numbers
 
-__all__ = ["check_inputs", "check_labels", "check_training_data"]
+__all__ = ["check_inputs", "check_labels", "check_training_data", "warn_constant_targets"]
 
 
 def _check_finite(owner: str, name: str, arr: jax.Array) -> None:
@@ -66,6 +69,24 @@ def check_training_data(owner: str, X, y) -> tuple[jax.Array, jax.Array]:
             else y.astype(X.dtype)
         )
     return X, y
+
+
+def warn_constant_targets(owner: str, y: jax.Array) -> None:
+    """Warn when every (concrete) target is the same number: a regression fit then has no
+    variation to explain, the marginal likelihood grows without bound as the noise and kernel
+    variance shrink to zero, and the fit predicts that constant with near-zero variance. Almost
+    always a data pipeline that lost ``y``; the fit still runs, as the model defines it."""
+    if isinstance(y, jax.core.Tracer) or y.shape[0] < 2:
+        return
+    arr = np.asarray(y)
+    if (arr == arr[0]).all():
+        warnings.warn(
+            f"{owner}: every entry of `y` is {arr[0].item():g} ({arr.size} targets): there is no variation to "
+            "learn from, so the learned noise and kernel variance shrink toward 0 and the fit "
+            "predicts that constant with near-zero variance. Check how `y` was built.",
+            RuntimeWarning,
+            stacklevel=user_stacklevel(),
+        )
 
 
 def check_labels(owner: str, y: jax.Array, *, both_classes: bool = True) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 from bayeskit._background_compile import BackgroundCompile
 from bayeskit._checks import check_int
 from bayeskit._key import check_key
-from bayeskit.gp._data import check_inputs, check_training_data
+from bayeskit.gp._data import check_inputs, check_training_data, warn_constant_targets
 from bayeskit.gp._fit import FitInfo, check_fit_options, check_log_prior, maximize, nonfinite_prior_error
 from bayeskit.gp._precise import dot, matmul
 from bayeskit.gp.cholesky import NotPositiveDefiniteError, cho_solve, jittered_cholesky, solve_lower
@@ -265,6 +265,7 @@ class GPR(eqx.Module):
                 `log_prior_fn` that does not return a real scalar (or is not finite at the start).
         """
         X, y, loc, scale = self._prepare(X, y)
+        warn_constant_targets("GPR.fit", y)
         ys = jnp.asarray((np.asarray(y) - np.asarray(loc)) / np.asarray(scale))
         start = _Hyper(self.kernel, self.mean, self.log_noise, log_prior_fn)
         options = dict(

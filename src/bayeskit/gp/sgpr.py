@@ -14,7 +14,7 @@ from jax.scipy.linalg import solve_triangular
 from bayeskit._background_compile import BackgroundCompile
 from bayeskit._checks import check_int
 from bayeskit._key import check_key
-from bayeskit.gp._data import check_inputs, check_training_data
+from bayeskit.gp._data import check_inputs, check_training_data, warn_constant_targets
 from bayeskit.gp._fit import FitInfo, check_fit_options, check_log_prior, maximize, nonfinite_prior_error
 from bayeskit.gp._precise import dot, matmul
 from bayeskit.gp._sparse_inducing import (
@@ -283,6 +283,7 @@ class SGPR(eqx.Module):
         key = None if key is None else check_key(key, "SGPR.fit")
         k_select, k_restart = (None, None) if key is None else jax.random.split(key)
         X, y, loc, scale, start = self._prepare("SGPR.fit", X, y, k_select, log_prior_fn=log_prior_fn)
+        warn_constant_targets("SGPR.fit", y)
         options = dict(
             key=k_restart, num_restarts=num_restarts, max_iterations=max_iterations, tol=tol, fixed=fixed
         )
