@@ -183,7 +183,7 @@ class Posterior:
         for name, x in self.draws.items():
             if np.issubdtype(x.dtype, np.integer) or x.size == 0 or not np.all(np.isfinite(x)):
                 continue
-            values, _ = as_draws("Posterior.check", f"draws[{name!r}]", x)
+            values, _ = as_draws("Posterior.check", f"draws[{name!r}]", x, warn_nonfinite=False)
             scores = split_normal_scores(values)  # shared by bulk R-hat and bulk ESS
             r = rank_rhat(values, scores)
             bulk, tail = bulk_ess(values, scores), tail_ess(values)

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
+
+from bayeskit._stacklevel import user_stacklevel
 
 MIN_DRAWS = 4
 
 
-def as_draws(owner: str, name: str, x) -> tuple[np.ndarray, tuple[int, ...]]:
+def as_draws(owner: str, name: str, x, warn_nonfinite: bool = True) -> tuple[np.ndarray, tuple[int, ...]]:
     """Return draws as a float64 array [chain, draw, P] and the parameter shape.
 
     The trailing parameter axes are flattened into one axis of length ``P`` so that every
     diagnostic vectorises over it; callers reshape their result back to the parameter shape.
+    Draws holding NaN give NaN diagnostics for those quantities, infinite draws a non-finite mean,
+    sd and MCSE (as ArviZ's); with ``warn_nonfinite`` a ``RuntimeWarning`` says so, naming how
+    many and where the first is.
 
     Raises:
         TypeError: ``x`` does not convert to a real floating-point array.
@@ -46,6 +52,20 @@ def as_draws(owner: str, name: str, x) -> tuple[np.ndarray, tuple[int, ...]]:
         )
     param_shape = array.shape[2:]
     draws = array.astype(np.float64).reshape(num_chains, num_draws, math.prod(param_shape))
+    if warn_nonfinite and not np.isfinite(draws).all():
+        bad = ~np.isfinite(array)
+        first = np.argwhere(bad)[0]
+        where = f"chain {first[0]}, draw {first[1]}" + (
+            f", element {tuple(first[2:].tolist())}" if param_shape else ""
+        )
+        warnings.warn(
+            f"{owner}: `{name}` holds {int(bad.sum())} NaN or infinite draw(s) (the first at {where}); "
+            "the diagnostics of the quantities they belong to are NaN (for infinite draws: the mean, sd "
+            "and MCSEs; ranks still order them). Find where the sampler or "
+            "the model produced them (a log density or a deterministic that overflows).",
+            RuntimeWarning,
+            stacklevel=user_stacklevel(),
+        )
     return draws, param_shape
 
 
