@@ -61,3 +61,36 @@ def test_entry_points_reject_a_seed_before_any_work():
     for where, call in calls.items():
         with pytest.raises(TypeError, match=rf"{where}: `key` must be one JAX random key, got the int 0"):
             call()
+
+
+def test_the_remaining_key_takers_reject_a_seed():
+    """Each of these gave JAX's "invalid PRNG key data" from deep inside."""
+    from bayeskit import conjugate, mcmc, nn, sbc, vi
+    from bayeskit.gp import select_inducing
+
+    t = target(_model, y=jnp.zeros(3))
+    guide = vi.MeanFieldGuide(jnp.zeros(1), jnp.ones(1))
+    kernel = mcmc.rwmh(t.logdensity_fn, 0.5)
+    state = kernel.init(jnp.zeros(1))
+    calls = {
+        "BayesianLinearRegression.sample_posterior": lambda: conjugate.BayesianLinearRegression(
+            jnp.zeros(2), jnp.eye(2), 2.0, 2.0
+        ).sample_posterior(0),
+        "NormalInverseGamma.sample_posterior": lambda: conjugate.NormalInverseGamma(
+            0.0, 1.0, 2.0, 2.0
+        ).sample_posterior(0),
+        "select_inducing": lambda: select_inducing(0, np.zeros((4, 1)), 2),
+        "Target.init": lambda: t.init(0),
+        "MeanFieldGuide.sample": lambda: guide.sample(0, (2,)),
+        "make_guide": lambda: vi.make_guide("lowrank", jnp.zeros(3), rank=1, key=0),
+        "rank_statistics": lambda: sbc.rank_statistics(0, jnp.zeros((5, 1)), jnp.zeros(1)),
+        "MLP": lambda: nn.MLP(0, 2, 1),
+        r"rwmh\(...\).step": lambda: kernel.step(0, state),
+    }
+    for where, call in calls.items():
+        with pytest.raises(TypeError, match=rf"{where}: `key` must be one JAX random key, got the int 0"):
+            call()
+    # A guide's sample_shape is checked as a distribution's is; one integer is (n,).
+    assert guide.sample(jax.random.key(0), 4).shape == (4, 1)
+    with pytest.raises(ValueError, match=r"MeanFieldGuide.sample: `sample_shape`"):
+        guide.sample(jax.random.key(0), (-1,))

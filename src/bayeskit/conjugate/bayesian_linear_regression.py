@@ -10,6 +10,7 @@ import jax.numpy as jnp
 from jax.scipy.linalg import cho_solve, solve_triangular
 from jax.scipy.special import gammaln
 
+from bayeskit._key import check_key
 from bayeskit.conjugate._regression_data import (
     check_precision,
     design,
@@ -17,7 +18,7 @@ from bayeskit.conjugate._regression_data import (
     prior_precision_matrix,
 )
 from bayeskit.dist import constraints as C
-from bayeskit.dist._distribution import as_float, check_parameter
+from bayeskit.dist._distribution import as_float, check_parameter, check_sample_shape
 from bayeskit.dist.inversegamma import InverseGamma
 from bayeskit.dist.multivariate_studentt import MultivariateStudentT
 from bayeskit.dist.studentt import StudentT
@@ -194,6 +195,8 @@ class BayesianLinearRegression(eqx.Module):
             ``{"weights": array of shape sample_shape + (d,),
             "noise_variance": array of shape sample_shape}``.
         """
+        key = check_key(key, "BayesianLinearRegression.sample_posterior")
+        sample_shape = check_sample_shape(sample_shape, "BayesianLinearRegression.sample_posterior")
         key_var, key_w = jax.random.split(key)
         shape = tuple(sample_shape)
         dtype = self.loc.dtype

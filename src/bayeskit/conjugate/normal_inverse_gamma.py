@@ -9,9 +9,10 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import gammaln
 
+from bayeskit._key import check_key
 from bayeskit.conjugate._data import observations
 from bayeskit.dist import constraints as C
-from bayeskit.dist._distribution import as_float, check_parameter
+from bayeskit.dist._distribution import as_float, check_parameter, check_sample_shape
 from bayeskit.dist.inversegamma import InverseGamma
 from bayeskit.dist.studentt import StudentT
 
@@ -135,6 +136,8 @@ class NormalInverseGamma(eqx.Module):
         Returns:
             ``{"loc": array, "variance": array}``, each of shape ``sample_shape + batch shape``.
         """
+        key = check_key(key, "NormalInverseGamma.sample_posterior")
+        sample_shape = check_sample_shape(sample_shape, "NormalInverseGamma.sample_posterior")
         key_var, key_loc = jax.random.split(key)
         shape = tuple(sample_shape) + jnp.broadcast_shapes(
             jnp.shape(self.loc),

@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayeskit._key import check_key
 from bayeskit.gp._data import check_inputs
 from bayeskit.gp.cholesky import jittered_cholesky
 from bayeskit.gp.kernels._base import Kernel
@@ -122,6 +123,8 @@ def select_inducing(key: jax.Array | None, X, num_inducing: int) -> jax.Array:
         >>> Z = select_inducing(jax.random.key(0), X, 50)
         >>> sgpr = SGPR(RBF(), inducing_points=Z).fit(X, y)  # doctest: +SKIP
     """
+    if key is not None:
+        key = check_key(key, "select_inducing")
     X = check_inputs("select_inducing", X)
     num = check_num_inducing("select_inducing", "num_inducing", num_inducing)
     if num > X.shape[0]:

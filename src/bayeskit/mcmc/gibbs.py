@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from bayeskit._key import check_key
 from bayeskit.dist.constraints import Constraint
 from bayeskit.mcmc._kernel import Kernel
 from bayeskit.mcmc.rwmh import check_scale, proposal_cholesky, rwmh_kernel
@@ -282,6 +283,7 @@ def gibbs(blocks: Sequence[GibbsBlock]) -> Kernel:
         return {k: jax.tree.map(_strong_array, v) for k, v in position.items()}
 
     def step(key: jax.Array, state: dict) -> tuple[dict, GibbsInfo]:
+        key = check_key(key, "gibbs(...).step")  # dtype and shape only: free under jit
         state = dict(state)
         keys = jax.random.split(key, len(blocks))
         dtype = jnp.result_type(float)

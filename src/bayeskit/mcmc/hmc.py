@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayeskit._key import check_key
 from bayeskit.mcmc._kernel import HMCState, Kernel, check_step_size, gradient_state
 from bayeskit.mcmc.integrators import IntegratorState, leapfrog
 from bayeskit.mcmc.metrics import gaussian_euclidean
@@ -122,6 +123,7 @@ def hmc(
         return gradient_state("hmc", logdensity_fn, position, dim)
 
     def step(key, state: HMCState) -> tuple[HMCState, HMCInfo]:
+        key = check_key(key, "hmc(...).step")  # dtype and shape only: free under jit
         if half_width is None:
             key_momentum, key_accept = jax.random.split(key)
             steps = num_steps

@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayeskit._key import check_key
 from bayeskit.mcmc._kernel import HMCState, Kernel, check_step_size, gradient_state
 from bayeskit.mcmc.integrators import IntegratorState, leapfrog
 from bayeskit.mcmc.metrics import gaussian_euclidean, is_turning_velocities
@@ -306,6 +307,7 @@ def nuts(
         )
 
     def step(key, state: HMCState) -> tuple[HMCState, NUTSInfo]:
+        key = check_key(key, "nuts(...).step")  # dtype and shape only: free under jit
         key_momentum, key_direction, key_subtree, key_merge = jax.random.split(key, 4)
         momentum = metric.sample_momentum(key_momentum, state.position)
         velocity = metric.velocity(momentum)

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayeskit._key import check_key
 from bayeskit.dist._distribution import is_concrete
 from bayeskit.mcmc._kernel import Kernel
 
@@ -111,6 +112,7 @@ def rwmh_kernel(logdensity_fn: Callable, scale, cholesky: jax.Array | None) -> K
         return RWMHState(position, logdensity)
 
     def step(key: jax.Array, state: RWMHState) -> tuple[RWMHState, RWMHInfo]:
+        key = check_key(key, "rwmh(...).step")  # dtype and shape only: free under jit
         key_noise, key_accept = jax.random.split(key)
         position = state.position
         noise = jax.random.normal(key_noise, position.shape, position.dtype)

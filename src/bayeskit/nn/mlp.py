@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayeskit._checks import check_int
+from bayeskit._key import check_key
 
 __all__ = ["MLP"]
 
@@ -96,7 +97,7 @@ class MLP(eqx.Module):
         if not callable(activation):
             raise ValueError(f"MLP: `activation` must be a function, got {activation!r}.")
         dtype = jnp.dtype(dtype) if dtype is not None else jnp.zeros(()).dtype
-        self.layers = _initial_layers(key, widths, dtype)
+        self.layers = _initial_layers(check_key(key, "MLP"), widths, dtype)
         self.activation = activation
 
     @property

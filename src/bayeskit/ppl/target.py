@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayeskit._compiled import compiled
+from bayeskit._key import check_key
 from bayeskit.ppl.handle import Handle, Layout, Site
 from bayeskit.ppl.interpreters import model_arguments, model_name
 
@@ -178,6 +179,7 @@ class Target:
 
     def init(self, key: jax.Array, radius: float = 2.0) -> jax.Array:
         """Draw a starting point uniformly on ``(-radius, radius)`` in unconstrained space (Stan)."""
+        key = check_key(key, "Target.init")
         return jax.random.uniform(
             key, (self.dim,), minval=-radius, maxval=radius, dtype=jnp.result_type(float)
         )

@@ -24,6 +24,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayeskit._key import check_key
+
 __all__ = [
     "binned_counts",
     "binomial_band",
@@ -52,6 +54,7 @@ def rank_statistics(key: jax.Array, draws, truth) -> jax.Array:
         >>> rank_statistics(jax.random.key(0), jnp.array([0.1, 0.5, 0.9]), jnp.array(0.6))
         Array(2, dtype=int32)
     """
+    key = check_key(key, "rank_statistics")
     draws = jnp.asarray(draws)
     truth = jnp.asarray(truth)
     below = jnp.sum(draws < truth, axis=0)

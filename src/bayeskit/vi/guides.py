@@ -30,7 +30,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayeskit._checks import check_positive_number
-from bayeskit.dist._distribution import as_float, is_concrete
+from bayeskit._key import check_key
+from bayeskit.dist._distribution import as_float, check_sample_shape, is_concrete
 
 __all__ = [
     "GUIDES",
@@ -61,7 +62,7 @@ def _positive(cls: str, name: str, x) -> None:
 class Guide(eqx.Module):
     """A variational distribution q(z) over the unconstrained vector of a target.
 
-    Subclasses define ``sample``, ``log_prob``, ``entropy``, ``variance`` and ``covariance``.
+    Subclasses define ``_sample`` (``sample`` checks its arguments, then calls it), ``log_prob``, ``entropy``, ``variance`` and ``covariance``.
     """
 
     loc: jax.Array
@@ -75,7 +76,15 @@ class Guide(eqx.Module):
         return self.loc
 
     def sample(self, key: jax.Array, sample_shape: tuple[int, ...] = ()) -> jax.Array:
-        """Draw ``sample_shape + (dim,)`` values of z, differentiable in the parameters."""
+        """Draw ``sample_shape + (dim,)`` values of z, differentiable in the parameters.
+
+        ``key`` must be one JAX random key and ``sample_shape`` a tuple of non-negative integers
+        (or one integer); anything else is a ``TypeError``/``ValueError`` naming the guide.
+        """
+        where = f"{type(self).__name__}.sample"
+        return self._sample(check_key(key, where), check_sample_shape(sample_shape, where))
+
+    def _sample(self, key: jax.Array, sample_shape: tuple[int, ...]) -> jax.Array:
         raise NotImplementedError
 
     def log_prob(self, z) -> jax.Array:
@@ -127,7 +136,7 @@ class MeanFieldGuide(Guide):
     def scale(self) -> jax.Array:
         return jnp.exp(self.log_scale)
 
-    def sample(self, key, sample_shape=()):
+    def _sample(self, key, sample_shape):
         eps = jax.random.normal(key, tuple(sample_shape) + self.loc.shape, self.loc.dtype)
         return self.loc + self.scale * eps
 
@@ -189,7 +198,7 @@ class FullRankGuide(Guide):
     def scale_tril(self) -> jax.Array:
         return jnp.tril(self.lower, -1) + jnp.diag(jnp.exp(self.log_diag))
 
-    def sample(self, key, sample_shape=()):
+    def _sample(self, key, sample_shape):
         eps = jax.random.normal(key, tuple(sample_shape) + self.loc.shape, self.loc.dtype)
         return self.loc + eps @ self.scale_tril.T
 
@@ -264,7 +273,7 @@ class LowRankGuide(Guide):
         eye = jnp.eye(self.rank, dtype=wd.dtype)
         return jnp.linalg.cholesky(eye + wd.T @ wd)
 
-    def sample(self, key, sample_shape=()):
+    def _sample(self, key, sample_shape):
         # One draw of rank + dim normals rather than a split and two draws: every random-bits
         # operation is a threefry hash compiled into each optimisation step.
         eps = jax.random.normal(key, tuple(sample_shape) + (self.rank + self.dim,), self.loc.dtype)
@@ -309,7 +318,7 @@ class PointMassGuide(Guide):
     def __init__(self, loc):
         self.loc = _vector("PointMassGuide", "loc", loc)
 
-    def sample(self, key, sample_shape=()):
+    def _sample(self, key, sample_shape):
         return jnp.broadcast_to(self.loc, tuple(sample_shape) + self.loc.shape)
 
     def log_prob(self, z):
@@ -364,6 +373,7 @@ def make_guide(
             raise ValueError(f"make_guide: `rank` must be an integer in [1, {d}] (the dim), got {rank!r}.")
         if key is None:
             raise ValueError("make_guide: a low-rank guide needs a `key` for its initial cov_factor.")
+        key = check_key(key, "make_guide")
         w = 0.1 * init_scale * jax.random.normal(key, (d, int(rank)), loc.dtype)
         return LowRankGuide(loc, w, jnp.full((d,), init_scale, loc.dtype))
     if kind == "map":
