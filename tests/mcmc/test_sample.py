@@ -272,6 +272,13 @@ def test_bad_arguments():
         sample(jax.random.key(0), T_GAUSS, pool_metric="yes")
     with pytest.raises(ValueError, match="`step_size` .* must be a positive number, got -1.0"):
         sample(jax.random.key(0), T_GAUSS, step_size=-1.0)
+    # Settings of another kernel were ignored without a word.
+    with pytest.raises(ValueError, match=r"`max_tree_depth` applies to kernel='nuts' only, .* kernel='rwmh'"):
+        sample(jax.random.key(0), T_GAUSS, kernel="rwmh", max_tree_depth=12)
+    with pytest.raises(ValueError, match=r"`num_integration_steps` applies to kernel='hmc' only"):
+        sample(jax.random.key(0), T_GAUSS, num_integration_steps=16)
+    with pytest.raises(ValueError, match=r"`max_tree_depth` must be an integer >= 1, got 0"):
+        sample(jax.random.key(0), T_GAUSS, max_tree_depth=0)
 
 
 def test_bad_init_names_the_site():

@@ -517,3 +517,25 @@ def test_constrain_on_concrete_values_is_compiled_once_per_shape():
     assert [float(t.logdensity_fn(z[0])), float(t.log_prior_fn(z[1]))] == [float(v) for v in direct]
     assert len(traces) == n
     np.testing.assert_allclose(direct[0], jax.jit(t.logdensity_fn)(z[0]), rtol=1e-12)
+
+
+def test_deterministic_and_factor_values_must_be_numbers():
+    """A string given to m.deterministic was JAX's "not a valid JAX array type", naming no site."""
+
+    def labelled(m):
+        m.sample("x", dist.Normal(0.0, 1.0))
+        m.deterministic("label", "high")
+
+    with pytest.raises(
+        TypeError, match=r"labelled: the `value` of deterministic site `label` must be numbers"
+    ):
+        target(labelled)
+
+    def weighted(m):
+        m.sample("x", dist.Normal(0.0, 1.0))
+        m.factor("w", [None])
+
+    with pytest.raises(
+        TypeError, match=r"the `log_weight` of factor site `w` must be numbers .* got dtype object"
+    ):
+        target(weighted)

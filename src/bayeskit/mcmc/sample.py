@@ -89,6 +89,34 @@ def _check_positive_int(name: str, value, minimum: int = 1) -> int:
     return check_int("sample", name, value, minimum)
 
 
+def trajectory_settings(owner: str, kernel, max_tree_depth, num_integration_steps) -> tuple[int, int]:
+    """``(max_tree_depth, num_integration_steps)`` with their defaults (10 for NUTS, 32 for HMC).
+
+    Each applies to one kernel; given for another (``kernel="rwmh", max_tree_depth=12``, or a
+    kernel object) it would be ignored, so it is a ``ValueError`` naming the kernel it is for.
+    """
+    for name, value, owner_kernel in (
+        ("max_tree_depth", max_tree_depth, "nuts"),
+        ("num_integration_steps", num_integration_steps, "hmc"),
+    ):
+        if value is not None and kernel != owner_kernel:
+            used = (
+                f"kernel={kernel!r}"
+                if isinstance(kernel, str)
+                else "a kernel object (built with its own settings)"
+            )
+            raise ValueError(
+                f"{owner}: `{name}` applies to kernel={owner_kernel!r} only, and this run uses {used}; "
+                f"leave `{name}` out, or choose kernel={owner_kernel!r}."
+            )
+    return (
+        check_int(owner, "max_tree_depth", 10 if max_tree_depth is None else max_tree_depth, 1),
+        check_int(
+            owner, "num_integration_steps", 32 if num_integration_steps is None else num_integration_steps, 1
+        ),
+    )
+
+
 def _check_run_files(num_samples: int, max_samples, checkpoint, resume, callback):
     """``max_samples``, ``checkpoint``, ``resume`` and ``callback`` checked before anything runs:
     a checkpoint folder that does not exist would otherwise fail after the first chunk."""
@@ -466,13 +494,13 @@ def sample(
     num_warmup: int = 1000,
     num_samples: int = 1000,
     target_accept: float | None = None,
-    max_tree_depth: int = 10,
+    max_tree_depth: int | None = None,
     dense_mass: bool = False,
     init_buffer: int | None = None,
     term_buffer: int | None = None,
     window: int | None = None,
     pool_metric: bool | None = None,
-    num_integration_steps: int = 32,
+    num_integration_steps: int | None = None,
     step_size: float | None = None,
     init=None,
     thin: int = 1,
@@ -523,7 +551,8 @@ def sample(
         num_chains, num_warmup, num_samples: the run's size (draws kept per chain: num_samples/thin).
         target_accept: acceptance rate that warmup aims for (0.8 for NUTS/HMC; for RWMH
             0.234 + 0.206/dim, the optimal rate of a Gaussian random walk).
-        max_tree_depth: NUTS's cap on doublings (2^depth - 1 gradient evaluations per draw).
+        max_tree_depth: NUTS's cap on doublings (2^depth - 1 gradient evaluations per draw;
+            default 10). For ``kernel="nuts"`` only: given with another kernel it is an error.
         dense_mass: adapt a dense mass matrix (correlated posteriors) instead of a diagonal one.
         init_buffer, term_buffer, window: Stan's warmup windows: iterations that adapt only the
             step size at the start (default 75) and at the end, and the first slow window (default
@@ -543,7 +572,8 @@ def sample(
             and R-hat 1.10). ``False`` adapts each chain on its own draws, as Stan does.
         num_integration_steps: leapfrog steps per HMC proposal, on average: each proposal takes
             a number drawn uniformly from 80% to 120% of it, so that a fixed trajectory length
-            cannot resonate with the posterior (see :func:`~bayeskit.mcmc.hmc`).
+            cannot resonate with the posterior (see :func:`~bayeskit.mcmc.hmc`). Default 32; for
+            ``kernel="hmc"`` only.
         step_size: initial step size (default 1.0 for NUTS/HMC, 2.38/sqrt(dim) for RWMH).
         init: starting point: a dict of constrained values, or an unconstrained array of shape
             ``(dim,)`` or ``(num_chains, dim)``; default Stan's uniform(-2, 2), with retries. With a
@@ -588,6 +618,7 @@ def sample(
     custom = not isinstance(kernel, str)
     if custom:
         check_kernel(kernel)
+        trajectory_settings("sample", kernel, max_tree_depth, num_integration_steps)
         if target is not None and not isinstance(target, Target):
             raise TypeError(
                 "sample: `target` must be a Target (bayeskit.ppl.target(model, ...)) or None for a kernel "
@@ -616,6 +647,9 @@ def sample(
         )
     if kernel not in KERNELS:
         raise ValueError(f"sample: unknown kernel {kernel!r}; choose one of {', '.join(KERNELS)}.")
+    max_tree_depth, num_integration_steps = trajectory_settings(
+        "sample", kernel, max_tree_depth, num_integration_steps
+    )
     if record is not None:
         raise ValueError(
             "sample: `record` applies to kernel objects; a named kernel keeps the target's sites and "
@@ -625,7 +659,6 @@ def sample(
     num_samples = _check_positive_int("num_samples", num_samples)
     num_warmup = _check_positive_int("num_warmup", num_warmup, minimum=0)
     thin = _check_positive_int("thin", thin)
-    max_tree_depth = _check_positive_int("max_tree_depth", max_tree_depth)
     windows = (
         _check_positive_int("init_buffer", 75 if init_buffer is None else init_buffer, minimum=0),
         _check_positive_int(

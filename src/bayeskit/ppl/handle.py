@@ -314,17 +314,26 @@ class Handle:
         self.log_jacobian = self.log_jacobian + jnp.sum(t.log_abs_det_jacobian(u))
         return value
 
+    def _numbers(self, name: str, kind: str, argument: str, value):
+        """``value`` if it holds numbers (or booleans); else a ``TypeError`` naming the site."""
+        if (what := non_numeric(value)) is not None:
+            raise TypeError(
+                f"{self.model_name}: the `{argument}` of {kind} site `{name}` must be numbers (or "
+                f"booleans), got {what}."
+            )
+        return value
+
     def deterministic(self, name: str, value):
         """Record ``value`` under ``name`` (kept in traces and posterior draws); return it."""
         self._new_site(name, "deterministic")
-        value = jnp.asarray(value)
+        value = jnp.asarray(self._numbers(name, "deterministic", "value", value))
         self.trace[name] = Site(name, "deterministic", value, plates=tuple(p.name for p in self._plates))
         return value
 
     def factor(self, name: str, log_weight):
         """Add ``log_weight`` (summed) to the model's log density, e.g. a marginalised likelihood."""
         self._new_site(name, "factor")
-        lw = jnp.sum(jnp.asarray(log_weight)) * self._scale()
+        lw = jnp.sum(jnp.asarray(self._numbers(name, "factor", "log_weight", log_weight))) * self._scale()
         self.trace[name] = Site(name, "factor", lw, log_prob=lw, plates=tuple(p.name for p in self._plates))
         return lw
 

@@ -13,7 +13,7 @@ import numpy as np
 from bayeskit._key import check_key
 from bayeskit._progress import ProgressBar
 from bayeskit._stacklevel import user_stacklevel
-from bayeskit.mcmc.sample import check_initial_step_size, check_target_accept
+from bayeskit.mcmc.sample import check_initial_step_size, check_target_accept, trajectory_settings
 from bayeskit.posterior import SamplingWarning
 from bayeskit.ppl.interpreters import model_name, sample_prior
 from bayeskit.ppl.target import target
@@ -46,9 +46,9 @@ def run(
     thin: int | None = None,
     batch_size: int | None = None,
     target_accept: float | None = None,
-    max_tree_depth: int = 10,
+    max_tree_depth: int | None = None,
     dense_mass: bool = False,
-    num_integration_steps: int = 32,
+    num_integration_steps: int | None = None,
     step_size: float | None = None,
     progress_bar: bool = True,
     **kwargs,
@@ -138,7 +138,9 @@ def run(
         # Every device gets the same share of a batch (the last batch is padded).
         batch_size = num_devices * -(-min(num_simulations, 200) // num_devices)
     batch_size = _check_int("batch_size", batch_size, 1)
-    max_tree_depth = _check_int("max_tree_depth", max_tree_depth, 1)
+    max_tree_depth, num_integration_steps = trajectory_settings(
+        "sbc.run", kernel, max_tree_depth, num_integration_steps
+    )
     if target_accept is not None:
         target_accept = check_target_accept("sbc.run", target_accept)
     check_initial_step_size("sbc.run", step_size)
