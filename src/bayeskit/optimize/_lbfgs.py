@@ -47,14 +47,20 @@ def _vectorised_lbfgs(fun: Callable, max_iterations: int, maximize: bool):
     value_and_grad = optax.value_and_grad_from_state(objective)
 
     def one(z_init, tol):
+        # The lowest point with a finite value so far is kept: on a function that decreases
+        # without bound (a scale free to shrink to 0 at a data point) the iterates run on until
+        # the value is -inf or NaN, and the last finite point says where they were going.
         def step(carry):
-            z, state, i = carry
+            z, state, i, best_z, best_value = carry
             value, grad = value_and_grad(z, state=state)
+            better = jnp.isfinite(value) & ~(value >= best_value)
+            best_z = jnp.where(better, z, best_z)
+            best_value = jnp.where(better, value, best_value)
             updates, state = solver.update(grad, state, z, value=value, grad=grad, value_fn=objective)
-            return optax.apply_updates(z, updates), state, i + 1
+            return optax.apply_updates(z, updates), state, i + 1, best_z, best_value
 
         def keep_going(carry):
-            _, state, i = carry
+            _, state, i, _, _ = carry
             grad = optax.tree.get(state, "grad")
             value = optax.tree.get(state, "value")
             err = jnp.max(jnp.abs(grad))
@@ -62,8 +68,14 @@ def _vectorised_lbfgs(fun: Callable, max_iterations: int, maximize: bool):
                 (i < max_iterations) & (err >= tol * jnp.maximum(1.0, jnp.abs(value))) & jnp.isfinite(value)
             )
 
-        z, state, n = jax.lax.while_loop(keep_going, step, (z_init, solver.init(z_init), 0))
+        start = (z_init, solver.init(z_init), 0, z_init, jnp.asarray(jnp.inf, z_init.dtype))
+        z, _, n, best_z, _ = jax.lax.while_loop(keep_going, step, start)
         value, grad = jax.value_and_grad(objective)(z)
+        finite = jnp.isfinite(value) & jnp.all(jnp.isfinite(z))
+        z = jnp.where(finite, z, best_z)
+        value, grad = jax.lax.cond(
+            finite, lambda: (value, grad), lambda: jax.value_and_grad(objective)(best_z)
+        )
         return LBFGSResult(z, value, jnp.max(jnp.abs(grad)), n)
 
     return jax.vmap(one, in_axes=(0, None))

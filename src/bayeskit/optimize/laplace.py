@@ -72,14 +72,24 @@ def laplace(
 
     Raises:
         FloatingPointError: the Hessian at the mode is not negative definite (a saddle or a
-            flat direction): the message says which coordinates.
+            flat direction): the message says which coordinates; or there is no mode (a site
+            runs to the edge of its support, e.g. a scale to 0): the message names the site.
 
     Reference: Tierney & Kadane (1986); MacKay (2003), ch. 27.
     """
     key = check_key(key, "optimize.laplace")
     _check_target("laplace", target)
     opt = optimize_target(
-        "laplace", key, target, target.logdensity_fn, num_starts, max_iterations, tol, init, compilation_cache
+        "laplace",
+        key,
+        target,
+        target.logdensity_fn,
+        num_starts,
+        max_iterations,
+        tol,
+        init,
+        compilation_cache,
+        at_edge="raise",  # an approximation around a mode needs one
     )
     # Compiled: op by op, the Hessian of a small logistic regression took 4 s (0.2 s compiled).
     hess = compiled("hessian", target.logdensity_fn, jax.hessian)(opt.z)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from typing import Any
 
 import jax
@@ -13,6 +14,7 @@ from bayeskit._checks import check_int, check_positive_number
 from bayeskit._compilation_cache import use_compilation_cache
 from bayeskit._compiled import compiled
 from bayeskit._key import check_key
+from bayeskit._stacklevel import user_stacklevel
 from bayeskit.optimize._lbfgs import minimize_lbfgs
 from bayeskit.ppl.target import Target
 
@@ -27,7 +29,8 @@ class OptimizeResult:
         values: ``{site: value}`` of constrained latent values and deterministics at the optimum.
         z: the optimum as the target's flat unconstrained vector.
         log_density: the maximised objective (log likelihood for MLE, log joint for MAP).
-        converged: whether the best start met the gradient tolerance (relative to the value).
+        converged: whether the best start met the gradient tolerance (relative to the value); False
+            when it ran to the edge of a site's support (no maximum exists; a warning says so).
         grad_norm: infinity norm of the objective's gradient at the optimum (in ``z``).
         num_iterations: L-BFGS iterations the best start took.
         start_log_densities: the objective reached from every start (spread = multimodality).
@@ -78,6 +81,56 @@ def _as_numbers(fn: str, init) -> jax.Array:
     return z0
 
 
+def _no_maximum(fn: str, target: Target, z, values: dict, converged: bool) -> str | None:
+    """A message when the best point suggests the log density has no maximum, else None.
+
+    Either a site ran to the edge of its support (non-finite; within a factor 1,000 of the square
+    root of the largest float, where a squared value overflows: 1.8e16 in float32; or, on a
+    positive support, within that factor of the square root of the smallest normal float: 1.1e-16
+    in float32), or the optimiser stopped short of its tolerance with a constrained site far out
+    in unconstrained space (|z| > 20), the slow way there (float64 needs thousands of iterations).
+    A stop short of the tolerance elsewhere is common and harmless at a kink (a Laplace prior's
+    lasso solution): ``converged`` says so, without a warning.
+    """
+    edge, far = [], []
+    for site in target.sites:
+        v = np.asarray(values[site.name])
+        if not np.issubdtype(v.dtype, np.floating):
+            continue
+        info = np.finfo(v.dtype)
+        if (
+            not np.all(np.isfinite(v))
+            or np.any(np.abs(v) >= np.sqrt(info.max) / 1e3)
+            or (site.support == "positive" and np.any(v <= np.sqrt(info.tiny) * 1e3))
+        ):
+            edge.append(site.name)
+        elif not converged and site.support != "real":
+            if np.any(np.abs(np.asarray(z[site.offset : site.offset + site.size])) > 20):
+                far.append(site.name)
+    if not edge and not far:
+        return None
+    name = (edge or far)[0]
+    shown = np.array2string(np.asarray(values[name]), precision=3, threshold=6)
+    if edge:
+        what = f"site(s) {edge} of model `{target.name}` ran to the edge of their support"
+    else:
+        what = (
+            f"L-BFGS stopped short of its tolerance with site(s) {far} of model `{target.name}` far "
+            "out in unconstrained space (|z| > 20), heading for the edge of their support"
+        )
+    hint = (
+        "add priors that bound it and use optimize.map"
+        if fn == "mle"
+        else "give that site a prior with no mass at the edge (for a scale: Gamma(2, b) or "
+        "LogNormal rather than HalfNormal)"
+    )
+    return (
+        f"{fn}: {what} (`{name}` = {shown}): the log density keeps growing there, so it has no "
+        "maximum and this is no estimate. Look for an improper or unbounded density (a scale "
+        f"free to shrink to 0 where a mean can sit on the data, separable classes), or {hint}."
+    )
+
+
 def optimize_target(
     fn: str,
     key: jax.Array,
@@ -88,8 +141,14 @@ def optimize_target(
     tol: float,
     init=None,
     compilation_cache: bool = True,
+    at_edge: str = "warn",
 ) -> OptimizeResult:
-    """Maximise ``objective(z)`` from ``num_starts`` starting points; return the best."""
+    """Maximise ``objective(z)`` from ``num_starts`` starting points; return the best.
+
+    A best point that suggests no maximum exists (:func:`_no_maximum`: a site at the edge of its
+    support, or far out toward it short of the tolerance) is a ``RuntimeWarning`` and
+    ``converged`` is False; with ``at_edge="raise"`` it is a ``FloatingPointError``.
+    """
     _check_target(fn, target)
     if compilation_cache:
         use_compilation_cache()
@@ -125,11 +184,19 @@ def optimize_target(
         )
     best = int(np.argmax(np.where(finite, values, -np.inf)))
     z = res.z[best]
+    constrained = target.constrain(z)  # compiled once per target (Target.constrain)
+    converged = bool(res.grad_norm[best] < tol * max(1.0, abs(float(values[best]))))
+    message = _no_maximum(fn, target, z, constrained, converged)
+    if message is not None:
+        converged = False
+        if at_edge == "raise":
+            raise FloatingPointError(message)
+        warnings.warn(message, RuntimeWarning, stacklevel=user_stacklevel())
     return OptimizeResult(
-        values=target.constrain(z),  # compiled once per target (Target.constrain)
+        values=constrained,
         z=z,
         log_density=float(values[best]),
-        converged=bool(res.grad_norm[best] < tol * max(1.0, abs(float(values[best])))),
+        converged=converged,
         grad_norm=float(res.grad_norm[best]),
         num_iterations=int(res.num_iterations[best]),
         start_log_densities=values,

@@ -92,7 +92,15 @@ def laplace_start(key: jax.Array, target, kind: str, rank: int | None = None):
 
     # `fit` has already decided about the disk cache (its `compilation_cache`).
     opt = optimize_target(
-        "fit (Laplace start)", key, target, target.logdensity_fn, 1, 1000, 1e-6, compilation_cache=False
+        "fit (Laplace start)",
+        key,
+        target,
+        target.logdensity_fn,
+        1,
+        1000,
+        1e-6,
+        compilation_cache=False,
+        at_edge="raise",  # no mode: fit starts without preconditioning
     )
     hess = compiled("hessian", target.logdensity_fn, jax.hessian)(opt.z)
     precision = -0.5 * (hess + hess.T)
