@@ -255,6 +255,11 @@ def test_argument_errors(nn):
         vi.fit(jax.random.key(0), "not a model")
     with pytest.raises(ValueError, match="discrete latent site"):
         vi.fit(jax.random.key(0), lambda m: coin(m, jnp.ones(2)), guide="meanfield")
+    # `rank` with a guide that has none was ignored.
+    with pytest.raises(ValueError, match=r"`rank` applies to guide='lowrank' only, .* guide='meanfield'"):
+        vi.fit(jax.random.key(0), t, rank=2)
+    with pytest.raises(ValueError, match=r"make_guide: `rank` applies to kind='lowrank' only"):
+        vi.make_guide("fullrank", jnp.zeros(2), rank=1)
 
 
 def test_empty_data_set_is_an_error():

@@ -118,6 +118,12 @@ def _build_guide(key, prog, guide, init, init_scale, rank):
             f"'map') starts, but the guide given is {_describe_guide(guide)}, which starts from its own "
             "parameters: drop `init`, or give the starting values as the guide's param inits."
         )
+    if rank is not None and not (isinstance(guide, str) and guide == "lowrank"):
+        used = f"guide={guide!r}" if isinstance(guide, str) else f"the guide {_describe_guide(guide)}"
+        raise ValueError(
+            f"fit: `rank` applies to guide='lowrank' only, and this fit uses {used}; leave `rank` "
+            "out, or choose guide='lowrank'."
+        )
     if isinstance(guide, Guide | CustomGuide):
         return guide, type(guide).__name__, None, "given guide"
     if isinstance(guide, str):

@@ -363,6 +363,8 @@ def make_guide(
     loc = _vector("make_guide", "loc", loc)
     d = loc.shape[0]
     init_scale = check_positive_number("make_guide", "init_scale", init_scale)
+    if rank is not None and kind != "lowrank":
+        raise ValueError(f"make_guide: `rank` applies to kind='lowrank' only, got kind={kind!r}.")
     if kind == "meanfield":
         return MeanFieldGuide(loc, jnp.full((d,), init_scale, loc.dtype))
     if kind == "fullrank":
