@@ -322,6 +322,15 @@ def test_learning_rate_sets_the_default_optimizer_and_is_checked(nn):
     assert abs(float(large.guide.loc[0])) > 0.2
 
 
+def test_a_guide_collapsed_by_huge_steps_is_an_error_that_says_so(nn):
+    """A learning rate of 1e6 sent the log scale to about -1e6 in one step, every later step was
+    non-finite, and mapping the guide back failed with "MeanFieldGuide: `scale` must be positive"."""
+    with pytest.raises(
+        FloatingPointError, match=r"fit: the guide collapsed: .* lower `learning_rate` \(it was 1e\+06\)"
+    ):
+        _fit(0, nn[0], learning_rate=1e6, num_steps=20, tol=None)
+
+
 def test_init_scale_is_checked_whatever_the_init(nn):
     """With the default init='laplace', init_scale=-1 was accepted without a word."""
     with pytest.raises(ValueError, match="fit: `init_scale` must be a finite positive number, got -1.0"):

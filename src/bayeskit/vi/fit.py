@@ -55,7 +55,7 @@ from bayeskit.vi._precondition import Preconditioner, laplace_start
 from bayeskit.vi._program import program
 from bayeskit.vi.custom_guide import CustomGuide, custom_guide, invalid_guide_site
 from bayeskit.vi.elbo import ESTIMATORS, build_estimator
-from bayeskit.vi.guides import GUIDES, Guide, make_guide
+from bayeskit.vi.guides import GUIDES, Guide, PointMassGuide, make_guide
 from bayeskit.vi.result import VIResult
 
 __all__ = ["fit", "default_optimizer"]
@@ -427,6 +427,7 @@ def fit(
         detail = invalid_guide_site(fitted, prog, k_run, fitted.constrained_params(), "fitted")
         if detail is not None:
             messages.append(detail)
+    _check_not_collapsed(carry[0], done, num_bad, learning_rate)
     if "Laplace start failed" in start_note:
         messages.append(f"fit: started at {start_note}; the guide was fitted without preconditioning.")
     if interrupted:
@@ -459,6 +460,28 @@ def fit(
         info=info,
         warnings=messages,
         _program=prog,
+    )
+
+
+def _check_not_collapsed(q, done: int, num_bad: int, learning_rate) -> None:
+    """Raise a ``FloatingPointError`` when a built-in guide ended with a zero or non-finite scale.
+
+    One step too large (a learning rate of 1e6) can send a log scale to -1e6, after which every
+    step is non-finite and skipped: the guide left is a point at best, and mapping it back from
+    the preconditioned space failed with "`scale` must be positive". Say what happened instead.
+    """
+    if not isinstance(q, Guide) or isinstance(q, PointMassGuide):
+        return
+    variance = np.asarray(q.variance)
+    bad = ~(np.isfinite(variance) & (variance > 0)) | ~np.isfinite(np.asarray(q.loc))
+    if not bad.any():
+        return
+    rate = "0.01 (the default)" if learning_rate is None else f"{learning_rate:g}"
+    raise FloatingPointError(
+        f"fit: the guide collapsed: after {done} steps ({num_bad} skipped as non-finite) its scale "
+        f"is 0 or its parameters are not finite in {int(bad.sum())} of {bad.size} coordinates "
+        f"(first: {int(np.argmax(bad))}). The steps were too large for this model: lower "
+        f"`learning_rate` (it was {rate}) or `init_scale`."
     )
 
 
