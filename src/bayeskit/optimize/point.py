@@ -113,11 +113,13 @@ def _no_maximum(fn: str, target: Target, z, values: dict, converged: bool) -> st
     shown = np.array2string(np.asarray(values[name]), precision=3, threshold=6)
     if edge:
         what = f"site(s) {edge} of model `{target.name}` ran to the edge of their support"
+        verdict = "the log density keeps growing there, so it has no maximum and this is no estimate"
     else:
         what = (
             f"L-BFGS stopped short of its tolerance with site(s) {far} of model `{target.name}` far "
             "out in unconstrained space (|z| > 20), heading for the edge of their support"
         )
+        verdict = "the log density may keep growing there, and then it has no maximum and this is no estimate"
     hint = (
         "add priors that bound it and use optimize.map"
         if fn == "mle"
@@ -125,8 +127,7 @@ def _no_maximum(fn: str, target: Target, z, values: dict, converged: bool) -> st
         "LogNormal rather than HalfNormal)"
     )
     return (
-        f"{fn}: {what} (`{name}` = {shown}): the log density keeps growing there, so it has no "
-        "maximum and this is no estimate. Look for an improper or unbounded density (a scale "
+        f"{fn}: {what} (`{name}` = {shown}): {verdict}. Look for an improper or unbounded density (a scale "
         f"free to shrink to 0 where a mean can sit on the data, separable classes), or {hint}."
     )
 
