@@ -337,6 +337,7 @@ def fit(
         return build_estimator("fit", prog, q, num_particles, estimator, minibatch, precondition)
 
     est = make_estimator(pre)  # here, so that a bad guide or estimator is an error before compiling
+    custom_optimizer = optimizer is not None
     if optimizer is None:
         optimizer = default_optimizer(num_steps, 1e-2 if learning_rate is None else learning_rate)
     if not (hasattr(optimizer, "init") and hasattr(optimizer, "update")):
@@ -427,7 +428,7 @@ def fit(
         detail = invalid_guide_site(fitted, prog, k_run, fitted.constrained_params(), "fitted")
         if detail is not None:
             messages.append(detail)
-    _check_not_collapsed(carry[0], done, num_bad, learning_rate)
+    _check_not_collapsed(carry[0], done, num_bad, learning_rate, custom_optimizer=custom_optimizer)
     if "Laplace start failed" in start_note:
         messages.append(f"fit: started at {start_note}; the guide was fitted without preconditioning.")
     if interrupted:
@@ -463,7 +464,7 @@ def fit(
     )
 
 
-def _check_not_collapsed(q, done: int, num_bad: int, learning_rate) -> None:
+def _check_not_collapsed(q, done: int, num_bad: int, learning_rate, custom_optimizer: bool) -> None:
     """Raise a ``FloatingPointError`` when a built-in guide ended with a zero or non-finite scale.
 
     One step too large (a learning rate of 1e6) can send a log scale to -1e6, after which every
@@ -476,12 +477,15 @@ def _check_not_collapsed(q, done: int, num_bad: int, learning_rate) -> None:
     bad = ~(np.isfinite(variance) & (variance > 0)) | ~np.isfinite(np.asarray(q.loc))
     if not bad.any():
         return
-    rate = "0.01 (the default)" if learning_rate is None else f"{learning_rate:g}"
+    if custom_optimizer:
+        lower = "your optimizer's learning rate"
+    else:
+        lower = f"`learning_rate` (it was {'0.01, the default' if learning_rate is None else f'{learning_rate:g}'})"
     raise FloatingPointError(
         f"fit: the guide collapsed: after {done} steps ({num_bad} skipped as non-finite) its scale "
         f"is 0 or its parameters are not finite in {int(bad.sum())} of {bad.size} coordinates "
-        f"(first: {int(np.argmax(bad))}). The steps were too large for this model: lower "
-        f"`learning_rate` (it was {rate}) or `init_scale`."
+        f"(first: {int(np.argmax(bad))}). The steps were too large for this model: lower {lower} "
+        "or `init_scale`."
     )
 
 
