@@ -217,6 +217,14 @@ def test_predictive_names_what_is_wrong_with_samples(t8):
         predictive(jax.random.key(0), eight_schools, {"theta": jnp.zeros((3, 8))}, SIGMA)
     with pytest.raises(ValueError, match="must share their leading"):
         predictive(jax.random.key(0), eight_schools, {"mu": jnp.zeros(3), "tau": jnp.ones(4)}, SIGMA)
+    # tau's log given for tau: predictions came from negative scales without a word.
+    draws = {"mu": jnp.zeros((2, 3)), "tau": jnp.array([[0.5, -0.7, 1.0], [1.0, 1.0, -2.0]])}
+    draws["theta_raw"] = jnp.zeros((2, 3, 8))
+    with pytest.raises(
+        ValueError,
+        match=r"2 of 6 draws of site `tau` lie outside its support \(positive\); the first at index \(0, 1\): -0.7",
+    ):
+        predictive(jax.random.key(0), eight_schools, draws, SIGMA)
 
 
 def test_observed_data_are_checked_however_they_are_given():

@@ -357,9 +357,24 @@ def predictive(key: jax.Array, model: Callable, samples, *args, **kwargs) -> dic
     flat = {k: v.reshape((n,) + v.shape[len(lead) :]) for k, v in latent.items()}
 
     def one(k, vals):
-        return _returned(_trace(model, args, kwargs, key=k, values=vals, full_data=True), exclude=latent)
+        tr = _trace(model, args, kwargs, key=k, values=vals, full_data=True)
+        # Each draw against its site's support, there (a support can depend on other sites).
+        inside = {name: jnp.all(tr[name].constraint.check(tr[name].value)) for name in latent}
+        return _returned(tr, exclude=latent), inside
 
     # Compiled: op by op, every operation of the model was dispatched on its own (3.6 s for a
     # three-coefficient regression's 4,000 draws).
-    out = jax.jit(jax.vmap(one))(jax.random.split(key, n), flat)
+    out, inside = jax.jit(jax.vmap(one))(jax.random.split(key, n), flat)
+    for name, ok in jax.device_get(inside).items():
+        if not ok.all():
+            # Draws outside the support (a scale's log given as the scale) made predictions from
+            # invalid parameters (a Normal with a negative scale) without a word.
+            first = int(np.argmin(ok))
+            where = np.unravel_index(first, lead) if lead else ()
+            raise ValueError(
+                f"predictive: {int((~ok).sum())} of {ok.size} draws of site `{name}` lie outside its "
+                f"support ({probe[name].constraint!r}); the first at index {tuple(int(i) for i in where)}: "
+                f"{np.asarray(flat[name][first]).tolist()}. Pass draws on the constrained scale (a "
+                "Posterior's draws are), not unconstrained or transformed values."
+            )
     return {k: v.reshape(lead + v.shape[1:]) for k, v in out.items()}
