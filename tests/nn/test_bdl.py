@@ -324,7 +324,9 @@ def test_bad_data(model):
 def test_bad_classification_data(model):
     key = jax.random.key(0)
     X = np.ones((6, 2))
-    with pytest.raises(ValueError, match="`y`.*class labels"):
+    with pytest.raises(
+        ValueError, match=r"`y` must hold class labels .* 1 entry is not \(first: 0.5 at index 2\)"
+    ):
         model.fit(key, X, np.array([0, 1, 0.5, 1, 0, 1]))
     with pytest.raises(ValueError, match="`X` has 6 rows but `y` has 5"):
         model.fit(key, X, np.array([0, 1, 0, 1, 0]))

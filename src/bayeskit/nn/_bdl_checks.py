@@ -120,8 +120,14 @@ def check_classification_data(
     y = _targets(owner, X, y, y_name)
     if _concrete(y):
         values = np.asarray(y)
-        if not np.all(values == np.round(values)) or values.min() < 0:
-            raise ValueError(f"{owner}: `{y_name}` must hold class labels 0, 1, ..., K-1.")
+        bad = (values != np.round(values)) | (values < 0)
+        if bad.any():
+            i = int(np.argmax(bad.ravel()))
+            raise ValueError(
+                f"{owner}: `{y_name}` must hold class labels 0, 1, ..., K-1, but {int(bad.sum())} "
+                f"entr{'y is' if bad.sum() == 1 else 'ies are'} not (first: {values.ravel()[i].item():g} at index {i}). "
+                "Encode the classes as whole numbers from 0 (e.g. with np.unique(y, return_inverse=True))."
+            )
         seen = int(values.max()) + 1
         if training and (values == values.flat[0]).all():
             raise ValueError(
