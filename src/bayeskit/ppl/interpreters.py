@@ -365,6 +365,8 @@ def predictive(key: jax.Array, model: Callable, samples, *args, **kwargs) -> dic
     # Compiled: op by op, every operation of the model was dispatched on its own (3.6 s for a
     # three-coefficient regression's 4,000 draws).
     out, inside = jax.jit(jax.vmap(one))(jax.random.split(key, n), flat)
+    if any(isinstance(ok, jax.core.Tracer) for ok in inside.values()):
+        inside = {}  # called inside a user's jit: the draws are traced and cannot be checked here
     for name, ok in jax.device_get(inside).items():
         if not ok.all():
             # Draws outside the support (a scale's log given as the scale) made predictions from
