@@ -324,6 +324,11 @@ def predictive(key: jax.Array, model: Callable, samples, *args, **kwargs) -> dic
         ``{name: array}`` of every sample site not in ``samples`` and every deterministic, with
         the same leading dimensions as ``samples``. Plates with ``subsample_size`` cover all
         their indices here: the predictions are for every data point.
+
+    Raises:
+        ValueError: draws of a site outside its support (a scale's log given as the scale),
+            naming the site and the first such draw; checked unless ``predictive`` itself runs
+            inside ``jax.jit``, where the draws are traced.
     """
     key = check_key(key, "predictive")
     args, kwargs = model_arguments(model, args, kwargs)
