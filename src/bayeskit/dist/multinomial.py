@@ -30,17 +30,22 @@ class CountVector(C.Constraint):
         self.total_count = total_count
 
     def check(self, x):
-        xp = C._xp(x)  # data on the host are checked with NumPy (no compile, works mid-trace)
-        n = C._bound(xp, self.total_count)
-        return xp.all((x >= 0) & (xp.floor(x) == x), axis=-1) & (xp.sum(x, axis=-1) == n)
+        return is_count_vector(x, self.total_count)
 
     def __repr__(self) -> str:
         return f"count vectors summing to {self.total_count}"
 
 
 def is_count_vector(x, total_count):
-    entries = (x >= 0) & (jnp.floor(x) == x)
-    return jnp.all(entries, axis=-1) & (jnp.sum(x, axis=-1) == total_count)
+    """True where the last axis of ``x`` holds nonnegative integers summing to ``total_count``.
+
+    Data on the host are checked with NumPy (no compile, works while a model is traced); JAX arrays
+    and tracers with jax.numpy.
+    """
+    xp = C._xp(x)
+    n = C._bound(xp, total_count)
+    entries = (x >= 0) & (xp.floor(x) == x)
+    return xp.all(entries, axis=-1) & (xp.sum(x, axis=-1) == n)
 
 
 def sample_counts(key, total_count, probs, shape):
