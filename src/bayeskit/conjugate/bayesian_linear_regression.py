@@ -19,6 +19,7 @@ from bayeskit.conjugate._regression_data import (
 )
 from bayeskit.dist import constraints as C
 from bayeskit.dist._distribution import as_float, check_parameter, check_sample_shape
+from bayeskit.dist._gamma_sampler import log_gamma_sample
 from bayeskit.dist.inversegamma import InverseGamma
 from bayeskit.dist.multivariate_studentt import MultivariateStudentT
 from bayeskit.dist.studentt import StudentT
@@ -200,7 +201,7 @@ class BayesianLinearRegression(eqx.Module):
         key_var, key_w = jax.random.split(key)
         shape = tuple(sample_shape)
         dtype = self.loc.dtype
-        variance = self.rate / jax.random.gamma(key_var, self.concentration, shape, dtype=dtype)
+        variance = self.rate * jnp.exp(-log_gamma_sample(key_var, self.concentration, shape, dtype))
         z = jax.random.normal(key_w, shape + (self.num_features,), dtype=dtype)
         # w = m + sigma * L^{-T} z has covariance sigma^2 (L L^T)^{-1} = sigma^2 Lambda^{-1}.
         w = solve_triangular(self._cholesky().T, z[..., None], lower=False)[..., 0]

@@ -13,6 +13,7 @@ from bayeskit._key import check_key
 from bayeskit.conjugate._data import observations
 from bayeskit.dist import constraints as C
 from bayeskit.dist._distribution import as_float, check_parameter, check_sample_shape
+from bayeskit.dist._gamma_sampler import log_gamma_sample
 from bayeskit.dist.inversegamma import InverseGamma
 from bayeskit.dist.studentt import StudentT
 
@@ -146,7 +147,7 @@ class NormalInverseGamma(eqx.Module):
             jnp.shape(self.rate),
         )
         dtype = jnp.result_type(self.loc, self.rate)
-        variance = self.rate / jax.random.gamma(key_var, self.concentration, shape, dtype=dtype)
+        variance = self.rate * jnp.exp(-log_gamma_sample(key_var, self.concentration, shape, dtype))
         loc = self.loc + jnp.sqrt(variance / self.precision_scale) * jax.random.normal(
             key_loc, shape, dtype=dtype
         )

@@ -8,6 +8,7 @@ from jax.scipy.special import digamma, gammaln, xlogy
 
 from bayeskit.dist import constraints as C
 from bayeskit.dist._distribution import Distribution, as_float, check_event, check_parameter
+from bayeskit.dist._gamma_sampler import log_gamma_sample
 
 __all__ = ["Dirichlet"]
 
@@ -81,7 +82,8 @@ class Dirichlet(Distribution):
     def _sample(self, key, sample_shape):
         shape = tuple(sample_shape) + self.batch_shape
         a = jnp.broadcast_to(self.concentration, shape + self.event_shape)
-        return jax.random.dirichlet(key, a, shape=shape, dtype=self.concentration.dtype)
+        # Normalised Gamma(a_k, 1) draws, normalised in log space (small a_k would underflow).
+        return jax.nn.softmax(log_gamma_sample(key, a, a.shape, self.concentration.dtype), axis=-1)
 
     @property
     def mean(self):

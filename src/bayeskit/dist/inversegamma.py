@@ -8,6 +8,7 @@ from jax.scipy.special import digamma, gammaincc, gammaln
 
 from bayeskit.dist import constraints as C
 from bayeskit.dist._distribution import Distribution, as_float, check_parameter
+from bayeskit.dist._gamma_sampler import log_gamma_sample
 
 __all__ = ["InverseGamma"]
 
@@ -74,7 +75,7 @@ class InverseGamma(Distribution):
         dtype = jnp.result_type(self.concentration, self.rate)
         # 1 / Gamma(a) overflows where a Gamma(a) draw underflows (small a); exp(-log draw) does not.
         a = jnp.broadcast_to(self.concentration, shape).astype(dtype)
-        return self.rate * jnp.exp(-jax.random.loggamma(key, a, shape, dtype=dtype))
+        return self.rate * jnp.exp(-log_gamma_sample(key, a, shape, dtype))
 
     @property
     def mean(self):

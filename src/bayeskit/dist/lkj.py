@@ -11,6 +11,7 @@ from jax.scipy.special import gammaln
 
 from bayeskit.dist import constraints as C
 from bayeskit.dist._distribution import Distribution, as_float, check_event, check_parameter
+from bayeskit.dist._gamma_sampler import log_gamma_sample
 
 __all__ = ["LKJCholesky"]
 
@@ -114,7 +115,7 @@ class LKJCholesky(Distribution):
         beta = jnp.broadcast_to(beta, (2,) + shape + (d, d))
         # Beta(b, b) on (-1, 1) as tanh of half the log ratio of two Gamma(b) draws: one gamma
         # kernel, and log space avoids 0/0 when a small concentration underflows a gamma draw.
-        log_g = jax.random.loggamma(key, beta, dtype=dtype)
+        log_g = log_gamma_sample(key, beta, beta.shape, dtype)
         tiny = jnp.finfo(dtype).eps
         partial = jnp.clip(jnp.tanh(0.5 * (log_g[0] - log_g[1])), -1.0 + tiny, 1.0 - tiny)
         strict = jnp.tril(jnp.ones((d, d), dtype=bool), k=-1)

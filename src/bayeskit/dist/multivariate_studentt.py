@@ -9,6 +9,7 @@ import jax.numpy as jnp
 from jax.scipy.special import digamma, gammaln
 
 from bayeskit.dist import constraints as C
+from bayeskit.dist._gamma_sampler import log_gamma_sample
 from bayeskit.dist._special import betaln
 from bayeskit.dist._distribution import Distribution, as_float, check_event, check_parameter
 from bayeskit.dist.multivariate_normal import (
@@ -100,7 +101,7 @@ class MultivariateStudentT(Distribution):
         half_nu = jnp.broadcast_to(0.5 * self.df, shape)
         # sqrt(df / chi2) with chi2 = 2 Gamma(df / 2), in log space: for small df a gamma draw
         # can underflow to zero.
-        log_g = jax.random.loggamma(key_g, half_nu, dtype=dtype)
+        log_g = log_gamma_sample(key_g, half_nu, half_nu.shape, dtype)
         z = z * jnp.exp(0.5 * (jnp.log(0.5 * self.df) - log_g))[..., None]
         return self.loc + jnp.matmul(self.scale_tril, z[..., None])[..., 0]
 

@@ -19,6 +19,7 @@ from bayeskit.dist._discrete_params import (
     zero_with_slope,
 )
 from bayeskit.dist._distribution import Distribution, as_float, check_parameter, is_concrete
+from bayeskit.dist._gamma_sampler import gamma_sample
 from bayeskit.dist._special import betaln
 from bayeskit.dist._poisson_sampler import poisson_sample
 
@@ -131,7 +132,7 @@ class NegativeBinomial(Distribution):
         dtype = jnp.result_type(self.total_count, self.logits)
         key_gamma, key_poisson = jax.random.split(key)
         # Gamma(r, rate=(1-p)/p) has scale p/(1-p) = exp(logits).
-        lam = jax.random.gamma(key_gamma, self.total_count, shape, dtype=dtype) * jnp.exp(self.logits)
+        lam = gamma_sample(key_gamma, self.total_count, shape, dtype) * jnp.exp(self.logits)
         return poisson_sample(key_poisson, lam, shape)
 
     @property

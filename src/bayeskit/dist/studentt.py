@@ -8,6 +8,7 @@ from jax.scipy.special import betainc, digamma, ndtr
 
 from bayeskit.dist import constraints as C
 from bayeskit.dist._distribution import Distribution, as_float, check_parameter
+from bayeskit.dist._gamma_sampler import log_gamma_sample
 from bayeskit.dist._special import betaln
 
 __all__ = ["StudentT"]
@@ -81,7 +82,7 @@ class StudentT(Distribution):
         # T = Z / sqrt(V / df) with V / df = Gamma(df/2, 1) / (df/2), drawn in log space so that
         # small df cannot underflow V to 0; the gamma sampler is differentiable in df.
         half_df = jnp.broadcast_to(0.5 * self.df, shape).astype(dtype)
-        log_v_over_df = jax.random.loggamma(key_gamma, half_df, shape, dtype=dtype) - jnp.log(half_df)
+        log_v_over_df = log_gamma_sample(key_gamma, half_df, shape, dtype) - jnp.log(half_df)
         return self.loc + self.scale * eps * jnp.exp(-0.5 * log_v_over_df)
 
     @property
