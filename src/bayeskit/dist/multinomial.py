@@ -65,29 +65,34 @@ def sample_counts(key, total_count, probs, shape):
     shape = tuple(shape)
     k = probs.shape[-1]
     dtype = jnp.result_type(total_count, probs)
-    # Broadcast before the jitted core so that eager calls with the same output shape share one
-    # compiled scan, whatever the parameters' own shapes.
     n = jnp.broadcast_to(total_count, shape).astype(dtype)
-    probs = jnp.broadcast_to(probs, shape + (k,)).astype(dtype)
     if k == 1:
         return n[..., None]
-    return _binomial_chain(key, n, probs)
+    # The conditional probabilities come from the parameters' own shape, then are broadcast: on
+    # the broadcast a constant `probs` under jit made XLA constant-fold the tail sums of every
+    # draw (18 s to compile a million draws of four categories). Broadcast before the jitted
+    # core so that eager calls with the same output shape share one compiled scan.
+    conditional = jnp.broadcast_to(_conditional(jnp.asarray(probs, dtype)), shape + (k - 1,))
+    return _binomial_chain(key, n, conditional)
 
 
-@jax.jit
-def _binomial_chain(key, n, probs):
+def _conditional(probs):
+    """``p_k / sum_{j >= k} p_j`` for the first ``K - 1`` categories (0 where the tail is empty)."""
     # Tail sums taken from the right are exact where the tail is all zeros, so a category whose
     # tail has no mass gets conditional probability 0 rather than 0/0.
     tail = jnp.flip(jnp.cumsum(jnp.flip(probs, axis=-1), axis=-1), axis=-1)
     safe_tail = jnp.where(tail > 0, tail, 1.0)
-    conditional = jnp.clip(jnp.where(tail > 0, probs / safe_tail, 0.0), 0.0, 1.0)[..., :-1]
+    return jnp.clip(jnp.where(tail > 0, probs / safe_tail, 0.0), 0.0, 1.0)[..., :-1]
 
+
+@jax.jit
+def _binomial_chain(key, n, conditional):
     def step(remaining, inputs):
         key_k, q = inputs
         c = jax.random.binomial(key_k, remaining, q, n.shape, dtype=n.dtype)
         return remaining - c, c
 
-    keys = jax.random.split(key, probs.shape[-1] - 1)
+    keys = jax.random.split(key, conditional.shape[-1])
     rest, counts = jax.lax.scan(step, n, (keys, jnp.moveaxis(conditional, -1, 0)))
     return jnp.concatenate([jnp.moveaxis(counts, 0, -1), rest[..., None]], axis=-1)
 
