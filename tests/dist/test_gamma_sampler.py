@@ -68,3 +68,11 @@ def test_shapes_and_vmap():
     batched = jax.jit(jax.vmap(lambda k: log_gamma_sample(k, a, (3, 2))))(keys)
     assert batched.shape == (5, 3, 2)
     assert len({tuple(np.asarray(row).ravel()) for row in batched}) == 5  # each key its own draws
+
+
+def test_shapes_outside_the_domain_give_nan_without_hanging():
+    # A traced shape can be NaN or negative (parameters are checked only when concrete): the
+    # rejection loop must still end, with NaN there and exact draws elsewhere.
+    a = jnp.array([jnp.nan, -2.0, 2.0, jnp.inf])
+    log_x = np.asarray(jax.jit(lambda k, a: log_gamma_sample(k, a, (3, 4)))(jax.random.key(0), a))
+    assert np.isnan(log_x[:, :2]).all() and np.isfinite(log_x[:, 2]).all() and (log_x[:, 3] == np.inf).all()

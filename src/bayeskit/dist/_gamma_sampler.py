@@ -41,8 +41,14 @@ def _with_implicit_gradient_jvp(primals, tangents):
 
 
 def _marsaglia_tsang(key, b):
-    """log of Gamma(b, 1) draws for an array ``b >= 1`` (shape and dtype those of ``b``)."""
-    d = b - 1.0 / 3.0
+    """log of Gamma(b, 1) draws for an array ``b >= 1`` (shape and dtype those of ``b``).
+
+    An element outside the method's domain (NaN, below 1) would never be accepted and the loop
+    would never end: it starts accepted and comes out NaN (``+inf`` for an infinite shape).
+    """
+    valid = jnp.isfinite(b) & (b >= 1.0)
+    b_ok = jnp.where(valid, b, 1.0)
+    d = b_ok - 1.0 / 3.0
     c = 1.0 / jnp.sqrt(9.0 * d)
 
     def cond(carry):
@@ -61,8 +67,9 @@ def _marsaglia_tsang(key, b):
         log_v = jnp.where(accept & ~accepted, log_v_new, log_v)
         return i + 1, log_v, accepted | accept
 
-    init = (jnp.zeros((), jnp.int32), jnp.zeros(b.shape, b.dtype), jnp.zeros(b.shape, bool))
-    return jnp.log(d) + jax.lax.while_loop(cond, body, init)[1]
+    init = (jnp.zeros((), jnp.int32), jnp.zeros(b.shape, b.dtype), ~valid)
+    log_g = jnp.log(d) + jax.lax.while_loop(cond, body, init)[1]
+    return jnp.where(valid, log_g, jnp.where(b == jnp.inf, jnp.inf, jnp.nan))
 
 
 def log_gamma_sample(key, a, shape, dtype=None):
