@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import scipy.stats as st
 
+from bayeskit.dist._poisson_sampler import poisson_sample
 from bayeskit.dist.bernoulli import Bernoulli
 from bayeskit.dist.binomial import Binomial
 from bayeskit.dist.categorical import Categorical
@@ -625,3 +626,11 @@ def test_poisson_draws_keep_their_variance_at_large_rates():
     y = np.asarray(jax.jit(lambda k: NegativeBinomial2(mu, r).sample(k, (n,)))(jax.random.key(6)), np.float64)
     assert abs(y.mean() - mu) < 5 * np.sqrt((mu + mu**2 / r) / n)
     np.testing.assert_allclose(y.var(), mu + mu**2 / r, rtol=0.03)
+
+
+def test_poisson_draws_at_an_invalid_traced_rate_are_nan_without_hanging():
+    # Parameters are checked only when concrete; under jit a NaN, infinite or negative rate must
+    # still end the rejection loop (it ran forever), with NaN there and draws elsewhere.
+    rates = jnp.array([jnp.nan, jnp.inf, -1.0, 3.0, 50.0])
+    x = np.asarray(jax.jit(lambda k, r: poisson_sample(k, r, (4, 5)))(jax.random.key(0), rates))
+    assert np.isnan(x[:, :3]).all() and np.isfinite(x[:, 3:]).all() and (x[:, 3:] >= 0).all()

@@ -85,8 +85,11 @@ def poisson_sample(key, rate, shape):
     """Poisson draws of ``shape`` (``rate`` broadcasts to it), as floats in ``rate``'s dtype."""
     rate = jnp.broadcast_to(rate, shape)
     dtype = rate.dtype
+    # A NaN, infinite or negative rate (possible when traced) would never be accepted by the
+    # rejection loop, which would then run forever: it is drawn at rate 10 and comes out NaN.
+    valid = jnp.isfinite(rate) & (rate >= 0)
     small = rate < _SMALL
     k_small, k_large = jax.random.split(key)
-    knuth = jax.random.poisson(k_small, jnp.where(small, rate, 0.0), shape).astype(dtype)
-    ptrs = _ptrs(k_large, jnp.where(small, jnp.asarray(_SMALL, dtype), rate))
-    return jnp.where(small, knuth, ptrs)
+    knuth = jax.random.poisson(k_small, jnp.where(small & valid, rate, 0.0), shape).astype(dtype)
+    ptrs = _ptrs(k_large, jnp.where(small | ~valid, jnp.asarray(_SMALL, dtype), rate))
+    return jnp.where(valid, jnp.where(small, knuth, ptrs), jnp.nan)
