@@ -464,6 +464,12 @@ BAD_INPUTS = [
     (metrics.predictive_entropy, (np.full(4, 0.25),), r"`probs` must have shape \(S, n, K\)"),
     (metrics.expected_entropy, (np.full((3, 4, 2), 0.4),), r"`probs` must sum to 1 along axis -1"),
     (metrics.mutual_information, (SAMPLED * np.array([-1.0, 3.0]),), r"`probs` must hold probabilities"),
+    # No samples or components at all: an error, not a NaN (or Python's "math domain error").
+    (metrics.crps_samples, (Y, np.zeros((0, 4))), r"crps_samples: `samples` is empty \(shape \(0, 4\)\)"),
+    (metrics.sample_nll, (Y, np.zeros((0, 4)), 1.0), r"sample_nll: `samples` is empty.*at least one sample"),
+    (metrics.mixture_nll, (Y, np.zeros((0, 4)), 1.0), r"mixture_nll: `loc` is empty.*mixture component"),
+    (metrics.mutual_information, (np.zeros((0, 4, 2)),), r"mutual_information: `probs` is empty"),
+    (metrics.predictive_entropy, (np.zeros((0, 2)),), r"predictive_entropy: `probs` is empty"),
 ]  # fmt: skip
 
 

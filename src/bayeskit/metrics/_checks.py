@@ -22,6 +22,7 @@ __all__ = [
     "finite_floats",
     "labels",
     "levels",
+    "nonempty",
     "not_above",
     "observations",
     "positive",
@@ -78,6 +79,13 @@ def observations(fn: str, y) -> jax.Array:
     if y.size == 0:
         raise ValueError(f"{fn}: `y` is empty (shape {tuple(y.shape)}); a metric needs at least one point.")
     return y
+
+
+def nonempty(fn: str, name: str, x: jax.Array, what: str) -> jax.Array:
+    """Return ``x``; raise if it holds nothing (a zero-length axis), saying what it should hold."""
+    if x.size == 0:
+        raise ValueError(f"{fn}: `{name}` is empty (shape {tuple(x.shape)}); pass at least one {what}.")
+    return x
 
 
 def same_shape(fn: str, a_name: str, a: jax.Array, b_name: str, b: jax.Array) -> None:

@@ -122,6 +122,7 @@ def crps_samples(y, samples, fair: bool = False) -> jax.Array:
             f"{fn}: `samples` must have shape ({', '.join(['S', *map(str, y.shape)])}) with one row "
             f"per sample, got `samples` {tuple(samples.shape)} and `y` {tuple(y.shape)}."
         )
+    _checks.nonempty(fn, "samples", samples, "sample per point")
     num_samples = samples.shape[0]
     if fair and num_samples < 2:
         raise ValueError(

@@ -37,7 +37,8 @@ def _sampled_probs(fn: str, probs) -> jax.Array:
             f"{fn}: `probs` must have shape (S, n, K): S samples of class probabilities over K "
             f"classes for each of n points (or (S, K) for one point), got shape {tuple(shape)}."
         )
-    return _checks.probabilities(fn, "probs", probs, axis=-1)
+    probs = _checks.probabilities(fn, "probs", probs, axis=-1)
+    return _checks.nonempty(fn, "probs", probs, "sample of class probabilities per point")
 
 
 def _entropy(p: jax.Array) -> jax.Array:

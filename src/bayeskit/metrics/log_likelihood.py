@@ -84,6 +84,7 @@ def _mixture_nll(fn: str, y, loc, scale, weights, components: str, rows: tuple[s
             f"with one row per {rows[1]}, got `{components}` {tuple(loc.shape)} and "
             f"`y` {tuple(y.shape)}."
         )
+    _checks.nonempty(fn, components, loc, rows[1])
     scale = _checks.broadcastable(fn, "scale", _checks.positive(fn, "scale", scale), components, loc.shape)
     num_components = loc.shape[0]
     if weights is not None:
