@@ -16,7 +16,7 @@ from bayeskit.mcmc._kernel import HMCState, Kernel
 from bayeskit.mcmc.hmc import HMCInfo, hmc
 from bayeskit.mcmc.integrators import IntegratorState, leapfrog
 from bayeskit.mcmc.metrics import gaussian_euclidean
-from bayeskit.mcmc.nuts import NUTSInfo, nuts
+from bayeskit.mcmc.nuts import NUTSInfo, nuts, transition_draws
 
 NUM_CHAINS = 4
 NUM_DRAWS = 1500
@@ -350,10 +350,10 @@ def test_nuts_matches_recursive_reference():
             key = jax.random.key(100 + i)
             x0 = np.asarray(draw_gaussian(jax.random.fold_in(key, 1), MEAN_A, COV_A, 1)[0])
             new_state, info = nuts_step_a(key, init_a(x0), step_size)
-            # The momentum and directions that `step` draws from its key (its first two sub-keys).
-            key_momentum, key_direction, _, _ = jax.random.split(key, 4)
-            p0 = np.asarray(metric.sample_momentum(key_momentum, x0))
-            forward = np.asarray(jax.random.bernoulli(key_direction, 0.5, (SMALL_DEPTH,)))
+            # The momentum and directions that `step` draws from its key.
+            draws = transition_draws(key, 2, SMALL_DEPTH, jnp.float64, jnp.float64)
+            p0 = np.asarray(metric.momentum_from_normal(draws.normal))
+            forward = np.asarray(draws.is_forward)
             depth, n, divergent, turning, accept_stat, positions = _reference_nuts(
                 x0, p0, forward, step_size, imm, SMALL_DEPTH
             )

@@ -36,6 +36,14 @@ pdb = _load_models()
 # pass, depending on the realisation): the test draws 2,000, so that it checks the posterior rather
 # than that coin. The benchmark keeps Stan's 1,000.
 NUM_SAMPLES = {"sblrc-blr": 2000}
+# bball's HMM has a minor mode (lambda[2] near 0.5 instead of 0.08), and Stan's reference run
+# needed 35,000 warmup iterations. At 1,000 warmup iterations one chain of four ends warmup there,
+# and stays, in about one run in four or five (seeds 0-7 under the test's XLA settings: seeds 0
+# and 3 failed, R-hat 1.02-1.03, which the run's warnings report), and the adapted step size
+# ranges over 0.1-0.6 from seed to seed; at 2,000 all eight pass with step sizes 0.59-0.64. The
+# test warms up for 2,000 so that it checks the sampler's posterior rather than that coin; the
+# benchmark keeps the default 1,000 (and passes at seed 0).
+NUM_WARMUP = {"bball_drive_event_0-hmm_drive_0": 2000}
 
 
 # bball at seed 0 failed (R-hat 1.15, 689 divergences) before warmup pooled the metric across
@@ -57,6 +65,7 @@ def test_nuts_matches_posteriordb_reference(name):
     post = sample(
         jax.random.key(0),
         pdb.load_target(name, DATA),
+        num_warmup=NUM_WARMUP.get(name, 1000),
         num_samples=NUM_SAMPLES.get(name, 1000),
         target_accept=spec.target_accept,
         max_tree_depth=spec.max_tree_depth,

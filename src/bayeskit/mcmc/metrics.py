@@ -29,6 +29,8 @@ class Metric(NamedTuple):
     Attributes:
         sample_momentum: ``sample_momentum(key, position) -> p``, a draw from N(0, M) shaped and
             typed like ``position``.
+        momentum_from_normal: ``momentum_from_normal(z) -> p``, the momentum N(0, M) for a
+            standard normal draw ``z`` (for a kernel that draws ``z`` itself).
         kinetic_energy: ``kinetic_energy(p) -> p^T M^-1 p / 2``.
         velocity: ``velocity(p) -> M^-1 p``.
         is_turning: ``is_turning(momentum_left, momentum_right, momentum_sum) -> bool``, the
@@ -36,6 +38,7 @@ class Metric(NamedTuple):
     """
 
     sample_momentum: Callable
+    momentum_from_normal: Callable
     kinetic_energy: Callable
     velocity: Callable
     is_turning: Callable
@@ -113,8 +116,7 @@ def gaussian_euclidean(inverse_mass_matrix) -> Metric:
         def velocity(momentum):
             return (imm * momentum).astype(momentum.dtype)
 
-        def sample_momentum(key, position):
-            z = jax.random.normal(key, jnp.shape(position), jnp.result_type(position))
+        def momentum_from_normal(z):
             # p ~ N(0, M) with M = diag(1 / imm).
             return z / jnp.sqrt(imm).astype(z.dtype)
 
@@ -125,9 +127,11 @@ def gaussian_euclidean(inverse_mass_matrix) -> Metric:
         def velocity(momentum):
             return (imm @ momentum).astype(momentum.dtype)
 
-        def sample_momentum(key, position):
-            z = jax.random.normal(key, jnp.shape(position), jnp.result_type(position))
+        def momentum_from_normal(z):
             return jsl.solve_triangular(cholesky, z, trans="T", lower=True).astype(z.dtype)
+
+    def sample_momentum(key, position):
+        return momentum_from_normal(jax.random.normal(key, jnp.shape(position), jnp.result_type(position)))
 
     def kinetic_energy(momentum):
         return 0.5 * jnp.dot(momentum, velocity(momentum))
@@ -135,4 +139,4 @@ def gaussian_euclidean(inverse_mass_matrix) -> Metric:
     def is_turning(momentum_left, momentum_right, momentum_sum):
         return is_turning_velocities(velocity(momentum_left), velocity(momentum_right), momentum_sum)
 
-    return Metric(sample_momentum, kinetic_energy, velocity, is_turning)
+    return Metric(sample_momentum, momentum_from_normal, kinetic_energy, velocity, is_turning)
