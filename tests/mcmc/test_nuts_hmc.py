@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from scipy import stats
 
 from bayeskit.mcmc._kernel import HMCState, Kernel
 from bayeskit.mcmc.hmc import HMCInfo, hmc
@@ -246,6 +247,8 @@ def test_hmc_jitter_breaks_a_resonant_trajectory(jitter):
     else:
         assert steps.min() == 31 - 6 and steps.max() == 31 + 6  # floor(0.2 * 31) = 6
         assert abs(steps.mean() - 31) < 0.3
+        counts = np.bincount(steps.ravel() - 25, minlength=13)  # each of the 13 lengths alike
+        assert stats.chisquare(counts).pvalue > 1e-3
         check_expectations(np.asarray(x) ** 2, np.ones(10))
 
 

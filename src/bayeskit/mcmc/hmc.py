@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayeskit import _threefry as random
 from bayeskit._key import check_key
 from bayeskit.mcmc._kernel import HMCState, Kernel, check_step_size, gradient_state
 from bayeskit.mcmc.integrators import IntegratorState, leapfrog
@@ -124,14 +125,18 @@ def hmc(
 
     def step(key, state: HMCState) -> tuple[HMCState, HMCInfo]:
         key = check_key(key, "hmc(...).step")  # dtype and shape only: free under jit
+        # All of the transition's random numbers from one call (see bayeskit._threefry): two
+        # words per momentum coordinate, for the acceptance uniform and for the length jitter.
+        words = jax.random.bits(key, (dim + 2, 2), jnp.uint32)
+        dtype = state.logdensity.dtype
+        z = random.normal_from_words(words[:dim, 0], words[:dim, 1], state.position.dtype)
+        u_accept, u_steps = random.uniform_from_words(words[dim:, 0], words[dim:, 1], dtype)
         if half_width is None:
-            key_momentum, key_accept = jax.random.split(key)
             steps = num_steps
-        else:
-            key_momentum, key_accept, key_steps = jax.random.split(key, 3)
-            offset = jax.random.randint(key_steps, (), -half_width, half_width + 1, dtype=jnp.int32)
+        else:  # uniform on num_steps - half_width, ..., num_steps + half_width
+            offset = jnp.floor(u_steps * (2 * half_width + 1)).astype(jnp.int32) - half_width
             steps = num_steps + offset
-        momentum = metric.sample_momentum(key_momentum, state.position)
+        momentum = metric.momentum_from_normal(z)
         start = IntegratorState(state.position, momentum, state.logdensity, state.logdensity_grad)
         end = jax.lax.fori_loop(0, steps, lambda _, s: integrator(s, step_size), start)
 
@@ -141,7 +146,7 @@ def hmc(
         delta = jnp.where(jnp.isnan(delta), jnp.inf, delta)
         is_divergent = delta > max_delta_energy
         acceptance_rate = jnp.exp(jnp.minimum(0.0, -delta))
-        is_accepted = jnp.log(jax.random.uniform(key_accept, dtype=delta.dtype)) < -delta
+        is_accepted = jnp.log(u_accept) < -delta
 
         proposal = HMCState(end.position, end.logdensity, end.logdensity_grad)
         new_state = jax.tree.map(lambda a, b: jnp.where(is_accepted, a, b), proposal, state)
