@@ -345,11 +345,6 @@ def nuts(
         dtype = state.logdensity.dtype
         draws = transition_draws(key, dim, max_tree_depth, state.position.dtype, dtype)
         momentum = metric.momentum_from_normal(draws.normal)
-        is_forward_by_depth, merge_uniforms, leaf_seed = (
-            draws.is_forward,
-            draws.merge_uniforms,
-            draws.leaf_seed,
-        )
         velocity = metric.velocity(momentum)
         energy_start = -state.logdensity + 0.5 * jnp.dot(momentum, velocity)
         start = IntegratorState(state.position, momentum, state.logdensity, state.logdensity_grad)
@@ -359,14 +354,14 @@ def nuts(
 
         def double(carry: _TrajectoryCarry) -> _TrajectoryCarry:
             depth = carry.depth
-            is_forward = is_forward_by_depth[depth]
+            is_forward = draws.is_forward[depth]
             edge = _select(is_forward, carry.right, carry.left)
-            subtree = build_subtree(leaf_seed, edge, is_forward, depth, energy_start)
+            subtree = build_subtree(draws.leaf_seed, edge, is_forward, depth, energy_start)
             is_valid = ~subtree.is_divergent & ~subtree.is_turning
 
             # Biased progressive sampling: move to the new subtree's proposal with probability
             # min(1, W_new / W_old), which favours states far from the start.
-            u = merge_uniforms[depth]
+            u = draws.merge_uniforms[depth]
             take = is_valid & (jnp.log(u) < subtree.log_sum_weight - carry.log_sum_weight)
             proposal = _select(take, subtree.proposal, carry.proposal)
             log_sum_weight = jnp.where(
