@@ -246,6 +246,29 @@ def test_average_ranks_match_scipy_with_and_without_ties():
         np.testing.assert_array_equal(average_ranks(values), rankdata(values, axis=-1))
 
 
+def test_normal_quantiles_match_scipy_on_both_paths(monkeypatch):
+    from scipy.special import ndtri
+
+    from bayeskit.diagnostics import _rank_normal
+
+    p = np.concatenate(
+        [
+            [0.0, 1e-300, 1e-20, 1e-8, 0.02425, 0.5, 0.97575, 1.0 - 1e-12, 1.0 - 2.0**-53, 1.0, np.nan],
+            np.random.default_rng(4).uniform(size=1000),
+            (np.arange(8001) / 2.0 - 0.375) / 4000.25,  # a score table: its first entry is negative
+        ]
+    )
+    expected = ndtri(p)
+    for limit in (_rank_normal._STDLIB_QUANTILES_UP_TO, 10):  # the standard library's, then SciPy's
+        monkeypatch.setattr(_rank_normal, "_STDLIB_QUANTILES_UP_TO", limit)
+        got = _rank_normal.normal_quantiles(p)
+        assert got.dtype == np.float64 and got.shape == p.shape
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+        np.testing.assert_array_equal(got[np.isinf(expected)], expected[np.isinf(expected)])
+        finite = np.isfinite(expected)
+        np.testing.assert_allclose(got[finite], expected[finite], rtol=1e-14, atol=1e-15)
+
+
 def test_posterior_check_names_nan_draws_and_which_ess_is_low():
     from bayeskit import Posterior
 
