@@ -406,6 +406,22 @@ def test_nonfinite_sites_are_named():
     assert t.nonfinite_sites(jnp.array([-1.0])) == ["bad"]
 
 
+def test_a_nan_gradient_is_blamed_on_its_own_site_only():
+    """sqrt(s) at s < 0 has a NaN value and a NaN derivative. A Jacobian of every site at once
+    pulled that NaN back into the other sites' rows (0 x NaN), and named all of them."""
+
+    def model(m):
+        s = m.sample("s", dist.Normal(0.0, 1.0))
+        scale = m.sample("scale", dist.HalfNormal(1.0))
+        with m.plate("n", 3):
+            m.sample("y", dist.Normal(s, scale), obs=jnp.array([0.1, -0.2, 0.3]))
+        m.factor("bad", jnp.sqrt(s))
+
+    t = target(model)
+    assert t.nonfinite_sites(jnp.array([-1.0, 0.2])) == ["bad"]
+    assert t.nonfinite_sites(jnp.array([1.0, 0.2])) == []
+
+
 def test_pandas_covariates_are_converted_at_the_boundary():
     """A pandas Series covariate (``a + b * x``) or a DataFrame design matrix (``X @ w``) failed
     inside the traced model with a TracerArrayConversionError; they now arrive as NumPy arrays."""

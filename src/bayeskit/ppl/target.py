@@ -197,9 +197,17 @@ class Target:
             out["(jacobian)"] = jac
             return out
 
+        def values_and_gradients(zz):
+            values = per_site(zz)
+            # One gradient per site, each of that site's summed log density alone: a Jacobian
+            # (jacrev) pulls every row back through every site, and a zero cotangent times a
+            # site's NaN partial derivative is NaN, so one NaN site made every site look bad.
+            grads = {n: jax.grad(lambda w, n=n: jnp.sum(per_site(w)[n]))(zz) for n in values}
+            return values, grads
+
         # Compiled, so that the distributions see traced parameters: a concrete run would stop at
         # the first parameter outside its domain (a zero scale) instead of reporting every site.
-        values, grads = jax.jit(lambda zz: (per_site(zz), jax.jacrev(per_site)(zz)))(z)
+        values, grads = jax.jit(values_and_gradients)(z)
         bad = []
         for n, v in values.items():
             if not (np.isfinite(np.asarray(v)).all() and np.isfinite(np.asarray(grads[n])).all()):
