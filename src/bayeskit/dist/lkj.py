@@ -7,6 +7,7 @@ import math
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.scipy.special import gammaln
 
 from bayeskit.dist import constraints as C
@@ -108,18 +109,17 @@ class LKJCholesky(Distribution):
         eta = self.concentration
         shape = tuple(sample_shape) + self.batch_shape
         dtype = eta.dtype
-        # Column j (0-based) holds partial correlations at vine level j + 1; the last column is
-        # never used (clamped only to keep its parameter positive).
-        col = jnp.arange(d, dtype=dtype)
-        beta = eta[..., None, None] + 0.5 * jnp.maximum(d - 2 - col, 0.0)
-        beta = jnp.broadcast_to(beta, (2,) + shape + (d, d))
+        # One partial correlation per strictly-lower entry (i, j), at vine level j + 1:
+        # Beta(b, b) on (-1, 1) with b = eta + (d - 2 - j) / 2.
+        rows, cols = np.tril_indices(d, k=-1)
+        beta = eta[..., None] + 0.5 * jnp.asarray(d - 2 - cols, dtype)
+        beta = jnp.broadcast_to(beta, (2,) + shape + (rows.size,))
         # Beta(b, b) on (-1, 1) as tanh of half the log ratio of two Gamma(b) draws: one gamma
         # kernel, and log space avoids 0/0 when a small concentration underflows a gamma draw.
         log_g = log_gamma_sample(key, beta, beta.shape, dtype)
         tiny = jnp.finfo(dtype).eps
-        partial = jnp.clip(jnp.tanh(0.5 * (log_g[0] - log_g[1])), -1.0 + tiny, 1.0 - tiny)
-        strict = jnp.tril(jnp.ones((d, d), dtype=bool), k=-1)
-        partial = jnp.where(strict, partial, 0.0)
+        entries = jnp.clip(jnp.tanh(0.5 * (log_g[0] - log_g[1])), -1.0 + tiny, 1.0 - tiny)
+        partial = jnp.zeros(shape + (d, d), dtype).at[..., rows, cols].set(entries)
         # Stick breaking along each row: L_ij = rho_ij * sqrt(prod_{m<j} (1 - rho_im^2)).
         remaining = jnp.cumprod(1.0 - partial**2, axis=-1)
         remaining = jnp.concatenate([jnp.ones_like(remaining[..., :1]), remaining[..., :-1]], axis=-1)
