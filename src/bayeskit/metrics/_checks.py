@@ -75,10 +75,7 @@ def finite_floats(fn: str, name: str, x) -> jax.Array:
 
 def observations(fn: str, y) -> jax.Array:
     """Return the observations ``y`` as finite floats; raise if there are none."""
-    y = finite_floats(fn, "y", y)
-    if y.size == 0:
-        raise ValueError(f"{fn}: `y` is empty (shape {tuple(y.shape)}); a metric needs at least one point.")
-    return y
+    return nonempty(fn, "y", finite_floats(fn, "y", y), "observation")
 
 
 def nonempty(fn: str, name: str, x: jax.Array, what: str) -> jax.Array:
