@@ -225,6 +225,9 @@ def test_predictive_names_what_is_wrong_with_samples(t8):
         match=r"2 of 6 draws of site `tau` lie outside its support \(positive\); the first at index \(0, 1\): -0.7",
     ):
         predictive(jax.random.key(0), eight_schools, draws, SIGMA)
+    for nothing in (None, {}):  # a prior predictive asked of predictive: point to sample_prior
+        with pytest.raises(ValueError, match=r"`samples` is (None|empty).*sample_prior\(key, model"):
+            predictive(jax.random.key(0), eight_schools, nothing, SIGMA)
 
 
 def test_observed_data_are_checked_however_they_are_given():

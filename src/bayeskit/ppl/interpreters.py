@@ -334,7 +334,11 @@ def predictive(key: jax.Array, model: Callable, samples, *args, **kwargs) -> dic
     args, kwargs = model_arguments(model, args, kwargs)
     draws = getattr(samples, "draws", samples)
     if not draws:
-        raise ValueError("predictive: `samples` is empty; pass a dict of posterior draws.")
+        raise ValueError(
+            f"predictive: `samples` is {'None' if draws is None else 'empty'}; pass a dict of posterior "
+            "draws (or a Posterior). For prior predictive draws, use "
+            "bayeskit.ppl.sample_prior(key, model, *args, num_samples=N)."
+        )
     probe = _trace(model, args, kwargs, key=jax.random.key(0), full_data=True)
     unknown = [n for n in draws if n not in probe]
     if unknown:
