@@ -84,3 +84,27 @@ def test_conjugate_all_resolves():
     for name in ("BetaBernoulli", "NormalNormal", "NormalInverseGamma", "GammaPoisson",
                  "DirichletMultinomial", "BayesianLinearRegression"):  # fmt: skip
         assert name in mod.__all__
+
+
+def test_import_and_help_load_no_jax():
+    """`import bayeskit` and `bayeskit --help` stay fast: subpackages load on first use."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, bayeskit\n"
+        "from bayeskit.cli import main\n"
+        "assert main([]) == 0\n"
+        "print(sorted(m for m in ('jax', 'equinox', 'optax', 'bayeskit.dist') if m in sys.modules))\n"
+        "bayeskit.Posterior; from bayeskit import gp\n"
+        "print('jax' in sys.modules, sorted(set(bayeskit.__all__) - set(dir(bayeskit))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines()[-2:] == ["[]", "True []"]
+
+
+def test_unknown_attribute_is_an_attribute_error():
+    import bayeskit
+
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        bayeskit.nope  # noqa: B018
