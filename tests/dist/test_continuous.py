@@ -424,3 +424,20 @@ def test_parameters_that_do_not_broadcast_are_named_at_construction():
 def test_sample_names_a_bad_key_or_sample_shape(key, sample_shape, error, match):
     with pytest.raises(error, match=match):
         Normal(0.0, 1.0).sample(key, sample_shape)
+
+
+def test_values_may_be_lists_and_anything_else_is_named():
+    d = Normal(0.0, 1.0)
+    np.testing.assert_allclose(d.log_prob([0.0, 1.0]), d.log_prob(jnp.array([0.0, 1.0])))
+    np.testing.assert_allclose(d.cdf((0.0, 1.0)), d.cdf(jnp.array([0.0, 1.0])))
+    np.testing.assert_allclose(d.icdf([0.5]), [0.0], atol=1e-12)
+    np.testing.assert_allclose(Gamma(2.0, 1.0).log_prob([[1, 2]]), Gamma(2.0, 1.0).log_prob(jnp.array([[1.0, 2.0]])))
+    for bad, shown in [("a", "'a'"), (None, "None"), ([1.0, "b"], r"\[1.0, 'b'\]"), ([[1.0], [1.0, 2.0]], "")]:
+        with pytest.raises(TypeError, match=rf"Normal.log_prob: `x` must be a number or an array of numbers.*{shown}"):
+            d.log_prob(bad)
+    with pytest.raises(TypeError, match=r"Laplace.icdf: `q` must be a number"):
+        Laplace(0.0, 1.0).icdf("0.5")
+    with pytest.raises(TypeError, match=r"Beta.log_prob: `x` must be"):
+        Beta(2.0, 2.0).log_prob(np.array(["x"]))
+    # Inside a trace the value passes straight through.
+    assert jax.grad(lambda x: d.log_prob(x))(1.0) == -1.0

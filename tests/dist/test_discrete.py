@@ -634,3 +634,10 @@ def test_poisson_draws_at_an_invalid_traced_rate_are_nan_without_hanging():
     rates = jnp.array([jnp.nan, jnp.inf, -1.0, 3.0, 50.0])
     x = np.asarray(jax.jit(lambda k, r: poisson_sample(k, r, (4, 5)))(jax.random.key(0), rates))
     assert np.isnan(x[:, :3]).all() and np.isfinite(x[:, 3:]).all() and (x[:, 3:] >= 0).all()
+
+
+def test_counts_may_be_lists_and_a_string_is_named():
+    d = Poisson(3.0)
+    np.testing.assert_allclose(d.log_prob([0, 2, 5]), d.log_prob(jnp.array([0, 2, 5])))
+    with pytest.raises(TypeError, match=r"Poisson.log_prob: `x` must be a number or an array of numbers .*got '2'"):
+        d.log_prob("2")

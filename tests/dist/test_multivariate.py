@@ -592,3 +592,12 @@ def test_event_shapes_are_checked_by_lkj_and_dirichlet_multinomial():
         D.LKJCholesky(3).log_prob(jnp.eye(2))
     with pytest.raises(ValueError, match=r"DirichletMultinomial.log_prob: .*event shape \(2,\)"):
         D.DirichletMultinomial(jnp.array([1.0, 1.0]), 4).log_prob(jnp.array([1.0, 1.0, 2.0]))
+
+
+def test_vectors_may_be_lists():
+    d = dist.MultivariateNormal(jnp.zeros(2), jnp.eye(2))
+    np.testing.assert_allclose(d.log_prob([[0.0, 1.0], [1.0, 1.0]]), d.log_prob(jnp.array([[0.0, 1.0], [1.0, 1.0]])))
+    with pytest.raises(TypeError, match=r"MultivariateNormal.log_prob: `x` must be a number or an array of numbers"):
+        d.log_prob(None)
+    with pytest.raises(TypeError, match=r"Dirichlet.log_prob: `x`"):
+        dist.Dirichlet(jnp.ones(3)).log_prob({"a": 1})

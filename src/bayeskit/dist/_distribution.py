@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import operator
 
 import equinox as eqx
@@ -82,6 +83,29 @@ def check_event(dist: str, x: jax.Array, event_shape) -> None:
         )
 
 
+_NUMERIC_KINDS = frozenset("biuf")  # bool, signed and unsigned integers, floats
+
+
+def check_value(x, where: str, name: str):
+    """``x`` as something JAX arithmetic takes: arrays and numbers as given, a (nested) list or
+    tuple of numbers as a NumPy array; anything else a ``TypeError`` naming ``where`` and ``name``."""
+    if isinstance(x, jax.Array | int | float):  # tracers are jax.Arrays; bools are ints
+        return x
+    if isinstance(x, np.ndarray | np.generic) and x.dtype.kind in _NUMERIC_KINDS:
+        return x
+    try:
+        arr = None if isinstance(x, str | bytes) else np.asarray(x)
+    except (TypeError, ValueError):  # ragged nesting
+        arr = None
+    if arr is None or arr.dtype.kind not in _NUMERIC_KINDS:
+        shown = repr(x) if len(repr(x)) <= 80 else f"a {type(x).__name__} that is not an array of numbers"
+        raise TypeError(
+            f"{where}: `{name}` must be a number or an array of numbers (a list, NumPy or JAX array), "
+            f"got {shown}."
+        )
+    return arr
+
+
 def is_concrete(x) -> bool:
     """True when ``x`` holds actual numbers (not a tracer inside ``jit``/``grad``/``vmap``)."""
     return not isinstance(x, jax.core.Tracer)
@@ -111,6 +135,15 @@ def check_parameter(dist: str, name: str, value, constraint: C.Constraint, hint:
         )
 
 
+def _checking_value(f, where: str, name: str):
+    @functools.wraps(f)
+    def method(self, value):
+        return f(self, check_value(value, where, name))
+
+    method._checks_value = True
+    return method
+
+
 class Distribution(eqx.Module):
     """A probability distribution: an immutable module holding its parameters.
 
@@ -126,6 +159,16 @@ class Distribution(eqx.Module):
     # Class-level facts, overridden by families. Not dataclass fields.
     is_discrete = False
     has_rsample = True  # samples are differentiable functions of the parameters
+
+    def __init_subclass__(cls, **kwargs):
+        """Wrap the family's own ``log_prob``, ``cdf`` and ``icdf`` so that each takes a list as
+        an array, and names itself and its argument when given something that is not numbers
+        (``None``, a string), where JAX's own message named neither."""
+        super().__init_subclass__(**kwargs)
+        for method, arg in (("log_prob", "x"), ("cdf", "x"), ("icdf", "q")):
+            f = cls.__dict__.get(method)
+            if f is not None and not hasattr(f, "_checks_value"):
+                setattr(cls, method, _checking_value(f, f"{cls.__name__}.{method}", arg))
 
     def __check_init__(self):
         """Parameters whose shapes do not broadcast are an error here, at construction, naming
