@@ -13,6 +13,12 @@ level 0 (``run_once_compile_options``). On the hierarchical benchmark model its 
 0.6-0.8 s to 0.23 s, and since it compiles beside the chunk loop on two cores, the run's wall time
 fell by 0.3 s (median of 6 interleaved runs each: 2.58 vs 2.92 s).
 
+The sampler's main loop keeps LLVM's default optimisation. At level 0 it compiled 35-45% faster
+but its loops ran 2.5-3x slower: ESS per second of the whole cold run (median of two, the same
+machine) went 2,069 -> 2,243 on the 100-d Gaussian and 1,641 -> 1,753 on eight schools, but 1,203 ->
+608 on logistic regression and 554 -> 460 on the hierarchical model; levels 1 and 2 fell in between
+(2026-11-30).
+
 The options are passed per program (``jax.jit(..., compiler_options=...)``), so a user's own JAX
 code is untouched; ``BAYESKIT_XLA_OPTIONS=off`` in the environment turns them off, and a jaxlib
 that no longer knows an option simply does not get it.
