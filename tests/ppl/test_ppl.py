@@ -566,3 +566,33 @@ def test_deterministic_and_factor_values_must_be_numbers():
         TypeError, match=r"the `log_weight` of factor site `w` must be numbers .* got dtype object"
     ):
         target(weighted)
+
+
+def test_lists_of_numbers_become_arrays_when_the_model_needs_it():
+    """``b * x`` with a list ``x`` is Python's TypeError; a list of numbers now arrives as an array
+    when only that makes the model run, and stays a list when the model handles it."""
+    x_np = np.linspace(0.0, 1.0, 10)
+    y_np = 2.0 * x_np + 0.1
+
+    def line(m, x, y=None):
+        b = m.sample("b", dist.Normal(0.0, 5.0))
+        with m.plate("data", len(x)):
+            m.sample("y", dist.Normal(b * x, 1.0), obs=y)
+
+    z = jnp.array([0.5])
+    expected = target(line, x_np, y_np).logdensity_fn(z)
+    t = target(line, list(x_np), y=list(y_np))
+    assert isinstance(t.args[0], np.ndarray) and isinstance(t.kwargs["y"], np.ndarray)
+    np.testing.assert_allclose(t.logdensity_fn(z), expected, rtol=1e-12)
+    assert sample_prior(jax.random.key(0), line, list(x_np))["y"].shape == (10,)
+    assert predictive(jax.random.key(1), line, {"b": jnp.ones(3)}, list(x_np))["y"].shape == (3, 10)
+
+    def groups(m, sizes):  # a model that iterates over its list keeps it
+        for i, n in enumerate(sizes):
+            m.sample(f"a{i}", dist.Normal(0.0, 1.0).expand((n,)))
+
+    t = target(groups, [2, 3])
+    assert t.args[0] == [2, 3] and t.dim == 5
+    # A ragged list cannot become an array: the model's own error shows.
+    with pytest.raises(TypeError, match="unsupported operand"):
+        target(line, [[1.0], [1.0, 2.0]])

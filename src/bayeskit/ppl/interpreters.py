@@ -88,29 +88,40 @@ def model_arguments(model: Callable, args: tuple, kwargs: dict, params=None) -> 
     that runs as given (it takes the values itself, ``df["x"].to_numpy()``) keeps its pandas
     objects. If it fails both ways because it computes with pandas values directly, a
     ``TypeError`` says to take ``.to_numpy()`` first.
+
+    Arguments that are (nested) lists of numbers, ``x = [0.1, 0.5, 0.9]``, are treated the same
+    way: kept when the model runs with them, NumPy arrays when only that makes it run (``b * x``
+    with a list ``x`` is a ``TypeError`` in Python).
     """
     check_model_args(model, args, kwargs)
     args, kwargs = tuple(args), dict(kwargs)
     pd = sys.modules.get("pandas")
-    if pd is None:  # pandas never imported: no pandas object can be among the arguments
-        return args, kwargs
-    pandas_types = (pd.Series, pd.DataFrame, pd.Index)
+    if pd is None and not any(isinstance(a, list) for a in (*args, *kwargs.values())):
+        return args, kwargs  # no pandas object, no list: nothing to convert
+    pandas_types = (pd.Series, pd.DataFrame, pd.Index) if pd is not None else ()
     names = _argument_names(model, args)
-    found: list[str] = []
+    found: list[str] = []  # the pandas objects
+    lists: list[str] = []  # the lists of numbers
 
     def defer(where: str, value):
         """``value`` with each pandas object in it replaced by a :class:`_Deferred` conversion."""
-        if isinstance(value, pandas_types):
+        if pandas_types and isinstance(value, pandas_types):
             found.append(where)
             return _Deferred(lambda: _pandas_values(pd, model, where, value))
         return _rebuilt(value, lambda key, item: defer(f"{where}[{key!r}]", item))
 
+    def defer_argument(where: str, value):
+        if isinstance(value, list) and value and _numbers_only(value):
+            lists.append(where)
+            return _Deferred(lambda: _number_array(value))
+        return defer(where, value)
+
     # Deferred: a model that handles its pandas arguments itself never needs them converted.
     deferred = (
-        tuple(defer(names[i], a) for i, a in enumerate(args)),
-        {k: defer(f"`{k}`", v) for k, v in kwargs.items()},
+        tuple(defer_argument(names[i], a) for i, a in enumerate(args)),
+        {k: defer_argument(f"`{k}`", v) for k, v in kwargs.items()},
     )
-    if not found:
+    if not found and not lists:
         return args, kwargs
     as_given = _traced_error(model, args, kwargs, params)
     if as_given is None:
@@ -118,7 +129,7 @@ def model_arguments(model: Callable, args: tuple, kwargs: dict, params=None) -> 
     new_args, new_kwargs = _resolve(deferred[0]), _resolve(deferred[1])  # raises if not numbers
     if _traced_error(model, new_args, new_kwargs, params) is None:
         return new_args, new_kwargs
-    if isinstance(as_given, jax.errors.JAXTypeError):
+    if found and isinstance(as_given, jax.errors.JAXTypeError):
         what = "is a pandas object" if len(found) == 1 else "are pandas objects"
         raise TypeError(
             f"model `{model_name(model)}`: {', '.join(found)} {what} that the model computes with "
@@ -129,8 +140,23 @@ def model_arguments(model: Callable, args: tuple, kwargs: dict, params=None) -> 
     return args, kwargs  # fails for another reason: let the model's own error show
 
 
+def _numbers_only(value) -> bool:
+    """True for a Python number, or a list of them, or of such lists (rectangular or not)."""
+    if isinstance(value, list):
+        return all(_numbers_only(v) for v in value)
+    return isinstance(value, int | float | np.number | np.bool_)
+
+
+def _number_array(value: list):
+    """A list of numbers as a NumPy array; a ragged one as given (the model's own error then shows)."""
+    try:
+        return np.asarray(value)
+    except ValueError:
+        return value
+
+
 class _Deferred:
-    """A conversion of a pandas argument, carried out only if the model needs it."""
+    """A conversion of a pandas or list argument, carried out only if the model needs it."""
 
     def __init__(self, convert: Callable):
         self.convert = convert
