@@ -17,6 +17,7 @@ eps |k - rate| rather than eps k log k. Below 10, ``jax.random.poisson``'s multi
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -82,7 +83,16 @@ def _ptrs(key, rate):
 
 
 def poisson_sample(key, rate, shape):
-    """Poisson draws of ``shape`` (``rate`` broadcasts to it), as floats in ``rate``'s dtype."""
+    """Poisson draws of ``shape`` (``rate`` broadcasts to it), as floats in ``rate``'s dtype.
+
+    Compiled once per shape (as :func:`~bayeskit.dist._gamma_sampler.log_gamma_sample`, and for
+    the same reason: an eager rejection loop compiled again on every call).
+    """
+    return _poisson_sample(key, rate, tuple(shape))
+
+
+@functools.partial(jax.jit, static_argnames=("shape",))
+def _poisson_sample(key, rate, shape):
     rate = jnp.broadcast_to(rate, shape)
     dtype = rate.dtype
     # A NaN, infinite or negative rate (possible when traced) would never be accepted by the
