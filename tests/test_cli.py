@@ -64,3 +64,16 @@ def test_unknown_command_exit_code():
 def test_python_dash_m():
     out = subprocess.run([sys.executable, "-m", "bayeskit", "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and "bayeskit" in out.stdout
+
+
+def test_tour_list_reads_titles_without_importing_chapters():
+    from bayeskit.tour import CHAPTERS, _chapter, _title
+
+    for name in CHAPTERS:
+        assert _title(name) == _chapter(name).TITLE
+    code = (
+        "import sys\nfrom bayeskit.cli import main\nassert main(['tour', '--list']) == 0\n"
+        "print(sorted(m for m in sys.modules if m == 'jax' or m.startswith('bayeskit.tour.')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines()[-1] == "[]"

@@ -52,13 +52,15 @@ def main(argv: list[str] | None = None) -> int:
                     file=sys.stderr,
                 )
                 return 2
-        from bayeskit import use_cpu_cores
         from bayeskit.tour import run_tour
 
-        try:
-            use_cpu_cores()  # the chapters' chains run in parallel, one CPU device per core
-        except RuntimeError:  # JAX already started in this process (main called from Python)
-            pass
+        if not args.list:  # listing the chapters imports no chapter, nor JAX
+            from bayeskit import use_cpu_cores
+
+            try:
+                use_cpu_cores()  # the chapters' chains run in parallel, one CPU device per core
+            except RuntimeError:  # JAX already started in this process (main called from Python)
+                pass
 
         return run_tour(
             chapters=args.chapter,
