@@ -23,31 +23,36 @@ if TYPE_CHECKING:  # what the names below resolve to, for type checkers and edit
     from bayeskit._cpu_cores import use_cpu_cores
     from bayeskit.posterior import Posterior, SamplingWarning
 
+__all__ = [
+    "Posterior",
+    "SamplingWarning",
+    "__version__",
+    "conjugate",
+    "datasets",
+    "diagnostics",
+    "dist",
+    "gp",
+    "mcmc",
+    "metrics",
+    "nn",
+    "optimize",
+    "ppl",
+    "sbc",
+    "use_compilation_cache",
+    "use_cpu_cores",
+    "vi",
+]
+
 # Subpackages and names load on first use (PEP 562), so that `import bayeskit` and the command's
 # `--help` do not import JAX, equinox, optax and every subpackage (1.1 s -> 0.03 s): a process
 # pays only for what it touches.
-_SUBPACKAGES = frozenset(
-    {
-        "conjugate",
-        "datasets",
-        "diagnostics",
-        "dist",
-        "gp",
-        "mcmc",
-        "metrics",
-        "nn",
-        "optimize",
-        "ppl",
-        "sbc",
-        "vi",
-    }
-)
 _NAMES = {
     "Posterior": "bayeskit.posterior",
     "SamplingWarning": "bayeskit.posterior",
     "use_compilation_cache": "bayeskit._compilation_cache",
     "use_cpu_cores": "bayeskit._cpu_cores",
 }
+_SUBPACKAGES = frozenset(__all__) - set(_NAMES) - {"__version__"}
 
 
 def _installed_version() -> str:
@@ -74,24 +79,3 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
-
-
-__all__ = [
-    "Posterior",
-    "SamplingWarning",
-    "__version__",
-    "conjugate",
-    "datasets",
-    "diagnostics",
-    "dist",
-    "gp",
-    "mcmc",
-    "metrics",
-    "nn",
-    "optimize",
-    "ppl",
-    "sbc",
-    "use_compilation_cache",
-    "use_cpu_cores",
-    "vi",
-]
