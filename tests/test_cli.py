@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -77,3 +78,17 @@ def test_tour_list_reads_titles_without_importing_chapters():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [("off", None), ("0", None), ("No", None), ("on", "default"), ("1", "default"), ("TRUE", "default"),
+     ("~/jaxcache", "home")],
+)  # fmt: skip
+def test_compilation_cache_setting(monkeypatch, tmp_path, value, expected):
+    from bayeskit._compilation_cache import default_cache_dir
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("BAYESKIT_COMPILATION_CACHE", value)
+    want = {"default": tmp_path / "bayeskit" / "jax", "home": Path.home() / "jaxcache", None: None}[expected]
+    assert default_cache_dir() == want

@@ -7,8 +7,9 @@ wall time; with the cache a second run costs the sampling alone.
 
 :func:`bayeskit.mcmc.sample` turns the cache on (``compilation_cache=True``), as does the
 ``bayeskit`` command. A folder the user already gave JAX (``jax_compilation_cache_dir``) is used
-as it is; ``BAYESKIT_COMPILATION_CACHE=off`` in the environment turns bayeskit's default off; any
-other value of it names the folder.
+as it is; ``BAYESKIT_COMPILATION_CACHE=off`` (or ``0``, ``false``, ``no``) in the environment turns
+bayeskit's default off, ``on`` (``1``, ``true``, ``yes``) keeps the default folder, and any other
+value names the folder.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 __all__ = ["default_cache_dir", "use_compilation_cache"]
 
 _OFF = {"0", "off", "false", "no", ""}
+_ON = {"1", "on", "true", "yes"}  # the default folder, not a folder named "on" in the working directory
 # Programs that compile faster than this are not worth a disk round trip.
 _MIN_COMPILE_SECONDS = 0.1
 
@@ -26,7 +28,7 @@ _MIN_COMPILE_SECONDS = 0.1
 def default_cache_dir() -> Path | None:
     """``$BAYESKIT_COMPILATION_CACHE``, else ``$XDG_CACHE_HOME/bayeskit/jax`` (``~/.cache/...``); None if off."""
     env = os.environ.get("BAYESKIT_COMPILATION_CACHE")
-    if env is not None:
+    if env is not None and env.strip().lower() not in _ON:
         return None if env.strip().lower() in _OFF else Path(env).expanduser()
     root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(root) / "bayeskit" / "jax"
