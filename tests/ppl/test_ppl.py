@@ -596,3 +596,24 @@ def test_lists_of_numbers_become_arrays_when_the_model_needs_it():
     # A ragged list cannot become an array: the model's own error shows.
     with pytest.raises(TypeError, match="unsupported operand"):
         target(line, [[1.0], [1.0, 2.0]])
+
+
+def test_python_decisions_on_latent_values_name_the_model_and_site():
+    def branchy(m):
+        x = m.sample("x", dist.Normal(0.0, 1.0))
+        if x > 0:
+            m.sample("y", dist.Normal(0.0, 1.0))
+
+    def converts(m, n):
+        s = m.sample("s", dist.HalfNormal(1.0))
+        m.sample("z", dist.Normal(0.0, 1.0).expand((int(n * s),)))
+
+    with pytest.raises(TypeError, match=r"model `branchy` \(after site `x`\) makes a Python decision .*jnp.where"):
+        target(branchy)
+    with pytest.raises(TypeError, match=r"model `converts` \(after site `s`\) .*ConcretizationTypeError"):
+        target(converts, 3)
+    with pytest.raises(TypeError, match=r"model `branchy` \(after site `x`\)"):
+        sample_prior(jax.random.key(0), branchy, num_samples=2)
+    with pytest.raises(TypeError, match=r"model `branchy` \(after site `x`\)"):
+        predictive(jax.random.key(0), branchy, {"x": jnp.ones(2)})
+    assert set(sample_prior(jax.random.key(0), branchy)) <= {"x", "y"}  # run eagerly, values are concrete

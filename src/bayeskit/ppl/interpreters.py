@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import sys
 from collections.abc import Callable
@@ -23,6 +24,7 @@ __all__ = [
     "check_model_args",
     "model_arguments",
     "model_name",
+    "explaining_traced_values",
 ]
 
 
@@ -182,6 +184,39 @@ def _resolve(tree):
     return _rebuilt(tree, lambda _, item: _resolve(item))
 
 
+_TRACER_ERRORS = (
+    jax.errors.TracerBoolConversionError,
+    jax.errors.ConcretizationTypeError,
+    jax.errors.TracerIntegerConversionError,
+)
+
+
+@contextlib.contextmanager
+def explaining_traced_values(name: str, handles: list[Handle]):
+    """Re-raise JAX's errors for Python decisions on traced values as one that names the model.
+
+    bayeskit runs a model with abstract (traced) values to find its sites and to compile it, so
+    ``if x > 0:``, ``float(x)`` or ``range(int(n))`` on a latent value, or on anything computed
+    from one, cannot be decided in Python; JAX's message named neither the model nor a site.
+    ``handles`` is the list the caller appends each run's :class:`Handle` to: the last site
+    recorded before the failure is named.
+    """
+    try:
+        yield
+    except _TRACER_ERRORS as err:
+        sites = list(handles[-1].trace) if handles else []
+        where = f"after site `{sites[-1]}`" if sites else "before its first site"
+        raise TypeError(
+            f"model `{name}` ({where}) makes a Python decision on a traced value: {type(err).__name__}. "
+            "bayeskit runs a model with abstract values (to find its sites, and compiled), so `if x > 0:`, "
+            "`float(x)`, `int(x)` or `range(n)` with `x` or `n` a latent value (or computed from one) "
+            "cannot be decided in Python. Use jnp.where(x > 0, a, b) or jax.lax.cond for a branch, keep "
+            "values as arrays (x.astype(float), not float(x)), and compute sizes and indices from the "
+            "data arguments (NumPy arrays), not from latent values. The line in the model is in the "
+            "traceback above."
+        ) from err
+
+
 def _traced_error(model: Callable, args: tuple, kwargs: dict, params) -> Exception | None:
     """The error of one abstract run of the model (as every compiled interpreter runs it), or None."""
 
@@ -274,7 +309,9 @@ def trace(
     return _trace(model, args, kwargs, key=key, values=values, params=params, subsample=subsample)
 
 
-def _trace(model, args, kwargs, *, key=None, values=None, params=None, subsample=None, full_data=False):
+def _trace(
+    model, args, kwargs, *, key=None, values=None, params=None, subsample=None, full_data=False, handles=None
+):
     h = Handle(
         key=key,
         values=values,
@@ -283,6 +320,8 @@ def _trace(model, args, kwargs, *, key=None, values=None, params=None, subsample
         full_data=full_data,
         model_name=model_name(model),
     )
+    if handles is not None:  # for explaining_traced_values: the sites reached before a failure
+        handles.append(h)
     model(h, *args, **kwargs)
     return h.trace
 
@@ -327,13 +366,16 @@ def sample_prior(key: jax.Array, model: Callable, *args, num_samples: int | None
     key = check_key(key, "sample_prior")
     args, kwargs = model_arguments(model, args, kwargs)
 
+    handles: list[Handle] = []
+
     def one(k):
-        return _returned(_trace(model, args, kwargs, key=k, full_data=True))
+        return _returned(_trace(model, args, kwargs, key=k, full_data=True, handles=handles))
 
     if num_samples is None:
         return one(key)
     num_samples = check_int("sample_prior", "num_samples", num_samples)
-    return jax.jit(jax.vmap(one))(jax.random.split(key, num_samples))
+    with explaining_traced_values(model_name(model), handles):
+        return jax.jit(jax.vmap(one))(jax.random.split(key, num_samples))
 
 
 def predictive(key: jax.Array, model: Callable, samples, *args, **kwargs) -> dict[str, jax.Array]:
@@ -391,15 +433,18 @@ def predictive(key: jax.Array, model: Callable, samples, *args, **kwargs) -> dic
     n = int(np.prod(lead, dtype=int))
     flat = {k: v.reshape((n,) + v.shape[len(lead) :]) for k, v in latent.items()}
 
+    handles: list[Handle] = []
+
     def one(k, vals):
-        tr = _trace(model, args, kwargs, key=k, values=vals, full_data=True)
+        tr = _trace(model, args, kwargs, key=k, values=vals, full_data=True, handles=handles)
         # Each draw against its site's support, there (a support can depend on other sites).
         inside = {name: jnp.all(tr[name].constraint.check(tr[name].value)) for name in latent}
         return _returned(tr, exclude=latent), inside
 
     # Compiled: op by op, every operation of the model was dispatched on its own (3.6 s for a
     # three-coefficient regression's 4,000 draws).
-    out, inside = jax.jit(jax.vmap(one))(jax.random.split(key, n), flat)
+    with explaining_traced_values(model_name(model), handles):
+        out, inside = jax.jit(jax.vmap(one))(jax.random.split(key, n), flat)
     if any(isinstance(ok, jax.core.Tracer) for ok in inside.values()):
         inside = {}  # called inside a user's jit: the draws are traced and cannot be checked here
     for name, ok in jax.device_get(inside).items():

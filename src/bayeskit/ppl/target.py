@@ -13,7 +13,7 @@ import numpy as np
 from bayeskit._compiled import compiled
 from bayeskit._key import check_key
 from bayeskit.ppl.handle import Handle, Layout, Site
-from bayeskit.ppl.interpreters import model_arguments, model_name
+from bayeskit.ppl.interpreters import explaining_traced_values, model_arguments, model_name
 
 __all__ = ["Target", "target"]
 
@@ -271,16 +271,19 @@ def target(model: Callable, *args, params: dict[str, Any] | None = None, **kwarg
     args, kwargs = model_arguments(model, args, kwargs, params)
     name = model_name(model)
     captured: dict[str, Any] = {}
+    handles: list[Handle] = []
 
     def discover(key):
         h = Handle(key=key, params=params, full_data=True, model_name=name)
+        handles.append(h)
         model(h, *args, **kwargs)
         captured["trace"] = h.trace
         captured["random"] = h.randomly_initialised
         return 0
 
     # Abstract evaluation: shapes and supports without running any numerics.
-    jax.eval_shape(discover, jax.random.key(0))
+    with explaining_traced_values(name, handles):
+        jax.eval_shape(discover, jax.random.key(0))
     tr: dict[str, Site] = captured["trace"]
     unknown = sorted(set(params or {}) - {n for n, s in tr.items() if s.kind == "param"})
     if unknown:
