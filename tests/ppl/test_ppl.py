@@ -608,7 +608,9 @@ def test_python_decisions_on_latent_values_name_the_model_and_site():
         s = m.sample("s", dist.HalfNormal(1.0))
         m.sample("z", dist.Normal(0.0, 1.0).expand((int(n * s),)))
 
-    with pytest.raises(TypeError, match=r"model `branchy` \(after site `x`\) makes a Python decision .*jnp.where"):
+    with pytest.raises(
+        TypeError, match=r"model `branchy` \(after site `x`\) makes a Python decision .*jnp.where"
+    ):
         target(branchy)
     with pytest.raises(TypeError, match=r"model `converts` \(after site `s`\) .*ConcretizationTypeError"):
         target(converts, 3)
