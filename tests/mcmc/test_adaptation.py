@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import bayeskit.dist as dist
-from bayeskit.mcmc import initial_inverse_mass
+from bayeskit.mcmc import initial_inverse_mass, welford_init, welford_update
 from bayeskit.mcmc import sample as run_sampler
 from bayeskit.ppl import target
 
@@ -66,6 +66,18 @@ def test_starting_metric_shortens_warmup_on_a_badly_scaled_posterior(monkeypatch
     monkeypatch.setattr(driver, "_metric_from_candidates", lambda dense_mass: lambda carry, *_: carry)
     unit = warmup_gradients()
     assert estimated < 0.5 * unit, (estimated, unit)
+
+
+def test_welford_update_with_spread_adds_each_groups_variance():
+    """Group means and spreads (a NUTS trajectory's moments): the total sum of squares."""
+    rng = np.random.default_rng(1)
+    means, spreads = rng.normal(size=(30, 3)), rng.uniform(0.5, 2.0, size=(30, 3))
+    state = welford_init(3, dense=False)
+    for m, v in zip(means, spreads, strict=True):
+        state = welford_update(state, jnp.asarray(m), jnp.asarray(v))
+    between = ((means - means.mean(axis=0)) ** 2).sum(axis=0)
+    np.testing.assert_allclose(state.m2, between + spreads.sum(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(state.mean, means.mean(axis=0), rtol=1e-12)
 
 
 def _window_ends(is_end):

@@ -148,6 +148,13 @@ def test_nuts_correlated_gaussian_diagonal_metric():
     centred = x - MEAN_A
     second = np.stack([centred[..., 0] ** 2, centred[..., 1] ** 2, centred[..., 0] * centred[..., 1]], -1)
     check_expectations(second, [COV_A[0, 0], COV_A[1, 1], COV_A[0, 1]])
+    # The trajectories' weighted moments estimate the same mean and variances (what warmup's
+    # metric estimate averages), with less noise than the draws.
+    check_expectations(info.trajectory_mean, MEAN_A)
+    rb_second = info.trajectory_variance + (info.trajectory_mean - MEAN_A) ** 2
+    _, rb_mcse = check_expectations(rb_second, np.diag(COV_A))
+    _, draw_mcse = check_expectations(second[..., :2], np.diag(COV_A))
+    assert np.all(rb_mcse < draw_mcse), (rb_mcse, draw_mcse)
     assert not np.any(info.is_divergent)
     assert 0.6 < float(np.mean(info.acceptance_rate)) < 0.99
     assert np.max(info.tree_depth) < SMALL_DEPTH
@@ -272,7 +279,8 @@ def _reference_nuts(x0, p0, forward, step_size, imm, max_depth, max_delta_energy
     """Stan's recursive NUTS transition (base_nuts.hpp), in NumPy, on target A.
 
     Returns what does not depend on the proposal draws: tree depth, leapfrog steps, divergence,
-    U-turn, Stan's accept_stat, and the positions of the trajectory the proposal comes from.
+    U-turn, Stan's accept_stat, and the positions of the trajectory the proposal comes from, with
+    their energies.
     """
 
     def velocity(p):
@@ -302,7 +310,7 @@ def _reference_nuts(x0, p0, forward, step_size, imm, max_depth, max_delta_energy
             h = energy(x, p)
             tally["divergent"] = h - h0 > max_delta_energy
             tally["sum_metro_prob"] += 1.0 if h0 - h > 0 else math.exp(h0 - h)
-            return not tally["divergent"], (x, p), p, p, p.copy(), [x]
+            return not tally["divergent"], (x, p), p, p, p.copy(), [(x, h)]
         valid, z, p_beg, p_init_end, rho_init, xs_init = build_tree(z, depth - 1, sign)
         if not valid:
             return False, z, None, None, None, None
@@ -318,7 +326,7 @@ def _reference_nuts(x0, p0, forward, step_size, imm, max_depth, max_delta_energy
     z_fwd = z_bck = (x0, p0)
     p_fwd_fwd = p_fwd_bck = p_bck_fwd = p_bck_bck = p0
     rho = p0.copy()
-    positions = [x0]
+    positions = [(x0, h0)]
     depth, turning = 0, False
     while depth < max_depth:
         if forward[depth]:
@@ -340,11 +348,13 @@ def _reference_nuts(x0, p0, forward, step_size, imm, max_depth, max_delta_energy
             turning = True
             break
     accept_stat = tally["sum_metro_prob"] / tally["n"]
-    return depth, tally["n"], tally["divergent"], turning, accept_stat, np.array(positions)
+    xs, hs = zip(*positions, strict=True)
+    return depth, tally["n"], tally["divergent"], turning, accept_stat, np.array(xs), h0 - np.array(hs)
 
 
 def test_nuts_matches_recursive_reference():
-    """Same trajectory as Stan's recursion: depth, steps, divergence, U-turn, accept_stat, support."""
+    """Same trajectory as Stan's recursion: depth, steps, divergence, U-turn, accept_stat, support,
+    and the trajectory's exp(-H)-weighted moments."""
     imm = np.diag(COV_A)
     metric = gaussian_euclidean(imm)
     outcomes = set()
@@ -357,7 +367,7 @@ def test_nuts_matches_recursive_reference():
             draws = transition_draws(key, 2, SMALL_DEPTH, jnp.float64, jnp.float64)
             p0 = np.asarray(metric.momentum_from_normal(draws.normal))
             forward = np.asarray(draws.is_forward)
-            depth, n, divergent, turning, accept_stat, positions = _reference_nuts(
+            depth, n, divergent, turning, accept_stat, positions, log_weights = _reference_nuts(
                 x0, p0, forward, step_size, imm, SMALL_DEPTH
             )
             assert int(info.tree_depth) == depth
@@ -367,6 +377,11 @@ def test_nuts_matches_recursive_reference():
             np.testing.assert_allclose(float(info.acceptance_rate), accept_stat, rtol=1e-9)
             distance = np.min(np.linalg.norm(positions - np.asarray(new_state.position), axis=1))
             assert distance < 1e-8, "the draw is not a state of the trajectory"
+            w = np.exp(log_weights - log_weights.max())
+            mean = w @ positions / w.sum()
+            variance = w @ (positions - mean) ** 2 / w.sum()
+            np.testing.assert_allclose(np.asarray(info.trajectory_mean), mean, rtol=1e-8, atol=1e-12)
+            np.testing.assert_allclose(np.asarray(info.trajectory_variance), variance, rtol=1e-7, atol=1e-12)
             if divergent:
                 outcomes.add("divergent")
             elif depth == SMALL_DEPTH:
@@ -456,6 +471,8 @@ def test_kernel_types_and_info_fields():
         "tree_depth",
         "num_integration_steps",
         "is_turning",
+        "trajectory_mean",
+        "trajectory_variance",
     )
     assert HMCInfo._fields == (
         "acceptance_rate",

@@ -9,6 +9,19 @@ References:
     samplers pool chains by a mean); here the pool is a mean guarded by the median. The starting
     metric's estimator, sqrt(Var[z] / Var[grad log p]) per coordinate, is the one nutpie's mass matrix
     adaptation is built on (draws and their gradients; see nutpie's documentation).
+
+Rao-Blackwellised windows: a NUTS transition chooses its draw from the trajectory's states with
+probabilities proportional to exp(-H) (up to the bias toward later subtrees, which does not change
+what the states' weighted average estimates). So the exp(-H)-weighted mean and variance of all the
+trajectory's positions estimate the posterior's moments with less noise than the one draw does,
+and :func:`bayeskit.mcmc.sample` feeds those (``welford_update(state, mean, spread)``) to the
+diagonal estimate. On the 100-d Gaussian of ``benchmarks/mcmc_peers.py`` (condition number 1e4)
+the final metric's relative error per coordinate fell from 6.6% to 5.3% (seed 0; the smallest
+scaled standard deviation, which bounds the step size, from 0.91 to 0.93). Minimum bulk ESS per
+gradient, mean over seeds 0-4 (the draw's moments -> the trajectory's): eight schools 0.0851 ->
+0.0906, logistic regression 0.2306 -> 0.2300, hierarchical regression 0.0284 -> 0.0288, the
+Gaussian 0.1741 -> 0.1786 (2026-11-30). Cost: about 0.05 s more compile, two vector updates per
+leapfrog step.
 """
 
 from __future__ import annotations
@@ -91,8 +104,12 @@ def welford_init(dim: int, dense: bool, dtype=None) -> WelfordState:
     return WelfordState(jnp.zeros((), dtype), jnp.zeros((dim,), dtype), m2)
 
 
-def welford_update(state: WelfordState, x: jax.Array) -> WelfordState:
-    """Add one draw ``x`` (Welford 1962: numerically stable running moments)."""
+def welford_update(state: WelfordState, x: jax.Array, spread: jax.Array | None = None) -> WelfordState:
+    """Add one draw ``x`` (Welford 1962: numerically stable running moments).
+
+    ``spread`` (diagonal only): ``x`` is the mean of a weighted group of points and ``spread``
+    their variance about it, which then counts toward the estimate as well.
+    """
     count = state.count + 1
     delta = x - state.mean
     mean = state.mean + delta / count
@@ -100,6 +117,8 @@ def welford_update(state: WelfordState, x: jax.Array) -> WelfordState:
         m2 = state.m2 + jnp.outer(x - mean, delta)
     else:
         m2 = state.m2 + (x - mean) * delta
+        if spread is not None:
+            m2 = m2 + spread
     return WelfordState(count, mean, m2)
 
 

@@ -66,6 +66,12 @@ class NUTSInfo(NamedTuple):
             inside it).
         is_turning: the trajectory stopped because of a U-turn (of the whole trajectory or of a
             subtree).
+        trajectory_mean, trajectory_variance: ``[dim]``, the mean and variance of the positions
+            of the trajectory's states weighted by exp(-H), the distribution the returned
+            point is drawn from under uniform multinomial sampling. From a chain in equilibrium
+            they are unbiased (Rao-Blackwellised) estimates of the posterior's mean and of its
+            variance less the variance of that mean, over many states instead of one; warmup
+            estimates the metric from them.
     """
 
     acceptance_rate: jax.Array
@@ -74,6 +80,8 @@ class NUTSInfo(NamedTuple):
     tree_depth: jax.Array
     num_integration_steps: jax.Array
     is_turning: jax.Array
+    trajectory_mean: jax.Array
+    trajectory_variance: jax.Array
 
 
 class _Span(NamedTuple):
@@ -93,10 +101,26 @@ class _Proposal(NamedTuple):
     energy: jax.Array
 
 
+class _Moments(NamedTuple):
+    """Weighted mean and variance of positions, the weights summing to exp(log_sum_weight)."""
+
+    mean: jax.Array
+    variance: jax.Array
+
+
+def _merge_moments(old: _Moments, new: _Moments, fraction_new) -> _Moments:
+    """The moments of two weighted groups, the second with ``fraction_new`` of the total weight."""
+    d = new.mean - old.mean
+    mean = old.mean + fraction_new * d
+    variance = (1.0 - fraction_new) * old.variance + fraction_new * new.variance
+    return _Moments(mean, variance + fraction_new * (1.0 - fraction_new) * d * d)
+
+
 class _Subtree(NamedTuple):
     end: IntegratorState
     span: _Span
     proposal: _Proposal
+    moments: _Moments
     log_sum_weight: jax.Array
     sum_acceptance: jax.Array
     num_steps: jax.Array
@@ -110,6 +134,7 @@ class _SubtreeCarry(NamedTuple):
     stack: jax.Array
     span: _Span
     proposal: _Proposal
+    moments: _Moments
     log_sum_weight: jax.Array
     sum_acceptance: jax.Array
     is_divergent: jax.Array
@@ -122,6 +147,7 @@ class _TrajectoryCarry(NamedTuple):
     right: IntegratorState
     span: _Span  # in time order: start = left end, end = right end
     proposal: _Proposal
+    moments: _Moments
     log_sum_weight: jax.Array
     sum_acceptance: jax.Array
     num_steps: jax.Array
@@ -256,6 +282,7 @@ def nuts(
         num_leaves = jnp.left_shift(jnp.int32(1), depth)
         dtype = energy_start.dtype
         empty = jnp.zeros((max_tree_depth, 3, dim), start.momentum.dtype)
+        zeros = jnp.zeros_like(start.position)
 
         def keep_going(carry: _SubtreeCarry):
             return (carry.num_leaves_done < num_leaves) & ~carry.is_divergent & ~carry.is_turning
@@ -280,6 +307,8 @@ def nuts(
             take = jnp.log(u) < log_weight - log_sum_weight
             leaf_proposal = _Proposal(state.position, state.logdensity, state.logdensity_grad, energy)
             proposal = _select(take, leaf_proposal, carry.proposal)
+            fraction = jnp.exp(log_weight - log_sum_weight)
+            moments = _merge_moments(carry.moments, _Moments(state.position, zeros), fraction)
 
             # The subtrees of 2, 4, ..., 2^t leaves that end at leaf n are now complete; the left
             # half of the one of 2^(k+1) leaves is stack row k. Merge and check them, smallest
@@ -310,6 +339,7 @@ def nuts(
                 stack=stack,
                 span=completed,
                 proposal=proposal,
+                moments=moments,
                 log_sum_weight=log_sum_weight,
                 sum_acceptance=carry.sum_acceptance + jnp.exp(jnp.minimum(0.0, log_weight)),
                 is_divergent=is_divergent,
@@ -323,6 +353,7 @@ def nuts(
             stack=empty,
             span=_Span(*[start.momentum] * 5),  # a placeholder: the first leaf replaces it
             proposal=no_proposal,
+            moments=_Moments(zeros, zeros),
             log_sum_weight=jnp.asarray(-jnp.inf, dtype),
             sum_acceptance=jnp.zeros((), dtype),
             is_divergent=jnp.asarray(False),
@@ -333,6 +364,7 @@ def nuts(
             end=carry.state,
             span=carry.span,
             proposal=carry.proposal,
+            moments=carry.moments,
             log_sum_weight=carry.log_sum_weight,
             sum_acceptance=carry.sum_acceptance,
             num_steps=carry.num_leaves_done,
@@ -364,8 +396,11 @@ def nuts(
             u = draws.merge_uniforms[depth]
             take = is_valid & (jnp.log(u) < subtree.log_sum_weight - carry.log_sum_weight)
             proposal = _select(take, subtree.proposal, carry.proposal)
-            log_sum_weight = jnp.where(
-                is_valid, jnp.logaddexp(carry.log_sum_weight, subtree.log_sum_weight), carry.log_sum_weight
+            merged_log_sum_weight = jnp.logaddexp(carry.log_sum_weight, subtree.log_sum_weight)
+            log_sum_weight = jnp.where(is_valid, merged_log_sum_weight, carry.log_sum_weight)
+            fraction = jnp.exp(subtree.log_sum_weight - merged_log_sum_weight)
+            moments = _select(
+                is_valid, _merge_moments(carry.moments, subtree.moments, fraction), carry.moments
             )
 
             # Join in integration order, then put the result back in time order.
@@ -379,6 +414,7 @@ def nuts(
                 right=_select(is_valid & is_forward, subtree.end, carry.right),
                 span=span,
                 proposal=proposal,
+                moments=moments,
                 log_sum_weight=log_sum_weight,
                 sum_acceptance=carry.sum_acceptance + subtree.sum_acceptance,
                 num_steps=carry.num_steps + subtree.num_steps,
@@ -392,6 +428,7 @@ def nuts(
             right=start,
             span=_Span(momentum, velocity, momentum, velocity, momentum),
             proposal=_Proposal(state.position, state.logdensity, state.logdensity_grad, energy_start),
+            moments=_Moments(state.position, jnp.zeros_like(state.position)),
             log_sum_weight=jnp.zeros((), dtype),
             sum_acceptance=jnp.zeros((), dtype),
             num_steps=jnp.int32(0),
@@ -407,6 +444,8 @@ def nuts(
             tree_depth=carry.depth,
             num_integration_steps=carry.num_steps,
             is_turning=carry.is_turning,
+            trajectory_mean=carry.moments.mean,
+            trajectory_variance=carry.moments.variance,
         )
         return HMCState(proposal.position, proposal.logdensity, proposal.logdensity_grad), info
 

@@ -345,9 +345,13 @@ def _make_chunk_fn(target, make_kernel, num_warmup, target_accept, dense_mass, c
         warm = i < num_warmup
         j = jnp.minimum(i, num_warmup)
         da_new = dual_averaging_update(da, info.acceptance_rate, target_accept)
-        wf_new = jax.tree.map(
-            lambda a, b: jnp.where(jnp.asarray(is_slow)[j], a, b), welford_update(wf, new_state.position), wf
-        )
+        # NUTS reports its trajectory's exp(-H)-weighted moments: the metric estimate then
+        # averages over every state of every trajectory, not only over the draws.
+        if getattr(info, "trajectory_mean", None) is not None and not dense_mass:
+            updated = welford_update(wf, info.trajectory_mean, info.trajectory_variance)
+        else:
+            updated = welford_update(wf, new_state.position)
+        wf_new = jax.tree.map(lambda a, b: jnp.where(jnp.asarray(is_slow)[j], a, b), updated, wf)
         end = jnp.asarray(is_end)[j]
         imm_new = jnp.where(end, welford_covariance(wf_new), imm)
         wf_new = jax.tree.map(lambda a, b: jnp.where(end, a, b), welford_init(dim, dense_mass), wf_new)
@@ -529,7 +533,10 @@ def sample(
     pool of the chains' metric estimates, a mean that leaves out a chain far from the median
     (``pool_metric``), so that one chain that wandered into a region of negligible mass does
     not sample on that region's scales; the chains then sample with the median of their final
-    step sizes. Chains are spread over the visible devices; within a device they run batched
+    step sizes. NUTS's diagonal estimate averages the moments of every state of each
+    trajectory, weighted as the draw is chosen (``NUTSInfo.trajectory_mean`` and
+    ``trajectory_variance``), rather than the draws alone: a less noisy metric for the same
+    warmup (see :mod:`bayeskit.mcmc.adaptation`). Chains are spread over the visible devices; within a device they run batched
     with ``vmap`` (on a CPU with at most 8 chains per device, one after another, which compiles
     faster and never waits for a slower chain; :func:`bayeskit.use_cpu_cores` shows JAX every core as a device). Every draw
     uses a key folded from its chain and iteration number, and every chain starts from a start
