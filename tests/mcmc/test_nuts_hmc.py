@@ -645,3 +645,18 @@ def test_init_at_a_nonfinite_point_raises_naming_the_sites(factory):
     with pytest.raises(FloatingPointError, match=r"gradient not finite in 1 coordinate\(s\): 0"):
         plain.init(jnp.array([0.0, 1.0]))
     assert jax.vmap(plain.init)(jnp.array([[1.0, 2.0]])).logdensity.shape == (1,)
+
+
+def test_trajectory_moments_stay_finite_where_the_log_density_is_plus_infinity():
+    """A leaf with log density +inf has weight +inf: its NaN share is dropped, not spread."""
+
+    def logdensity(x):
+        return jnp.where(x[0] > 1.5, jnp.inf, -0.5 * jnp.sum(x**2))
+
+    kernel = nuts(logdensity, 0.9, jnp.ones(2))
+    step = jax.jit(kernel.step)
+    state = kernel.init(jnp.zeros(2))
+    for i in range(100):
+        state, info = step(jax.random.key(i), state)
+        assert np.all(np.isfinite(info.trajectory_mean)), i
+        assert np.all(np.isfinite(info.trajectory_variance)), i

@@ -109,7 +109,11 @@ class _Moments(NamedTuple):
 
 
 def _merge_moments(old: _Moments, new: _Moments, fraction_new) -> _Moments:
-    """The moments of two weighted groups, the second with ``fraction_new`` of the total weight."""
+    """The moments of two weighted groups, the second with ``fraction_new`` of the total weight.
+
+    A NaN fraction (weights of +inf, from a log density of +inf) counts the new group as nothing.
+    """
+    fraction_new = jnp.where(jnp.isnan(fraction_new), 0.0, fraction_new)
     d = new.mean - old.mean
     mean = old.mean + fraction_new * d
     variance = (1.0 - fraction_new) * old.variance + fraction_new * new.variance

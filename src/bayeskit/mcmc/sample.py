@@ -348,7 +348,9 @@ def _make_chunk_fn(target, make_kernel, num_warmup, target_accept, dense_mass, c
         # NUTS reports its trajectory's exp(-H)-weighted moments: the metric estimate then
         # averages over every state of every trajectory, not only over the draws.
         if getattr(info, "trajectory_mean", None) is not None and not dense_mass:
-            updated = welford_update(wf, info.trajectory_mean, info.trajectory_variance)
+            finite = jnp.all(jnp.isfinite(info.trajectory_mean) & jnp.isfinite(info.trajectory_variance))
+            mean = jnp.where(finite, info.trajectory_mean, new_state.position)
+            updated = welford_update(wf, mean, jnp.where(finite, info.trajectory_variance, 0.0))
         else:
             updated = welford_update(wf, new_state.position)
         wf_new = jax.tree.map(lambda a, b: jnp.where(jnp.asarray(is_slow)[j], a, b), updated, wf)
