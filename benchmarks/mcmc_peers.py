@@ -398,6 +398,38 @@ def make_gaussian() -> Model:
     )
 
 
+def make_session_opener() -> Model:
+    """A small unrelated model that a session fits first (the ``--no-session`` measurement)."""
+
+    def bk_model(m):
+        m.sample("loc", bdist.Normal(1.0, 2.0))
+        m.sample("scale", bdist.HalfNormal(1.0))
+
+    def np_model():
+        numpyro.sample("loc", ndist.Normal(1.0, 2.0))
+        numpyro.sample("scale", ndist.HalfNormal(1.0))
+
+    def logdensity(z):
+        return norm.logpdf(z[0], 1.0, 2.0) + half_normal_logpdf(jnp.exp(z[1]), 1.0) + z[1]
+
+    def pymc_model():
+        with pm.Model() as model:
+            pm.Normal("loc", 1.0, 2.0)
+            pm.HalfNormal("scale", 1.0)
+        return model
+
+    return Model(
+        name="session_opener",
+        description="loc ~ N(1, 2), scale ~ HalfNormal(1): a first fit that warms a session.",
+        params=[("loc", (), False), ("scale", (), True)],
+        bayeskit_target=lambda: target(bk_model),
+        numpyro_model=np_model,
+        numpyro_args=(),
+        logdensity=logdensity,
+        pymc_model=pymc_model,
+    )
+
+
 MODELS = {
     "eight_schools": make_eight_schools,
     "logistic": make_logistic,
@@ -785,6 +817,7 @@ def run_model(
     quick: bool = False,
     second_run: bool = False,
     in_process: bool = False,
+    session: bool = False,
 ) -> dict:
     model = MODELS[name]()
     print(f"\n== {name} (dim {model.dim}): {model.description}", flush=True)
@@ -843,6 +876,30 @@ def run_model(
             f"ratio {g['ratio_to_bare']:.2f} (lockstep factor {g['lockstep_factor']:.2f}, "
             f"vs lockstep floor {g['ratio_to_lockstep_floor']:.2f})"
         )
+    if session:
+        warm_rows = {}
+        for lib in order:
+            if lib == "nutpie" and nutpie is None:
+                continue
+            r = run_fresh(name, lib, quick, after_opener=True)
+            if r is None:
+                continue
+            warm_rows[lib] = summarise(f"{lib} (after another model)", r)
+            row = warm_rows[lib]
+            print(
+                f"   {lib:9s} after another model: wall {row['wall_s']:.1f} s  compile {row['compile_s']:.1f} s  "
+                f"min ESS {row['min_ess_bulk']:.0f}  ESS/s {row['ess_per_s']:.1f}",
+                flush=True,
+            )
+        out["session"] = {"rows": warm_rows}
+        peers_w = [lib for lib in PEERS if lib in warm_rows]
+        if "bayeskit" in warm_rows and peers_w:
+            best_w = max(peers_w, key=lambda lib: warm_rows[lib]["ess_per_s"])
+            out["session"]["best_peer"] = best_w
+            out["session"]["ratio"] = warm_rows["bayeskit"]["ess_per_s"] / warm_rows[best_w]["ess_per_s"]
+            print(
+                f"   after another model: bayeskit ESS/s / best peer ({best_w}) = {out['session']['ratio']:.2f}"
+            )
     if second_run:
         second = {}
         for lib in libraries:
@@ -951,6 +1008,32 @@ def render(meta: dict, models: list[dict]) -> str:
             extra = f" {fmt(single['row']['ess_per_s'])} | {fmt(single.get('ratio_to_best_peer'), 2)} |"
         lines.append(f"| {m['model']} | {m['dim']} | " + " | ".join(cells) + f" | {ratio} |" + extra)
     lines.append("")
+    if any(m.get("session") for m in models):
+        lines += [
+            "## A second model in a session",
+            "",
+            "Each library's run again in a new process, this time right after the same library has fit a "
+            "small unrelated model there (`make_session_opener`: loc ~ N(1, 2), scale ~ HalfNormal(1), the "
+            "same settings; untimed), as in a notebook or a script that fits several models: what each "
+            "library compiles once per process whatever the model (numba's and PyTensor's generic pieces "
+            "for nutpie; for bayeskit, among others, its diagnostics of 4 x 1,000 draws) is then done. "
+            "ESS/s (wall, compile included); in brackets wall and compile time.",
+            "",
+            "| model | " + " | ".join(LIBRARIES) + " | bayeskit / best peer |",
+            "|---|" + "---|" * (len(LIBRARIES) + 1),
+        ]
+        for m in models:
+            rows_w = (m.get("session") or {}).get("rows", {})
+            cells = [
+                f"{fmt(rows_w[lib]['ess_per_s'])} ({rows_w[lib]['wall_s']:.1f} s, {rows_w[lib]['compile_s']:.1f} s)"
+                if lib in rows_w
+                else "-"
+                for lib in LIBRARIES
+            ]
+            session = m.get("session") or {}
+            ratio = f"{session['ratio']:.2f} ({session['best_peer']})" if "ratio" in session else "-"
+            lines.append(f"| {m['model']} | " + " | ".join(cells) + f" | {ratio} |")
+        lines.append("")
     if any(m.get("second_run") for m in models):
         lines += [
             "## Second run, with a persistent compilation cache",
@@ -1085,18 +1168,21 @@ def child_env() -> dict:
     return env
 
 
-def run_fresh(name: str, lib: str, quick: bool) -> dict | None:
+def run_fresh(name: str, lib: str, quick: bool, after_opener: bool = False) -> dict | None:
     """One run of ``lib`` on ``name`` in a new Python process: the runner's result, ``target`` aside.
 
     A process that has already run other models keeps compiled pieces they share (numba's and
     PyTensor's for nutpie, JAX's for the others): nutpie compiled the 100-d Gaussian in 1.4 s
     after eight schools in the same process and in 3.9 s in a new one. A user's script that fits
     one model pays the cold cost, so every library's first run is measured in a process of its own.
+    ``after_opener``: the process first fits :func:`make_session_opener` with the same library and
+    settings (untimed), as a session that fits a second model.
     """
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run.pkl"
         cmd = [sys.executable, __file__, "--run-worker", str(out), "--seed", str(SEED)]
         cmd += ["--models", name, "--libraries", lib] + (["--quick"] if quick else [])
+        cmd += ["--after-opener"] if after_opener else []
         proc = subprocess.run(cmd, env=child_env(), capture_output=True, text=True)
         if proc.returncode != 0 or not out.exists():
             print(f"   {lib} run failed:\n{proc.stderr[-2000:]}")
@@ -1105,8 +1191,14 @@ def run_fresh(name: str, lib: str, quick: bool) -> dict | None:
             return pickle.load(f)
 
 
-def run_worker(out: Path, name: str, lib: str, num_warmup: int, num_samples: int) -> None:
+def run_worker(
+    out: Path, name: str, lib: str, num_warmup: int, num_samples: int, after_opener: bool = False
+) -> None:
     warm_up()
+    if after_opener:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            RUNNERS[lib](make_session_opener(), SEED + 1, num_warmup, num_samples)
     model = MODELS[name]()
     load = os.getloadavg()[0]
     with warnings.catch_warnings():
@@ -1229,6 +1321,12 @@ def main():
         help="run every library and model in this one process (later runs then reuse compiled pieces "
         "of earlier ones), instead of each first run in a new process",
     )
+    parser.add_argument(
+        "--no-session",
+        action="store_true",
+        help="skip the runs that follow a fit of a small unrelated model in the same process",
+    )
+    parser.add_argument("--after-opener", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--run-worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--one-device-worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--second-run-worker", type=Path, help=argparse.SUPPRESS)
@@ -1242,7 +1340,9 @@ def main():
         one_device_worker(args.one_device_worker, args.models[0], num_warmup, num_samples)
         return
     if args.run_worker is not None:
-        run_worker(args.run_worker, args.models[0], args.libraries[0], num_warmup, num_samples)
+        run_worker(
+            args.run_worker, args.models[0], args.libraries[0], num_warmup, num_samples, args.after_opener
+        )
         return
     if args.second_run_worker is not None:
         second_run_worker(args.second_run_worker, args.models[0], args.libraries[0], num_warmup, num_samples)
@@ -1267,6 +1367,7 @@ def main():
                 args.quick,
                 not args.no_second_run,
                 args.in_process,
+                not (args.no_session or args.in_process),
             )
         )
         text = report(models, started, load_start, args)  # after every model, so a cut-short run keeps them
@@ -1345,10 +1446,59 @@ def summarise_seeds(tags: list[str]) -> str:
             + ", ".join(f"{r:.2f}" for r in per_run)
             + " |"
         )
+    session_table = {}
+    if all(any(model.get("session") for model in run["models"]) for run in runs):
+        lines += [
+            "",
+            "**A second model in a session** (each library's run right after it fit a small unrelated "
+            "model in the same process; `mcmc_peers.md` says more): median ESS/s over the same runs.",
+            "",
+            "| model | "
+            + " | ".join(f"{lib} (median; runs)" for lib in LIBRARIES)
+            + " | bayeskit / best peer (medians) | per run |",
+            "|---|" + "---|" * (len(LIBRARIES) + 2),
+        ]
+        for name in MODELS:
+            per_lib = {}
+            for lib in LIBRARIES:
+                values = [
+                    model["session"]["rows"][lib]["ess_per_s"]
+                    for run in runs
+                    for model in run["models"]
+                    if model["model"] == name and lib in (model.get("session") or {}).get("rows", {})
+                ]
+                if values:
+                    per_lib[lib] = values
+            if "bayeskit" not in per_lib:
+                continue
+            medians = {lib: float(np.median(v)) for lib, v in per_lib.items()}
+            peers = {lib: m for lib, m in medians.items() if lib in PEERS}
+            best = max(peers, key=peers.get) if peers else None
+            ratio = medians["bayeskit"] / peers[best] if best else float("nan")
+            per_run = [
+                model["session"]["ratio"]
+                for run in runs
+                for model in run["models"]
+                if model["model"] == name and "ratio" in (model.get("session") or {})
+            ]
+            session_table[name] = {"ess_per_s": per_lib, "median": medians, "best_peer": best, "ratio": ratio}
+            cells = [
+                f"{medians[lib]:,.0f}; " + ", ".join(f"{v:,.0f}" for v in per_lib[lib])
+                if lib in per_lib
+                else "-"
+                for lib in LIBRARIES
+            ]
+            lines.append(
+                f"| {name} | "
+                + " | ".join(cells)
+                + f" | **{ratio:.2f}** ({best}) | "
+                + ", ".join(f"{r:.2f}" for r in per_run)
+                + " |"
+            )
     text = "\n".join(lines) + "\n"
     (RESULTS / "mcmc_peers_seeds.md").write_text(text)
     (RESULTS / "mcmc_peers_seeds.json").write_text(
-        json.dumps({"seeds": seeds, "files": stems, "models": table}, indent=1)
+        json.dumps({"seeds": seeds, "files": stems, "models": table, "session": session_table}, indent=1)
     )
     return text
 
