@@ -78,6 +78,8 @@ def test_welford_update_with_spread_adds_each_groups_variance():
     between = ((means - means.mean(axis=0)) ** 2).sum(axis=0)
     np.testing.assert_allclose(state.m2, between + spreads.sum(axis=0), rtol=1e-12)
     np.testing.assert_allclose(state.mean, means.mean(axis=0), rtol=1e-12)
+    with pytest.raises(ValueError, match="spread"):
+        welford_update(welford_init(3, dense=True), jnp.asarray(means[0]), jnp.asarray(spreads[0]))
 
 
 def _window_ends(is_end):

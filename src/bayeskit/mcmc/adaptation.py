@@ -110,6 +110,11 @@ def welford_update(state: WelfordState, x: jax.Array, spread: jax.Array | None =
     ``spread`` (diagonal only): ``x`` is the mean of a weighted group of points and ``spread``
     their variance about it, which then counts toward the estimate as well.
     """
+    if spread is not None and state.m2.ndim == 2:
+        raise ValueError(
+            "welford_update: `spread` (a group's variance) is for a diagonal estimate; this state is "
+            "dense (welford_init(dim, dense=True)). Add the group's points one by one instead."
+        )
     count = state.count + 1
     delta = x - state.mean
     mean = state.mean + delta / count

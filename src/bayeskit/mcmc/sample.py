@@ -538,14 +538,14 @@ def sample(
     step sizes. NUTS's diagonal estimate averages the moments of every state of each
     trajectory, weighted as the draw is chosen (``NUTSInfo.trajectory_mean`` and
     ``trajectory_variance``), rather than the draws alone: a less noisy metric for the same
-    warmup (see :mod:`bayeskit.mcmc.adaptation`). Chains are spread over the visible devices; within a device they run batched
-    with ``vmap`` (on a CPU with at most 8 chains per device, one after another, which compiles
-    faster and never waits for a slower chain; :func:`bayeskit.use_cpu_cores` shows JAX every core as a device). Every draw
-    uses a key folded from its chain and iteration number, and every chain starts from a start
-    computed on one device, so the draws are the same bit for bit on any number of CPU devices
-    and for any chunking. The compiled loop runs in chunks: between chunks
-    the progress bar updates, draws move to the host, Ctrl-C stops with the draws so far, and a
-    checkpoint can be written.
+    warmup (see :mod:`bayeskit.mcmc.adaptation`). Chains are spread over the visible devices;
+    within a device they run batched with ``vmap`` (on a CPU with at most 8 chains per device,
+    one after another, which compiles faster and never waits for a slower chain;
+    :func:`bayeskit.use_cpu_cores` shows JAX every core as a device). Every draw uses a key
+    folded from its chain and iteration number, and every chain starts from a start computed on
+    one device, so the draws are the same bit for bit on any number of CPU devices and for any
+    chunking. The compiled loop runs in chunks: between chunks the progress bar updates, draws
+    move to the host, Ctrl-C stops with the draws so far, and a checkpoint can be written.
 
     A kernel built by hand (``kernel=gibbs(blocks)``, or ``rwmh``/``hmc``/``nuts`` with settings of
     your own) runs as it is: ``num_warmup`` iterations of burn-in, nothing adapted, then
