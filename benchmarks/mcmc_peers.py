@@ -51,6 +51,10 @@ eight schools, in 3.9 s in a new process); ``--in-process`` measures that way, a
   chunks after warmup, from the driver's ``callback``, over their gradient evaluations) over the
   time of one bare jitted ``value_and_grad`` of ``target.logdensity_fn`` (goal <= 1.1); the
   same breakdown (compile, warmup, sampling, the rest) for every model.
+- a second model in a session (``--no-session`` skips it): every library's run again in a new
+  process, right after the same library fit a small unrelated model there
+  (:func:`make_session_opener`, untimed), so that what a library compiles once per process
+  whatever the model is already built, as in a notebook or a script that fits several models.
 - supplementary, not in the ratios: bayeskit once more per model in a child process that sees a
   single host device (``--no-one-device`` skips it), since its driver shards chains over all
   devices it sees and that choice is bayeskit's, not the benchmark's.
