@@ -1379,6 +1379,56 @@ def main():
     print(f"Total: {time.perf_counter() - started:.0f} s")
 
 
+def _median_table(runs: list[dict], part: Callable[[dict], dict], ratio_key: str) -> tuple[dict, list[str]]:
+    """Per model, each library's median ESS/s over ``runs`` and bayeskit's ratio to the best peer.
+
+    ``part(model)`` is the piece of a run's model entry that holds the rows (``rows``: a list of
+    rows with ``library``, or a dict by library) and, under ``ratio_key``, that run's own ratio.
+    Returns the summary by model and the markdown table rows.
+    """
+    table, lines = {}, []
+    for name in MODELS:
+        per_lib: dict[str, list[float]] = {}
+        per_run = []
+        for run in runs:
+            for model in run["models"]:
+                if model["model"] != name:
+                    continue
+                piece = part(model)
+                rows = piece.get("rows", [])
+                rows = rows.values() if isinstance(rows, dict) else rows
+                for row in rows:
+                    per_lib.setdefault(row["library"].split(" (")[0], []).append(row["ess_per_s"])
+                if ratio_key in piece:
+                    per_run.append(piece[ratio_key])
+        per_lib = {lib: per_lib[lib] for lib in LIBRARIES if lib in per_lib}
+        if "bayeskit" not in per_lib:
+            continue
+        medians = {lib: float(np.median(v)) for lib, v in per_lib.items()}
+        peers = {lib: m for lib, m in medians.items() if lib in PEERS}
+        best = max(peers, key=peers.get) if peers else None
+        ratio = medians["bayeskit"] / peers[best] if best else float("nan")
+        table[name] = {
+            "ess_per_s": per_lib,
+            "median": medians,
+            "best_peer": best,
+            "ratio": ratio,
+            "per_run": per_run,
+        }
+        cells = [
+            f"{medians[lib]:,.0f}; " + ", ".join(f"{v:,.0f}" for v in per_lib[lib]) if lib in per_lib else "-"
+            for lib in LIBRARIES
+        ]
+        lines.append(
+            f"| {name} | "
+            + " | ".join(cells)
+            + f" | **{ratio:.2f}** ({best}) | "
+            + ", ".join(f"{r:.2f}" for r in per_run)
+            + " |"
+        )
+    return table, lines
+
+
 def summarise_seeds(tags: list[str]) -> str:
     """Each library's median ESS/s over the committed run and the tagged runs at other seeds."""
     stems = ["mcmc_peers"] + [f"mcmc_peers_{tag}" for tag in tags]
@@ -1409,47 +1459,8 @@ def summarise_seeds(tags: list[str]) -> str:
         + " | bayeskit / best peer (medians) | per run |",
         "|---|" + "---|" * (len(LIBRARIES) + 2),
     ]
-    table = {}
-    for name in MODELS:
-        per_lib = {}
-        for lib in LIBRARIES:
-            values = []
-            for run in runs:
-                for model in run["models"]:
-                    if model["model"] == name:
-                        values += [row["ess_per_s"] for row in model["rows"] if row["library"] == lib]
-            if values:
-                per_lib[lib] = values
-        if "bayeskit" not in per_lib:
-            continue
-        medians = {lib: float(np.median(v)) for lib, v in per_lib.items()}
-        peers = {lib: m for lib, m in medians.items() if lib in PEERS}
-        best = max(peers, key=peers.get) if peers else None
-        ratio = medians["bayeskit"] / peers[best] if best else float("nan")
-        per_run = [
-            model["ratio_to_best_peer"]
-            for run in runs
-            for model in run["models"]
-            if model["model"] == name and "ratio_to_best_peer" in model
-        ]
-        table[name] = {
-            "ess_per_s": per_lib,
-            "median": medians,
-            "best_peer": best,
-            "ratio": ratio,
-            "per_run": per_run,
-        }
-        cells = [
-            f"{medians[lib]:,.0f}; " + ", ".join(f"{v:,.0f}" for v in per_lib[lib]) if lib in per_lib else "-"
-            for lib in LIBRARIES
-        ]
-        lines.append(
-            f"| {name} | "
-            + " | ".join(cells)
-            + f" | **{ratio:.2f}** ({best}) | "
-            + ", ".join(f"{r:.2f}" for r in per_run)
-            + " |"
-        )
+    table, rows = _median_table(runs, lambda model: model, "ratio_to_best_peer")
+    lines += rows
     session_table = {}
     if all(any(model.get("session") for model in run["models"]) for run in runs):
         lines += [
@@ -1462,43 +1473,8 @@ def summarise_seeds(tags: list[str]) -> str:
             + " | bayeskit / best peer (medians) | per run |",
             "|---|" + "---|" * (len(LIBRARIES) + 2),
         ]
-        for name in MODELS:
-            per_lib = {}
-            for lib in LIBRARIES:
-                values = [
-                    model["session"]["rows"][lib]["ess_per_s"]
-                    for run in runs
-                    for model in run["models"]
-                    if model["model"] == name and lib in (model.get("session") or {}).get("rows", {})
-                ]
-                if values:
-                    per_lib[lib] = values
-            if "bayeskit" not in per_lib:
-                continue
-            medians = {lib: float(np.median(v)) for lib, v in per_lib.items()}
-            peers = {lib: m for lib, m in medians.items() if lib in PEERS}
-            best = max(peers, key=peers.get) if peers else None
-            ratio = medians["bayeskit"] / peers[best] if best else float("nan")
-            per_run = [
-                model["session"]["ratio"]
-                for run in runs
-                for model in run["models"]
-                if model["model"] == name and "ratio" in (model.get("session") or {})
-            ]
-            session_table[name] = {"ess_per_s": per_lib, "median": medians, "best_peer": best, "ratio": ratio}
-            cells = [
-                f"{medians[lib]:,.0f}; " + ", ".join(f"{v:,.0f}" for v in per_lib[lib])
-                if lib in per_lib
-                else "-"
-                for lib in LIBRARIES
-            ]
-            lines.append(
-                f"| {name} | "
-                + " | ".join(cells)
-                + f" | **{ratio:.2f}** ({best}) | "
-                + ", ".join(f"{r:.2f}" for r in per_run)
-                + " |"
-            )
+        session_table, rows = _median_table(runs, lambda model: model.get("session") or {}, "ratio")
+        lines += rows
     text = "\n".join(lines) + "\n"
     (RESULTS / "mcmc_peers_seeds.md").write_text(text)
     (RESULTS / "mcmc_peers_seeds.json").write_text(
