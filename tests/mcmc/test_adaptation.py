@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 import bayeskit.dist as dist
-from bayeskit.mcmc import initial_inverse_mass, welford_init, welford_update
+from bayeskit.mcmc import (
+    dual_averaging_init,
+    dual_averaging_step_size,
+    dual_averaging_update,
+    initial_inverse_mass,
+    welford_init,
+    welford_update,
+)
 from bayeskit.mcmc import sample as run_sampler
 from bayeskit.ppl import target
 
@@ -152,3 +159,40 @@ def test_a_window_ending_with_warmup_pools_both_metric_and_step_size():
     post = run_sampler(jax.random.key(1), target(model), **kwargs)
     diag = np.asarray(post.info["inverse_mass_matrix_diagonal"])
     assert np.all(diag == diag[0]) and len(set(post.info["step_size"])) == 1
+
+
+def _dual_averaging_run(accept_fn, seed: int, iterations: int = 150):
+    """Dual averaging fed ``accept_fn(step_size, rng)``, as warmup feeds it the kernel's statistic."""
+    rng = np.random.default_rng(seed)
+    state = dual_averaging_init(1.0)
+    update = jax.jit(dual_averaging_update)
+    for _ in range(iterations):
+        state = update(state, accept_fn(float(np.exp(state.log_step_size)), rng))
+    return state
+
+
+def test_fitted_step_size_reaches_the_target_that_the_averaged_iterate_overshoots():
+    # A leapfrog-like curve: the shortfall 1 - alpha grows as step^2, and 0.8 is reached at 0.5;
+    # per-transition noise as large as NUTS's acceptance statistic has.
+    def accept(step, rng):
+        return float(np.clip(1.0 - 0.2 * (step / 0.5) ** 2 + 0.15 * rng.standard_normal(), 0.0, 1.0))
+
+    averaged, fitted = [], []
+    for seed in range(12):
+        state = _dual_averaging_run(accept, seed)
+        averaged.append(float(np.exp(state.log_step_size_avg)))
+        fitted.append(float(dual_averaging_step_size(state, 0.8)))
+    averaged, fitted = np.mean(averaged), np.mean(fitted)
+    assert averaged < 0.48  # Stan's estimate: acceptance about 0.83 for a target of 0.8
+    assert abs(fitted - 0.5) < abs(averaged - 0.5) / 2
+    assert abs(fitted - 0.5) < 0.02
+
+
+def test_fitted_step_size_falls_back_to_the_averaged_iterate_without_a_usable_fit():
+    # Acceptance that does not depend on the step size: no root on a falling side.
+    state = _dual_averaging_run(lambda step, rng: 0.9, seed=0)
+    assert np.isclose(float(dual_averaging_step_size(state, 0.8)), float(np.exp(state.log_step_size_avg)))
+    # A fit whose root is far away is held to max_correction.
+    state = _dual_averaging_run(lambda step, rng: 0.8 + 0.05 * rng.standard_normal() - 0.01 * np.log(step), 0)
+    step = float(dual_averaging_step_size(state, 0.8, max_correction=0.1))
+    assert np.exp(-0.1) - 1e-9 <= step / float(np.exp(state.log_step_size_avg)) <= np.exp(0.1) + 1e-9

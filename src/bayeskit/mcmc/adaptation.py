@@ -37,6 +37,7 @@ __all__ = [
     "WelfordState",
     "default_term_buffer",
     "dual_averaging_init",
+    "dual_averaging_step_size",
     "dual_averaging_update",
     "initial_inverse_mass",
     "pool_inverse_mass",
@@ -55,13 +56,19 @@ class DualAveragingState(NamedTuple):
     h_bar: jax.Array  # running average of (target - acceptance)
     mu: jax.Array  # the point iterates shrink toward: log(10 * initial step size)
     count: jax.Array
+    # With the averaged iterate's weights, the means over the transitions so far of u, u^2, u^3,
+    # u^4, a, u a, u^2 a (u: the log step size tried, less mu - log 10; a: its acceptance
+    # statistic), which the quadratic fit of dual_averaging_step_size needs.
+    acceptance_moments: jax.Array
 
 
 def dual_averaging_init(step_size) -> DualAveragingState:
     """Start dual averaging at ``step_size`` (shrinking toward ten times it, as Stan does)."""
     log_eps = jnp.log(jnp.asarray(step_size, dtype=jnp.result_type(float)))
     zero = jnp.zeros_like(log_eps)
-    return DualAveragingState(log_eps, zero, zero, jnp.log(10.0) + log_eps, jnp.zeros((), jnp.int32))
+    count = jnp.zeros((), jnp.int32)
+    moments = jnp.zeros(log_eps.shape + (7,), log_eps.dtype)
+    return DualAveragingState(log_eps, zero, zero, jnp.log(10.0) + log_eps, count, moments)
 
 
 def dual_averaging_update(
@@ -87,7 +94,59 @@ def dual_averaging_update(
     log_eps = state.mu - jnp.sqrt(t) / gamma * h_bar
     eta = t ** (-kappa)
     log_eps_avg = eta * log_eps + (1.0 - eta) * state.log_step_size_avg
-    return DualAveragingState(log_eps, log_eps_avg, h_bar, state.mu, state.count + 1)
+    # The weighted moments for a quadratic regression of acceptance on log step size.
+    u = state.log_step_size - (state.mu - jnp.log(10.0))
+    values = jnp.stack([u, u**2, u**3, u**4, alpha, u * alpha, u**2 * alpha], axis=-1)
+    moments = state.acceptance_moments + eta[..., None] * (values - state.acceptance_moments)
+    return DualAveragingState(log_eps, log_eps_avg, h_bar, state.mu, state.count + 1, moments)
+
+
+def dual_averaging_step_size(
+    state: DualAveragingState, target_accept: float = 0.8, max_correction: float = 0.25
+) -> jax.Array:
+    r"""The step size to sample with: where a quadratic fit of acceptance on log step size reaches the target.
+
+    Stan samples with the averaged iterate :math:`\bar\epsilon`. Dual averaging makes the mean
+    acceptance *over its noisy iterates* equal ``target_accept``; with acceptance concave in
+    :math:`\log\epsilon` there (the leapfrog's shortfall :math:`1 - \alpha` grows about as
+    :math:`\epsilon^2`), the acceptance *at their average* is higher (Jensen's inequality): the
+    draws of Stan's warmup accept 0.83-0.86 for a target of 0.8. Here the pairs (log step size
+    tried, acceptance statistic), with the averaged iterate's weights :math:`t^{-\kappa}`, are fitted
+    by least squares with :math:`\alpha \approx c_0 + c_1 u + c_2 u^2`, and the step size is the
+    root of :math:`\alpha(u) = \delta` on the falling side, nearest the averaged iterate. Where
+    the fit has no such root within two standard deviations of the steps tried (acceptance that
+    does not fall with the step size, or too few pairs), the averaged iterate is kept; a root
+    further than ``max_correction`` from :math:`\log\bar\epsilon` is held to that bound.
+
+    Measured on the models of ``benchmarks/mcmc_peers.py`` (4 chains x (1,000 + 1,000); averaged
+    iterate -> fitted root): the draws' mean acceptance (8 seeds) became 0.80 on eight schools and
+    on the 100-d Gaussian, and 0.815 on the hierarchical and logistic regressions; the minimum bulk
+    ESS per gradient (``benchmarks/ess_per_gradient.py``, seeds 0-4) went 0.0906 -> 0.0902 on eight
+    schools, 0.2300 -> 0.2393 on logistic regression, 0.1786 -> 0.2098 on the Gaussian (nutpie:
+    0.2128), and 0.0288 -> 0.0240 on the hierarchical model, whose trajectories at acceptance 0.80
+    are between 7 and 15 steps (see :func:`default_term_buffer`; nutpie: 0.0244, NumPyro 0.0258).
+    """
+    m = state.acceptance_moments
+    one = jnp.ones_like(m[..., 0])
+    gram = jnp.stack(
+        [
+            jnp.stack([one, m[..., 0], m[..., 1]], -1),
+            jnp.stack([m[..., 0], m[..., 1], m[..., 2]], -1),
+            jnp.stack([m[..., 1], m[..., 2], m[..., 3]], -1),
+        ],
+        -2,
+    )
+    c0, c1, c2 = jnp.moveaxis(jnp.linalg.solve(gram, m[..., 4:, None])[..., 0], -1, 0)
+    # The root of c2 u^2 + c1 u + (c0 - target) nearest u = 0, in a form that is stable as c2 -> 0.
+    disc = c1**2 - 4.0 * c2 * (c0 - target_accept)
+    root = 2.0 * (target_accept - c0) / (c1 - jnp.sqrt(jnp.maximum(disc, 0.0)))
+    correction = root + (state.mu - jnp.log(10.0)) - state.log_step_size_avg
+    # Interpolation only: the root must lie within two standard deviations of the steps tried.
+    spread = jnp.sqrt(jnp.maximum(m[..., 1] - m[..., 0] ** 2, 0.0))
+    usable = (disc >= 0) & (c1 + 2.0 * c2 * root < 0) & (jnp.abs(root - m[..., 0]) <= 2.0 * spread)
+    usable = usable & jnp.isfinite(correction)
+    correction = jnp.where(usable, jnp.clip(correction, -max_correction, max_correction), 0.0)
+    return jnp.exp(state.log_step_size_avg + correction)
 
 
 class WelfordState(NamedTuple):
@@ -191,25 +250,27 @@ def default_term_buffer(num_warmup: int) -> int:
     larger: ``gp_pois_regr`` had 40-51 per 4,000 draws instead of 2-26, and eight schools had
     about one per run. The same 31 of 32 runs pass the posteriordb criteria either way.
 
-    Even so the final step size lands below the one that reaches ``target_accept``: the averaged
-    iterate of noisy dual averaging sits on the concave side of the acceptance curve. On the 100-d
-    Gaussian the draws' mean acceptance is 0.83 for a target of 0.8 (nutpie's: 0.80), and that
-    whole gap explains nutpie's better ESS per gradient there (0.164 vs 0.213; with
-    ``target_accept=0.76`` bayeskit reaches 0.80 and 0.211). Sampling with the averaged step size
-    through the terminal buffer also reaches 0.80 on the Gaussian, but on eight schools it cut
-    ESS per gradient (0.084 -> 0.073) and one seed of five had 65 divergences: not adopted
-    (five seeds, 2026-11-29). Nor were, on the same runs (ESS per gradient on the Gaussian /
-    eight schools / hierarchical / logistic; Stan's: 0.164 / 0.084 / 0.028 / 0.240): a less noisy
-    acceptance statistic for adaptation, 2 / (1 + exp|dH|) per leaf as nutpie's late phase,
-    (0.186 / 0.085 / 0.025 / 0.245); no restart of dual averaging at the last window end, as
-    nutpie (0.187 / 0.083 / 0.025 / 0.249); both (0.195 / 0.080 / 0.025 / 0.251); a +-10% step
-    size jitter (0.170 / 0.074 / 0.028 / 0.240). Each moves the draws' acceptance toward 0.8,
-    which helps the Gaussian and logistic regression and costs the hierarchical model, where
-    Stan's smaller step is better. Nor was nutpie's window estimate, sqrt(Var[z] / Var[grad log
-    p]) per coordinate from each slow window's draws and gradients (with Stan's shrinkage), which
-    is exact for a Gaussian: 0.185 / 0.083 / 0.021 / 0.233 (five seeds, 2026-11-29): on the
-    Gaussian every draw took 7 leapfrog steps with either metric, so the metric's noise was not
-    what held it back, and the hierarchical model lost a quarter of its ESS per gradient.
+    Even so the averaged iterate lands below the step size that reaches ``target_accept``: it
+    sits on the concave side of the acceptance curve. On the 100-d Gaussian the draws' mean
+    acceptance was 0.83 for a target of 0.8 (nutpie's: 0.80), and that whole gap explained nutpie's
+    better ESS per gradient there (0.164 vs 0.213; with ``target_accept=0.76`` bayeskit reached 0.80
+    and 0.211). Since 2026-11-30 the sampler's step size is the root of a quadratic fit of
+    acceptance against log step size over the terminal buffer (:func:`dual_averaging_step_size`),
+    which reaches 0.80 there. Tried before it and not adopted (ESS per gradient on the Gaussian /
+    eight schools / hierarchical / logistic, Stan's averaged iterate then: 0.164 / 0.084 / 0.028 /
+    0.240): sampling with the averaged step size through the terminal buffer (eight schools 0.073,
+    65 divergences at one seed of five); a less noisy acceptance statistic for adaptation, 2 / (1 +
+    exp|dH|) per leaf as nutpie's late phase (0.186 / 0.085 / 0.025 / 0.245); no restart of dual
+    averaging at the last window end, as nutpie (0.187 / 0.083 / 0.025 / 0.249); both (0.195 /
+    0.080 / 0.025 / 0.251); a +-10% step size jitter (0.170 / 0.074 / 0.028 / 0.240); and a
+    second-order (Jensen) correction of the averaged iterate, from the iterates' variance or from
+    the covariance of step size and acceptance under a power-law acceptance curve, which
+    overshot on eight schools (acceptance 0.76-0.77, 8-11 divergences per run). Nor was nutpie's
+    window estimate, sqrt(Var[z] / Var[grad log p]) per coordinate from each slow window's draws
+    and gradients (with Stan's shrinkage), which is exact for a Gaussian: 0.185 / 0.083 / 0.021 /
+    0.233 (five seeds, 2026-11-29): on the Gaussian every draw took 7 leapfrog steps with either
+    metric, so the metric's noise was not what held it back, and the hierarchical model lost a
+    quarter of its ESS per gradient.
 
     Why the two models pull apart (2026-11-30, with the trajectory-moment metric): the adapted
     step size, then fixed and scaled by 0.9 / 1.0 / 1.1 / 1.2 for 4 x 1,000 draws (three seeds),
@@ -218,7 +279,9 @@ def default_term_buffer(num_warmup: int) -> int:
     trajectory for free), and on the hierarchical model acceptance 0.88 / 0.84 / 0.81 / 0.77 and
     0.0275 / 0.0279 / 0.0243 / 0.0313, with 14.9 / 13.9 / 10.4 / 7.6 steps per draw: the step
     that reaches 0.80 there puts trajectories between 7 and 15 steps, the worst of both. Both
-    land 0.03-0.05 above the target acceptance, as Stan's warmup does.
+    landed 0.03-0.05 above the target acceptance with the averaged iterate, as Stan's warmup does;
+    with the fitted step size (:func:`dual_averaging_step_size`) the Gaussian gains 17% and the
+    hierarchical model loses 14% (0.0279 -> 0.0240), as nutpie's there (0.0244).
     """
     return max(50, round(0.15 * num_warmup))
 
