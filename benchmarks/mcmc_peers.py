@@ -522,6 +522,8 @@ def run_bayeskit(model: Model, seed: int, num_warmup: int, num_samples: int) -> 
             num_chains=NUM_CHAINS,
             num_warmup=num_warmup,
             num_samples=num_samples,
+            # Set only to measure the option (ess_per_gradient.py's docstring); default Stan's.
+            final_step_size=os.environ.get("BAYESKIT_FINAL_STEP_SIZE", "averaged"),
             progress_bar=False,
             warn=False,
             callback=lambda done, total: stamps.append((done, time.perf_counter())),

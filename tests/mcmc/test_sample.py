@@ -272,6 +272,8 @@ def test_bad_arguments():
         sample(jax.random.key(0), T_GAUSS, pool_metric="yes")
     with pytest.raises(ValueError, match="`step_size` .* must be a positive number, got -1.0"):
         sample(jax.random.key(0), T_GAUSS, step_size=-1.0)
+    with pytest.raises(ValueError, match="`final_step_size` must be one of 'averaged', 'fitted'"):
+        sample(jax.random.key(0), T_GAUSS, final_step_size="fit")
     # Settings of another kernel were ignored without a word.
     with pytest.raises(ValueError, match=r"`max_tree_depth` applies to kernel='nuts' only, .* kernel='rwmh'"):
         sample(jax.random.key(0), T_GAUSS, kernel="rwmh", max_tree_depth=12)
@@ -279,6 +281,24 @@ def test_bad_arguments():
         sample(jax.random.key(0), T_GAUSS, num_integration_steps=16)
     with pytest.raises(ValueError, match=r"`max_tree_depth` must be an integer >= 1, got 0"):
         sample(jax.random.key(0), T_GAUSS, max_tree_depth=0)
+
+
+def test_fitted_final_step_size_reaches_the_target_acceptance():
+    runs = {
+        how: sample(
+            jax.random.key(3), T8, num_warmup=1000, num_samples=1000, final_step_size=how, progress_bar=False,
+            warn=False,
+        )
+        for how in ("averaged", "fitted")
+    }  # fmt: skip
+    accept = {how: float(np.mean(post.sample_stats["acceptance_rate"])) for how, post in runs.items()}
+    steps = {how: post.info["step_size"][0] for how, post in runs.items()}
+    assert runs["fitted"].info["final_step_size"] == "fitted"
+    # Stan's averaged iterate accepts well above the target; the fitted step size is larger and
+    # its draws accept close to it.
+    assert accept["averaged"] > 0.83
+    assert steps["fitted"] > 1.03 * steps["averaged"]
+    assert abs(accept["fitted"] - 0.8) < 0.6 * abs(accept["averaged"] - 0.8), accept
 
 
 def test_bad_init_names_the_site():

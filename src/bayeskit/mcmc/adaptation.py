@@ -118,8 +118,9 @@ def dual_averaging_step_size(
     does not fall with the step size, or too few pairs), the averaged iterate is kept; a root
     further than ``max_correction`` from :math:`\log\bar\epsilon` is held to that bound.
 
-    Measured on the models of ``benchmarks/mcmc_peers.py`` (4 chains x (1,000 + 1,000); averaged
-    iterate -> fitted root): the draws' mean acceptance (8 seeds) became 0.80 on eight schools and
+    :func:`~bayeskit.mcmc.sample` uses it with ``final_step_size="fitted"``; by default it keeps
+    Stan's averaged iterate (see :func:`default_term_buffer` for why). Measured on the models of
+    ``benchmarks/mcmc_peers.py`` (4 chains x (1,000 + 1,000); averaged iterate -> fitted root): the draws' mean acceptance (8 seeds) became 0.80 on eight schools and
     on the 100-d Gaussian, and 0.815 on the hierarchical and logistic regressions; the minimum bulk
     ESS per gradient (``benchmarks/ess_per_gradient.py``, seeds 0-4) went 0.0906 -> 0.0902 on eight
     schools, 0.2300 -> 0.2393 on logistic regression, 0.1786 -> 0.2098 on the Gaussian (nutpie:
@@ -254,9 +255,11 @@ def default_term_buffer(num_warmup: int) -> int:
     sits on the concave side of the acceptance curve. On the 100-d Gaussian the draws' mean
     acceptance was 0.83 for a target of 0.8 (nutpie's: 0.80), and that whole gap explained nutpie's
     better ESS per gradient there (0.164 vs 0.213; with ``target_accept=0.76`` bayeskit reached 0.80
-    and 0.211). Since 2026-11-30 the sampler's step size is the root of a quadratic fit of
-    acceptance against log step size over the terminal buffer (:func:`dual_averaging_step_size`),
-    which reaches 0.80 there. Tried before it and not adopted (ESS per gradient on the Gaussian /
+    and 0.211). ``sample(..., final_step_size="fitted")`` samples with the root of a quadratic fit
+    of acceptance against log step size over the terminal buffer (:func:`dual_averaging_step_size`),
+    which reaches 0.80 there; it is not the default (see below: the hierarchical model's ESS per
+    draw falls by a third, and with it its ESS per second, which compiling dominates; divergences
+    on eight schools rise from 1-2 to 4-7 per run). Tried before it and not adopted (ESS per gradient on the Gaussian /
     eight schools / hierarchical / logistic, Stan's averaged iterate then: 0.164 / 0.084 / 0.028 /
     0.240): sampling with the averaged step size through the terminal buffer (eight schools 0.073,
     65 divergences at one seed of five); a less noisy acceptance statistic for adaptation, 2 / (1 +
@@ -279,9 +282,12 @@ def default_term_buffer(num_warmup: int) -> int:
     trajectory for free), and on the hierarchical model acceptance 0.88 / 0.84 / 0.81 / 0.77 and
     0.0275 / 0.0279 / 0.0243 / 0.0313, with 14.9 / 13.9 / 10.4 / 7.6 steps per draw: the step
     that reaches 0.80 there puts trajectories between 7 and 15 steps, the worst of both. Both
-    landed 0.03-0.05 above the target acceptance with the averaged iterate, as Stan's warmup does;
+    land 0.03-0.05 above the target acceptance with the averaged iterate, as Stan's warmup does;
     with the fitted step size (:func:`dual_averaging_step_size`) the Gaussian gains 17% and the
-    hierarchical model loses 14% (0.0279 -> 0.0240), as nutpie's there (0.0244).
+    hierarchical model loses 14% (0.0279 -> 0.0240, near nutpie's 0.0244), and 31% of its ESS per
+    draw (0.40 -> 0.28; 8 seeds). In ``benchmarks/mcmc_peers.py`` (median of five fresh-process runs,
+    2026-11-30, commit b3ebfe2) the fitted step put the hierarchical model at 1.71x the best peer's
+    ESS per second, below the goal of 2x, and the Gaussian at 2.59x.
     """
     return max(50, round(0.15 * num_warmup))
 
