@@ -120,12 +120,13 @@ def dual_averaging_step_size(
 
     :func:`~bayeskit.mcmc.sample` uses it with ``final_step_size="fitted"``; by default it keeps
     Stan's averaged iterate (see :func:`default_term_buffer` for why). Measured on the models of
-    ``benchmarks/mcmc_peers.py`` (4 chains x (1,000 + 1,000); averaged iterate -> fitted root): the draws' mean acceptance (8 seeds) became 0.80 on eight schools and
-    on the 100-d Gaussian, and 0.815 on the hierarchical and logistic regressions; the minimum bulk
-    ESS per gradient (``benchmarks/ess_per_gradient.py``, seeds 0-4) went 0.0906 -> 0.0902 on eight
-    schools, 0.2300 -> 0.2393 on logistic regression, 0.1786 -> 0.2098 on the Gaussian (nutpie:
-    0.2128), and 0.0288 -> 0.0240 on the hierarchical model, whose trajectories at acceptance 0.80
-    are between 7 and 15 steps (see :func:`default_term_buffer`; nutpie: 0.0244, NumPyro 0.0258).
+    ``benchmarks/mcmc_peers.py`` (4 chains x (1,000 + 1,000); averaged iterate -> fitted root): the
+    draws' mean acceptance (8 seeds) became 0.80 on eight schools and on the 100-d Gaussian, and
+    0.815 on the hierarchical and logistic regressions; the minimum bulk ESS per gradient
+    (``benchmarks/ess_per_gradient.py``, seeds 0-4) went 0.0842 -> 0.0902 on eight schools, 0.2369
+    -> 0.2393 on logistic regression, 0.1784 -> 0.2098 on the Gaussian (nutpie: 0.2128), and 0.0292
+    -> 0.0240 on the hierarchical model, whose trajectories at acceptance 0.80 are between 7 and 15
+    steps (see :func:`default_term_buffer`; nutpie: 0.0244, NumPyro 0.0258).
     """
     m = state.acceptance_moments
     one = jnp.ones_like(m[..., 0])
@@ -251,43 +252,43 @@ def default_term_buffer(num_warmup: int) -> int:
     larger: ``gp_pois_regr`` had 40-51 per 4,000 draws instead of 2-26, and eight schools had
     about one per run. The same 31 of 32 runs pass the posteriordb criteria either way.
 
-    Even so the averaged iterate lands below the step size that reaches ``target_accept``: it
-    sits on the concave side of the acceptance curve. On the 100-d Gaussian the draws' mean
-    acceptance was 0.83 for a target of 0.8 (nutpie's: 0.80), and that whole gap explained nutpie's
-    better ESS per gradient there (0.164 vs 0.213; with ``target_accept=0.76`` bayeskit reached 0.80
-    and 0.211). ``sample(..., final_step_size="fitted")`` samples with the root of a quadratic fit
-    of acceptance against log step size over the terminal buffer (:func:`dual_averaging_step_size`),
+    Even so the averaged iterate lands below the step size that reaches ``target_accept``: it sits
+    on the concave side of the acceptance curve. On the 100-d Gaussian the draws' mean acceptance
+    was 0.83 for a target of 0.8 (nutpie's: 0.80), and that whole gap explained nutpie's better ESS
+    per gradient there (0.164 vs 0.213; with ``target_accept=0.76`` bayeskit reached 0.80 and
+    0.211). ``sample(..., final_step_size="fitted")`` samples with the root of a quadratic fit of
+    acceptance against log step size over the terminal buffer (:func:`dual_averaging_step_size`),
     which reaches 0.80 there; it is not the default (see below: the hierarchical model's ESS per
-    draw falls by a third, and with it its ESS per second, which compiling dominates; divergences
-    on eight schools rise from 1-2 to 4-7 per run). Tried before it and not adopted (ESS per gradient on the Gaussian /
-    eight schools / hierarchical / logistic, Stan's averaged iterate then: 0.164 / 0.084 / 0.028 /
-    0.240): sampling with the averaged step size through the terminal buffer (eight schools 0.073,
-    65 divergences at one seed of five); a less noisy acceptance statistic for adaptation, 2 / (1 +
-    exp|dH|) per leaf as nutpie's late phase (0.186 / 0.085 / 0.025 / 0.245); no restart of dual
-    averaging at the last window end, as nutpie (0.187 / 0.083 / 0.025 / 0.249); both (0.195 /
-    0.080 / 0.025 / 0.251); a +-10% step size jitter (0.170 / 0.074 / 0.028 / 0.240); and a
-    second-order (Jensen) correction of the averaged iterate, from the iterates' variance or from
-    the covariance of step size and acceptance under a power-law acceptance curve, which
+    draw falls by a third, and with it its ESS per second, which compiling dominates; divergences on
+    eight schools rise from 1-2 to 4-7 per run). Tried before it and not adopted (ESS per gradient
+    on the Gaussian / eight schools / hierarchical / logistic, Stan's averaged iterate then: 0.164 /
+    0.084 / 0.028 / 0.240): sampling with the averaged step size through the terminal buffer (eight
+    schools 0.073, 65 divergences at one seed of five); a less noisy acceptance statistic for
+    adaptation, 2 / (1 + exp|dH|) per leaf as nutpie's late phase (0.186 / 0.085 / 0.025 / 0.245);
+    no restart of dual averaging at the last window end, as nutpie (0.187 / 0.083 / 0.025 / 0.249);
+    both (0.195 / 0.080 / 0.025 / 0.251); a +-10% step size jitter (0.170 / 0.074 / 0.028 / 0.240);
+    and a second-order (Jensen) correction of the averaged iterate, from the iterates' variance or
+    from the covariance of step size and acceptance under a power-law acceptance curve, which
     overshot on eight schools (acceptance 0.76-0.77, 8-11 divergences per run). Nor was nutpie's
-    window estimate, sqrt(Var[z] / Var[grad log p]) per coordinate from each slow window's draws
-    and gradients (with Stan's shrinkage), which is exact for a Gaussian: 0.185 / 0.083 / 0.021 /
-    0.233 (five seeds, 2026-11-29): on the Gaussian every draw took 7 leapfrog steps with either
-    metric, so the metric's noise was not what held it back, and the hierarchical model lost a
-    quarter of its ESS per gradient.
+    window estimate, sqrt(Var[z] / Var[grad log p]) per coordinate from each slow window's draws and
+    gradients (with Stan's shrinkage), which is exact for a Gaussian: 0.185 / 0.083 / 0.021 / 0.233
+    (five seeds, 2026-11-29): on the Gaussian every draw took 7 leapfrog steps with either metric,
+    so the metric's noise was not what held it back, and the hierarchical model lost a quarter of
+    its ESS per gradient.
 
-    Why the two models pull apart (2026-11-30, with the trajectory-moment metric): the adapted
-    step size, then fixed and scaled by 0.9 / 1.0 / 1.1 / 1.2 for 4 x 1,000 draws (three seeds),
-    gives on the Gaussian acceptance 0.86 / 0.83 / 0.79 / 0.75 and ESS per gradient 0.128 /
-    0.173 / 0.213 / 0.268 (7 leapfrog steps at every size, so a longer step is a longer
-    trajectory for free), and on the hierarchical model acceptance 0.88 / 0.84 / 0.81 / 0.77 and
-    0.0275 / 0.0279 / 0.0243 / 0.0313, with 14.9 / 13.9 / 10.4 / 7.6 steps per draw: the step
-    that reaches 0.80 there puts trajectories between 7 and 15 steps, the worst of both. Both
-    land 0.03-0.05 above the target acceptance with the averaged iterate, as Stan's warmup does;
-    with the fitted step size (:func:`dual_averaging_step_size`) the Gaussian gains 17% and the
-    hierarchical model loses 14% (0.0279 -> 0.0240, near nutpie's 0.0244), and 31% of its ESS per
-    draw (0.40 -> 0.28; 8 seeds). In ``benchmarks/mcmc_peers.py`` (median of five fresh-process runs,
-    2026-11-30, commit b3ebfe2) the fitted step put the hierarchical model at 1.71x the best peer's
-    ESS per second, below the goal of 2x, and the Gaussian at 2.59x.
+    Why the two models pull apart (2026-11-30, with the trajectory-moment metric): the adapted step
+    size, then fixed and scaled by 0.9 / 1.0 / 1.1 / 1.2 for 4 x 1,000 draws (three seeds), gives on
+    the Gaussian acceptance 0.86 / 0.83 / 0.79 / 0.75 and ESS per gradient 0.128 / 0.173 / 0.213 /
+    0.268 (7 leapfrog steps at every size, so a longer step is a longer trajectory for free), and on
+    the hierarchical model acceptance 0.88 / 0.84 / 0.81 / 0.77 and 0.0275 / 0.0279 / 0.0243 /
+    0.0313, with 14.9 / 13.9 / 10.4 / 7.6 steps per draw: the step that reaches 0.80 there puts
+    trajectories between 7 and 15 steps, the worst of both. Both land 0.03-0.05 above the target
+    acceptance with the averaged iterate, as Stan's warmup does; with the fitted step size
+    (:func:`dual_averaging_step_size`) the Gaussian gains 17% and the hierarchical model loses 14%
+    (0.0279 -> 0.0240, near nutpie's 0.0244), and 31% of its ESS per draw (0.40 -> 0.28; 8 seeds).
+    In ``benchmarks/mcmc_peers.py`` (median of five fresh-process runs, 2026-11-30, commit b3ebfe2)
+    the fitted step put the hierarchical model at 1.71x the best peer's ESS per second, below the
+    goal of 2x, and the Gaussian at 2.59x.
     """
     return max(50, round(0.15 * num_warmup))
 

@@ -541,28 +541,28 @@ def sample(
 
     Each chain runs ``num_warmup`` iterations of Stan's windowed adaptation (dual-averaging step
     size toward ``target_accept``; a diagonal or dense mass matrix from regularised Welford
-    estimates in doubling windows, starting from a diagonal metric estimated at the chain's
-    starting candidates, :func:`~bayeskit.mcmc.initial_inverse_mass`), then ``num_samples``
-    draws. The windows are Stan's except that the terminal buffer, where only the step size
-    adapts, is by default 15% of warmup (150 iterations of 1,000) rather than 50: the final step
-    size is then less noisy and less conservative, which buys more ESS per gradient
-    (:func:`~bayeskit.mcmc.default_term_buffer`); and at each window end every chain takes the
-    pool of the chains' metric estimates, a mean that leaves out a chain far from the median
-    (``pool_metric``), so that one chain that wandered into a region of negligible mass does
-    not sample on that region's scales; the chains then sample with the median of their final
-    step sizes. A chain's final step size is Stan's, dual averaging's averaged iterate (whose
-    draws accept about 0.83-0.86 for a target of 0.8), or with ``final_step_size="fitted"`` the
-    step size that reaches ``target_accept`` by a fit over the terminal buffer. NUTS's diagonal estimate averages the moments of every state of each
-    trajectory, weighted as the draw is chosen (``NUTSInfo.trajectory_mean`` and
-    ``trajectory_variance``), rather than the draws alone: a less noisy metric for the same
-    warmup (see :mod:`bayeskit.mcmc.adaptation`). Chains are spread over the visible devices;
-    within a device they run batched with ``vmap`` (on a CPU with at most 8 chains per device,
-    one after another, which compiles faster and never waits for a slower chain;
-    :func:`bayeskit.use_cpu_cores` shows JAX every core as a device). Every draw uses a key
-    folded from its chain and iteration number, and every chain starts from a start computed on
-    one device, so the draws are the same bit for bit on any number of CPU devices and for any
-    chunking. The compiled loop runs in chunks: between chunks the progress bar updates, draws
-    move to the host, Ctrl-C stops with the draws so far, and a checkpoint can be written.
+    estimates in doubling windows, starting from a diagonal metric estimated at the chain's starting
+    candidates, :func:`~bayeskit.mcmc.initial_inverse_mass`), then ``num_samples`` draws. The
+    windows are Stan's except that the terminal buffer, where only the step size adapts, is by
+    default 15% of warmup (150 iterations of 1,000) rather than 50: the final step size is then less
+    noisy and less conservative, which buys more ESS per gradient
+    (:func:`~bayeskit.mcmc.default_term_buffer`); and at each window end every chain takes the pool
+    of the chains' metric estimates, a mean that leaves out a chain far from the median
+    (``pool_metric``), so that one chain that wandered into a region of negligible mass does not
+    sample on that region's scales; the chains then sample with the median of their final step
+    sizes. A chain's final step size is Stan's, dual averaging's averaged iterate (whose draws
+    accept about 0.83-0.86 for a target of 0.8), or with ``final_step_size="fitted"`` the step size
+    that reaches ``target_accept`` by a fit over the terminal buffer. NUTS's diagonal estimate
+    averages the moments of every state of each trajectory, weighted as the draw is chosen
+    (``NUTSInfo.trajectory_mean`` and ``trajectory_variance``), rather than the draws alone: a less
+    noisy metric for the same warmup (see :mod:`bayeskit.mcmc.adaptation`). Chains are spread over
+    the visible devices; within a device they run batched with ``vmap`` (on a CPU with at most 8
+    chains per device, one after another, which compiles faster and never waits for a slower chain;
+    :func:`bayeskit.use_cpu_cores` shows JAX every core as a device). Every draw uses a key folded
+    from its chain and iteration number, and every chain starts from a start computed on one device,
+    so the draws are the same bit for bit on any number of CPU devices and for any chunking. The
+    compiled loop runs in chunks: between chunks the progress bar updates, draws move to the host,
+    Ctrl-C stops with the draws so far, and a checkpoint can be written.
 
     A kernel built by hand (``kernel=gibbs(blocks)``, or ``rwmh``/``hmc``/``nuts`` with settings of
     your own) runs as it is: ``num_warmup`` iterations of burn-in, nothing adapted, then
