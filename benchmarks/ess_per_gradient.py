@@ -19,8 +19,9 @@ Run:  python benchmarks/ess_per_gradient.py                (5 seeds; writes resu
             (reruns bayeskit only and keeps the peers' rows of the committed results, with the
             date each library was measured; for a change to bayeskit, the peers being unchanged)
       BAYESKIT_FINAL_STEP_SIZE=fitted python benchmarks/ess_per_gradient.py --libraries bayeskit --merge
-            (bayeskit with ``sample(..., final_step_size="fitted")``; it writes over the results,
-            and the committed results of that run are in commit 3366146)
+            (bayeskit with ``sample(..., final_step_size="fitted")``, or ``averaged`` for Stan's; it
+            writes over the results: the committed results of "fitted" are in commit 3366146, those
+            of "averaged", the default then, in de8acfe)
 """
 
 from __future__ import annotations

@@ -90,7 +90,6 @@ import json
 import math
 import os
 import platform
-import subprocess
 import time
 import warnings
 from collections.abc import Callable
@@ -108,6 +107,7 @@ import scipy.linalg  # noqa: E402
 import scipy.optimize  # noqa: E402
 import tinygp  # noqa: E402
 import torch  # noqa: E402
+from _revision import bayeskit_version  # noqa: E402
 from sklearn.gaussian_process import GaussianProcessRegressor  # noqa: E402
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel  # noqa: E402
 
@@ -695,14 +695,7 @@ def versions() -> dict:
             out[pkg] = None
     out["linear_operator"] = importlib.metadata.version("linear_operator")
     out["tinygp"] = importlib.metadata.version("tinygp")
-    out["bayeskit"] = importlib.metadata.version("bayeskit")
-    here = str(Path(__file__).parent)
-    rev = subprocess.run(["git", "-C", here, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    if rev.returncode == 0:
-        dirty = subprocess.run(
-            ["git", "-C", here, "status", "--porcelain", "--", "src"], capture_output=True, text=True
-        ).stdout.strip()
-        out["bayeskit"] += f" ({rev.stdout.strip()}{', src modified' if dirty else ''})"
+    out["bayeskit"] = bayeskit_version()  # with the commit the run measured
     return out
 
 

@@ -116,6 +116,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import numpyro  # noqa: E402
 import numpyro.distributions as ndist  # noqa: E402
+from _revision import bayeskit_version  # noqa: E402
 from jax.scipy.stats import cauchy, norm  # noqa: E402
 from numpyro.infer import MCMC, NUTS  # noqa: E402
 from numpyro.infer.util import potential_energy  # noqa: E402
@@ -522,8 +523,8 @@ def run_bayeskit(model: Model, seed: int, num_warmup: int, num_samples: int) -> 
             num_chains=NUM_CHAINS,
             num_warmup=num_warmup,
             num_samples=num_samples,
-            # Set only to measure the option (ess_per_gradient.py's docstring); default Stan's.
-            final_step_size=os.environ.get("BAYESKIT_FINAL_STEP_SIZE", "averaged"),
+            # Set only to measure the options (ess_per_gradient.py's docstring); default "auto".
+            final_step_size=os.environ.get("BAYESKIT_FINAL_STEP_SIZE"),
             progress_bar=False,
             warn=False,
             callback=lambda done, total: stamps.append((done, time.perf_counter())),
@@ -765,15 +766,7 @@ def versions() -> dict:
             out[pkg] = importlib.metadata.version(pkg)
         except importlib.metadata.PackageNotFoundError:
             out[pkg] = None
-    out["bayeskit"] = importlib.metadata.version("bayeskit")
-    try:  # the commit the run measured
-        git = ["git", "-C", str(Path(__file__).parent)]
-        commit = subprocess.run(git + ["rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-        dirty = subprocess.run(git + ["status", "--porcelain", "--", "src"], capture_output=True, text=True)
-        if commit.returncode == 0:
-            out["bayeskit"] += f" ({commit.stdout.strip()}{', src modified' if dirty.stdout.strip() else ''})"
-    except OSError:
-        pass
+    out["bayeskit"] = bayeskit_version()  # with the commit the run measured
     return out
 
 

@@ -55,7 +55,6 @@ import json
 import math
 import os
 import platform
-import subprocess
 import sys
 import time
 import warnings
@@ -73,6 +72,7 @@ from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel  #
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from _revision import bayeskit_version  # noqa: E402
 from _uci import UCI_DATASETS, Standardizer, gaussian_scores, load_uci, mean_and_standard_error  # noqa: E402
 
 from bayeskit.gp import GPR  # noqa: E402
@@ -344,13 +344,7 @@ def versions() -> dict:
             out[pkg] = importlib.metadata.version(pkg)
         except importlib.metadata.PackageNotFoundError:
             out[pkg] = None
-    here = str(Path(__file__).parent)
-    rev = subprocess.run(["git", "-C", here, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    if rev.returncode == 0:
-        dirty = subprocess.run(
-            ["git", "-C", here, "status", "--porcelain", "--", "src"], capture_output=True, text=True
-        ).stdout.strip()
-        out["bayeskit"] = f"{out['bayeskit']} ({rev.stdout.strip()}{', src modified' if dirty else ''})"
+    out["bayeskit"] = bayeskit_version()  # with the commit the run measured
     return out
 
 

@@ -47,7 +47,7 @@ PUBLIC = {
         "dual_averaging_init", "dual_averaging_step_size", "dual_averaging_update", "gaussian_euclidean", "gaussian_mixture_blocks",
         "default_term_buffer", "initial_inverse_mass", "pool_inverse_mass",
         "gibbs", "hierarchical_normal_blocks", "hmc", "leapfrog", "linear_regression_blocks", "nuts",
-        "optimal_acceptance_rate", "rwmh", "rwmh_warmup", "sample", "warmup_schedule",
+        "optimal_acceptance_rate", "rwmh", "rwmh_warmup", "sample", "step_size_correction", "warmup_schedule",
         "welford_covariance", "welford_init", "welford_update",
     },
     "bayeskit.dist": {

@@ -161,25 +161,25 @@ def test_a_window_ending_with_warmup_pools_both_metric_and_step_size():
     assert np.all(diag == diag[0]) and len(set(post.info["step_size"])) == 1
 
 
-def _dual_averaging_run(accept_fn, seed: int, iterations: int = 150):
-    """Dual averaging fed ``accept_fn(step_size, rng)``, as warmup feeds it the kernel's statistic."""
+def _dual_averaging_run(accept_fn, seed: int, iterations: int = 150, steps_fn=None):
+    """Dual averaging fed ``accept_fn(step_size, rng)``, as warmup feeds it the kernel's statistic
+    (and ``steps_fn(step_size)``, the leapfrog steps of the transition, where given)."""
     rng = np.random.default_rng(seed)
     state = dual_averaging_init(1.0)
     update = jax.jit(dual_averaging_update)
     for _ in range(iterations):
-        state = update(state, accept_fn(float(np.exp(state.log_step_size)), rng))
+        step = float(np.exp(state.log_step_size))
+        steps = None if steps_fn is None else steps_fn(step)
+        state = update(state, accept_fn(step, rng), num_steps=steps)
     return state
 
 
 def test_fitted_step_size_reaches_the_target_that_the_averaged_iterate_overshoots():
-    # A leapfrog-like curve: the shortfall 1 - alpha grows as step^2, and 0.8 is reached at 0.5;
-    # per-transition noise as large as NUTS's acceptance statistic has.
-    def accept(step, rng):
-        return float(np.clip(1.0 - 0.2 * (step / 0.5) ** 2 + 0.15 * rng.standard_normal(), 0.0, 1.0))
-
+    # A leapfrog-like curve (_leapfrog_like): the shortfall 1 - alpha grows as step^2, and 0.8 is
+    # reached at 0.5; per-transition noise as large as NUTS's acceptance statistic has.
     averaged, fitted = [], []
     for seed in range(12):
-        state = _dual_averaging_run(accept, seed)
+        state = _dual_averaging_run(_leapfrog_like, seed)
         averaged.append(float(np.exp(state.log_step_size_avg)))
         fitted.append(float(dual_averaging_step_size(state, 0.8)))
     averaged, fitted = np.mean(averaged), np.mean(fitted)
@@ -196,3 +196,54 @@ def test_fitted_step_size_falls_back_to_the_averaged_iterate_without_a_usable_fi
     state = _dual_averaging_run(lambda step, rng: 0.8 + 0.05 * rng.standard_normal() - 0.01 * np.log(step), 0)
     step = float(dual_averaging_step_size(state, 0.8, max_correction=0.1))
     assert np.exp(-0.1) - 1e-9 <= step / float(np.exp(state.log_step_size_avg)) <= np.exp(0.1) + 1e-9
+
+
+def _leapfrog_like(step, rng):
+    return float(np.clip(1.0 - 0.2 * (step / 0.5) ** 2 + 0.15 * rng.standard_normal(), 0.0, 1.0))
+
+
+def test_keep_trajectory_length_takes_the_fitted_step_only_where_trajectories_do_not_shorten():
+    chosen = {"same steps": [], "a tree depth lost": [], "fitted below averaged": []}
+    for seed in range(10):
+        # NUTS on a Gaussian: 7 leapfrog steps at every step size near the target; the larger
+        # step is a longer trajectory for the same gradients.
+        state = _dual_averaging_run(_leapfrog_like, seed, steps_fn=lambda step: 7)
+        averaged, fitted = float(np.exp(state.log_step_size_avg)), float(dual_averaging_step_size(state, 0.8))
+        kept = float(dual_averaging_step_size(state, 0.8, keep_trajectory_length=True))
+        if fitted <= averaged:  # only ever a larger step than Stan's
+            chosen["fitted below averaged"].append(np.isclose(kept, averaged, rtol=1e-6))
+            continue
+        chosen["same steps"].append(np.isclose(kept, fitted, rtol=1e-6))
+        # Trajectories of 15 steps that fall to 7 between the averaged and the fitted step size
+        # (the same for any steps_fn): half the trajectory length, so the averaged iterate is kept.
+        middle = np.sqrt(averaged * fitted)
+        state = _dual_averaging_run(
+            _leapfrog_like, seed, steps_fn=lambda step, middle=middle: 15 if step < middle else 7
+        )
+        kept = float(dual_averaging_step_size(state, 0.8, keep_trajectory_length=True))
+        chosen["a tree depth lost"].append(np.isclose(kept, averaged, rtol=1e-6))
+    assert len(chosen["same steps"]) >= 6 and all(all(v) for v in chosen.values()), chosen
+
+
+def test_keep_trajectory_length_keeps_the_averaged_iterate_without_steps_near_it_or_after_a_divergence():
+    state = _dual_averaging_run(_leapfrog_like, 2, steps_fn=lambda step: 7)
+    averaged, fitted = float(np.exp(state.log_step_size_avg)), float(dual_averaging_step_size(state, 0.8))
+    assert fitted > 1.02 * averaged
+    assert np.isclose(
+        float(dual_averaging_step_size(state, 0.8, keep_trajectory_length=True)), fitted, rtol=1e-6
+    )
+
+    def kept(transitions):
+        step = dual_averaging_step_size(
+            state._replace(transitions=transitions), 0.8, keep_trajectory_length=True
+        )
+        return float(step)
+
+    # No transitions recorded: nothing to read the trajectory length from.
+    assert np.isclose(kept(jnp.zeros_like(state.transitions)), averaged, rtol=1e-6)
+    # A divergence at the averaged step size vetoes the larger one; one at a step size far above
+    # the fitted one (as right after dual averaging restarts at ten times the step) does not.
+    u_avg = float(state.log_step_size_avg - (state.mu - jnp.log(10.0)))
+    for u, veto in ((u_avg, True), (u_avg + 1.0, False)):
+        transitions = state.transitions.at[0].set(jnp.array([u, 7.0, 1.0]))
+        assert np.isclose(kept(transitions), averaged if veto else fitted, rtol=1e-6), (u, veto)

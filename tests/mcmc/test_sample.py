@@ -159,6 +159,14 @@ def test_draws_independent_of_chunking_and_resume(tmp_path):
         sample(jax.random.key(3), T_GAUSS, kernel="hmc", chunk_size=20, resume=ckpt, **kwargs)
     with pytest.raises(ValueError, match="already run 80 iterations, more than the 70"):
         sample(jax.random.key(3), T_GAUSS, chunk_size=20, resume=ckpt, **{**kwargs, "num_samples": 10})
+    # A checkpoint whose state has another structure (another bayeskit version's adaptation state).
+    with np.load(ckpt) as f:
+        saved = {name: f[name] for name in f.files}
+    last = max(int(name.split("/")[1]) for name in saved if name.startswith("carry/"))
+    del saved[f"carry/{last}"]
+    np.savez(tmp_path / "older.npz", **saved)
+    with pytest.raises(ValueError, match="does not match this run .* another version of bayeskit"):
+        sample(jax.random.key(3), T_GAUSS, chunk_size=20, resume=tmp_path / "older.npz", **kwargs)
 
 
 def test_checkpoint_resume_and_callback_are_checked_before_the_run(tmp_path):
@@ -289,7 +297,7 @@ def test_fitted_final_step_size_reaches_the_target_acceptance():
             jax.random.key(3), T8, num_warmup=1000, num_samples=1000, final_step_size=how, progress_bar=False,
             warn=False,
         )
-        for how in ("averaged", "fitted")
+        for how in ("averaged", "fitted", "auto")
     }  # fmt: skip
     accept = {how: float(np.mean(post.sample_stats["acceptance_rate"])) for how, post in runs.items()}
     steps = {how: post.info["step_size"][0] for how, post in runs.items()}
@@ -299,6 +307,20 @@ def test_fitted_final_step_size_reaches_the_target_acceptance():
     assert accept["averaged"] > 0.83
     assert steps["fitted"] > 1.03 * steps["averaged"]
     assert abs(accept["fitted"] - 0.8) < 0.6 * abs(accept["averaged"] - 0.8), accept
+    # "auto" (the default) takes a chain's fitted step only where it is the larger (and its
+    # trajectories no shorter): never below Stan's.
+    assert runs["auto"].info["final_step_size"] == "auto"
+    assert steps["auto"] >= steps["averaged"]
+
+
+@pytest.mark.parametrize("kernel", ["hmc", "rwmh"])
+def test_auto_final_step_size_is_the_averaged_iterate_beyond_nuts(kernel):
+    kwargs = dict(kernel=kernel, num_warmup=150, num_samples=20, progress_bar=False, warn=False)
+    default = sample(jax.random.key(5), T_GAUSS, **kwargs)
+    averaged = sample(jax.random.key(5), T_GAUSS, final_step_size="averaged", **kwargs)
+    assert default.info["final_step_size"] == "auto"
+    assert default.info["step_size"] == averaged.info["step_size"]
+    np.testing.assert_array_equal(default.draws["x"], averaged.draws["x"])
 
 
 def test_bad_init_names_the_site():

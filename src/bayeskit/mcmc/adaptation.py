@@ -41,6 +41,7 @@ __all__ = [
     "dual_averaging_update",
     "initial_inverse_mass",
     "pool_inverse_mass",
+    "step_size_correction",
     "warmup_schedule",
     "welford_covariance",
     "welford_init",
@@ -60,6 +61,15 @@ class DualAveragingState(NamedTuple):
     # u^4, a, u a, u^2 a (u: the log step size tried, less mu - log 10; a: its acceptance
     # statistic), which the quadratic fit of dual_averaging_step_size needs.
     acceptance_moments: jax.Array
+    # The last TRANSITIONS_KEPT transitions' [u, leapfrog steps, divergent] (rows of zeros before
+    # there are as many), from which dual_averaging_step_size reads the steps per transition near a
+    # step size, and whether a transition diverged at a step size up to the fitted one.
+    transitions: jax.Array
+
+
+# How many of the latest transitions dual averaging keeps (more than the default terminal buffer
+# of 1,000 warmup iterations, 150).
+TRANSITIONS_KEPT = 256
 
 
 def dual_averaging_init(step_size) -> DualAveragingState:
@@ -68,7 +78,8 @@ def dual_averaging_init(step_size) -> DualAveragingState:
     zero = jnp.zeros_like(log_eps)
     count = jnp.zeros((), jnp.int32)
     moments = jnp.zeros(log_eps.shape + (7,), log_eps.dtype)
-    return DualAveragingState(log_eps, zero, zero, jnp.log(10.0) + log_eps, count, moments)
+    transitions = jnp.zeros(log_eps.shape + (TRANSITIONS_KEPT, 3), log_eps.dtype)
+    return DualAveragingState(log_eps, zero, zero, jnp.log(10.0) + log_eps, count, moments, transitions)
 
 
 def dual_averaging_update(
@@ -78,8 +89,15 @@ def dual_averaging_update(
     gamma: float = 0.05,
     t0: float = 10.0,
     kappa: float = 0.75,
+    num_steps=None,
+    divergent=None,
 ) -> DualAveragingState:
     r"""One dual-averaging step toward ``target_accept``.
+
+    ``num_steps`` and ``divergent`` (optional): the leapfrog steps the transition took and
+    whether it diverged, which :func:`dual_averaging_step_size` reads with
+    ``keep_trajectory_length=True`` from ``transitions`` (both left out: they are not recorded, and
+    nothing is compiled for them).
 
     .. math::
         \bar H_t = (1 - \tfrac{1}{t + t_0}) \bar H_{t-1} + \tfrac{\delta - \alpha_t}{t + t_0},\quad
@@ -98,11 +116,23 @@ def dual_averaging_update(
     u = state.log_step_size - (state.mu - jnp.log(10.0))
     values = jnp.stack([u, u**2, u**3, u**4, alpha, u * alpha, u**2 * alpha], axis=-1)
     moments = state.acceptance_moments + eta[..., None] * (values - state.acceptance_moments)
-    return DualAveragingState(log_eps, log_eps_avg, h_bar, state.mu, state.count + 1, moments)
+    transitions = state.transitions
+    if num_steps is not None or divergent is not None:
+        n = jnp.ones_like(u) if num_steps is None else jnp.asarray(num_steps, u.dtype)
+        bad = jnp.zeros_like(u) if divergent is None else jnp.asarray(divergent, u.dtype)
+        row = jnp.stack([u, n, bad], -1)
+        transitions = jax.lax.dynamic_update_index_in_dim(
+            transitions, row, state.count % transitions.shape[-2], transitions.ndim - 2
+        )
+    return DualAveragingState(log_eps, log_eps_avg, h_bar, state.mu, state.count + 1, moments, transitions)
 
 
 def dual_averaging_step_size(
-    state: DualAveragingState, target_accept: float = 0.8, max_correction: float = 0.25
+    state: DualAveragingState,
+    target_accept: float = 0.8,
+    max_correction: float = 0.25,
+    keep_trajectory_length: bool = False,
+    bandwidth: float = 0.05,
 ) -> jax.Array:
     r"""The step size to sample with: where a quadratic fit of acceptance on log step size reaches the target.
 
@@ -118,37 +148,104 @@ def dual_averaging_step_size(
     does not fall with the step size, or too few pairs), the averaged iterate is kept; a root
     further than ``max_correction`` from :math:`\log\bar\epsilon` is held to that bound.
 
-    :func:`~bayeskit.mcmc.sample` uses it with ``final_step_size="fitted"``; by default it keeps
-    Stan's averaged iterate (see :func:`default_term_buffer` for why). Measured on the models of
+    ``keep_trajectory_length=True`` takes the fitted root only where it lengthens the
+    trajectories: NUTS's steps per transition near a step size are read from the transitions
+    dual averaging has seen (a Gaussian kernel of width ``bandwidth`` in log step size over
+    ``transitions``), and the root is kept only where it is larger than the averaged iterate,
+    where step size x mean steps (the trajectory's length in simulated time) is no smaller there
+    than at the averaged iterate, where at least ``MIN_SUPPORT`` transitions
+    (kernel-weighted) lie near each, and where no transition diverged at a step size up to
+    ``DIVERGENCE_MARGIN`` (0.25 in log) above the root; otherwise the averaged iterate is kept.
+    A larger step often keeps the number of leapfrog steps (on the 100-d Gaussian of
+    ``benchmarks/mcmc_peers.py`` every transition takes 7 at either), so its trajectories are
+    longer for the same gradients; but on the hierarchical regression there the trajectories fall
+    from 14.4 to 11.4 steps, between two tree depths, and lose a third of their ESS per draw. From
+    the terminal buffer (150 transitions per chain) the steps per transition at both step sizes
+    are read to within about one step of those the draws then take.
+
+    :func:`~bayeskit.mcmc.sample` uses the root with ``final_step_size="fitted"`` and, with the
+    checks above, by default (``"auto"``, for NUTS). Measured on the models of
     ``benchmarks/mcmc_peers.py`` (4 chains x (1,000 + 1,000); averaged iterate -> fitted root): the
     draws' mean acceptance (8 seeds) became 0.80 on eight schools and on the 100-d Gaussian, and
     0.815 on the hierarchical and logistic regressions; the minimum bulk ESS per gradient
     (``benchmarks/ess_per_gradient.py``, seeds 0-4) went 0.0842 -> 0.0902 on eight schools, 0.2369
     -> 0.2393 on logistic regression, 0.1784 -> 0.2098 on the Gaussian (nutpie: 0.2128), and 0.0292
     -> 0.0240 on the hierarchical model, whose trajectories at acceptance 0.80 are between 7 and 15
-    steps (see :func:`default_term_buffer`; nutpie: 0.0244, NumPyro 0.0258).
+    steps (see :func:`default_term_buffer`; nutpie: 0.0244, NumPyro 0.0258). With
+    ``keep_trajectory_length=True`` (seeds 0-4): 0.0864, 0.2393, 0.2098 and 0.0287.
     """
-    m = state.acceptance_moments
-    one = jnp.ones_like(m[..., 0])
-    gram = jnp.stack(
-        [
-            jnp.stack([one, m[..., 0], m[..., 1]], -1),
-            jnp.stack([m[..., 0], m[..., 1], m[..., 2]], -1),
-            jnp.stack([m[..., 1], m[..., 2], m[..., 3]], -1),
-        ],
-        -2,
-    )
-    c0, c1, c2 = jnp.moveaxis(jnp.linalg.solve(gram, m[..., 4:, None])[..., 0], -1, 0)
-    # The root of c2 u^2 + c1 u + (c0 - target) nearest u = 0, in a form that is stable as c2 -> 0.
-    disc = c1**2 - 4.0 * c2 * (c0 - target_accept)
-    root = 2.0 * (target_accept - c0) / (c1 - jnp.sqrt(jnp.maximum(disc, 0.0)))
-    correction = root + (state.mu - jnp.log(10.0)) - state.log_step_size_avg
-    # Interpolation only: the root must lie within two standard deviations of the steps tried.
-    spread = jnp.sqrt(jnp.maximum(m[..., 1] - m[..., 0] ** 2, 0.0))
-    usable = (disc >= 0) & (c1 + 2.0 * c2 * root < 0) & (jnp.abs(root - m[..., 0]) <= 2.0 * spread)
-    usable = usable & jnp.isfinite(correction)
-    correction = jnp.where(usable, jnp.clip(correction, -max_correction, max_correction), 0.0)
+    correction = step_size_correction(state, target_accept, max_correction, keep_trajectory_length, bandwidth)
     return jnp.exp(state.log_step_size_avg + correction)
+
+
+def step_size_correction(
+    state: DualAveragingState,
+    target_accept: float = 0.8,
+    max_correction: float = 0.25,
+    keep_trajectory_length: bool = False,
+    bandwidth: float = 0.05,
+):
+    """The log of :func:`dual_averaging_step_size` over the averaged iterate (0 where it is kept).
+
+    The state's arrays may be NumPy's as well as JAX's: :func:`~bayeskit.mcmc.sample` applies it on
+    the host at the end of warmup, where it costs no compiling.
+    """
+    xp = np if isinstance(state.acceptance_moments, np.ndarray) else jnp
+    m = state.acceptance_moments
+    with np.errstate(divide="ignore", invalid="ignore"):  # no fit: inf or NaN, caught below
+        c0, c1, c2 = _solve_hankel3(
+            m[..., 0], m[..., 1], m[..., 2], m[..., 3], m[..., 4], m[..., 5], m[..., 6]
+        )
+        # The root of c2 u^2 + c1 u + (c0 - target) nearest u = 0, stable as c2 -> 0.
+        disc = c1**2 - 4.0 * c2 * (c0 - target_accept)
+        root = 2.0 * (target_accept - c0) / (c1 - xp.sqrt(xp.maximum(disc, 0.0)))
+    u_avg = state.log_step_size_avg - (state.mu - np.log(10.0))
+    correction = root - u_avg
+    # Interpolation only: the root must lie within two standard deviations of the steps tried.
+    spread = xp.sqrt(xp.maximum(m[..., 1] - m[..., 0] ** 2, 0.0))
+    usable = (disc >= 0) & (c1 + 2.0 * c2 * root < 0) & (xp.abs(root - m[..., 0]) <= 2.0 * spread)
+    usable = usable & xp.isfinite(correction) & (state.count > 0)
+    correction = xp.where(usable, xp.clip(correction, -max_correction, max_correction), 0.0)
+    if keep_trajectory_length:
+        u, steps, divergent = (state.transitions[..., k] for k in range(3))
+        recorded = steps > 0  # rows not yet written hold zeros
+        steps_avg, support_avg = _steps_near(xp, u, steps, recorded, u_avg, bandwidth)
+        steps_fit, support_fit = _steps_near(xp, u, steps, recorded, u_avg + correction, bandwidth)
+        no_shorter = xp.exp(correction) * steps_fit >= steps_avg
+        keep = (correction > 0) & no_shorter & (support_avg >= MIN_SUPPORT) & (support_fit >= MIN_SUPPORT)
+        # A divergence at a step size up to DIVERGENCE_MARGIN above the fitted one: keep the smaller.
+        near = recorded & (divergent > 0) & (u <= (u_avg + correction + DIVERGENCE_MARGIN)[..., None])
+        keep = keep & ~xp.any(near, -1)
+        correction = xp.where(keep, correction, 0.0)
+    return correction
+
+
+def _solve_hankel3(a, b, c, d, r0, r1, r2):
+    """Solve [[1, a, b], [a, b, c], [b, c, d]] x = r (the normal equations of a quadratic fit) in
+    closed form, for NumPy and JAX arrays alike."""
+    # Cofactors of the symmetric matrix; det = 1 * C00 + a * C01 + b * C02.
+    c00, c01, c02 = b * d - c * c, b * c - a * d, a * c - b * b
+    c11, c12, c22 = d - b * b, a * b - c, b - a * a
+    det = c00 + a * c01 + b * c02
+    return (
+        (c00 * r0 + c01 * r1 + c02 * r2) / det,
+        (c01 * r0 + c11 * r1 + c12 * r2) / det,
+        (c02 * r0 + c12 * r1 + c22 * r2) / det,
+    )
+
+
+# How far above the fitted log step size a divergence in the terminal buffer still vetoes it.
+DIVERGENCE_MARGIN = 0.25
+# The least kernel-weighted number of transitions near a step size to read its steps from.
+MIN_SUPPORT = 5.0
+
+
+def _steps_near(xp, u, steps, recorded, u0, bandwidth):
+    """Mean leapfrog steps per transition near log step size ``u0`` (Gaussian kernel weights), and
+    the kernel-weighted number of transitions it rests on."""
+    weights = xp.where(recorded, xp.exp(-0.5 * ((u - u0[..., None]) / bandwidth) ** 2), 0.0)
+    support = xp.sum(weights, -1)
+    return xp.sum(weights * steps, -1) / xp.maximum(support, 1e-30), support
 
 
 class WelfordState(NamedTuple):
@@ -258,9 +355,10 @@ def default_term_buffer(num_warmup: int) -> int:
     per gradient there (0.164 vs 0.213; with ``target_accept=0.76`` bayeskit reached 0.80 and
     0.211). ``sample(..., final_step_size="fitted")`` samples with the root of a quadratic fit of
     acceptance against log step size over the terminal buffer (:func:`dual_averaging_step_size`),
-    which reaches 0.80 there; it is not the default (see below: the hierarchical model's ESS per
-    draw falls by a third, and with it its ESS per second, which compiling dominates; divergences on
-    eight schools rise from 1-2 to 4-7 per run). Tried before it and not adopted (ESS per gradient
+    which reaches 0.80 there; by itself it is not the default (see below: the hierarchical model's
+    ESS per draw falls by a third, and with it its ESS per second, which compiling dominates;
+    divergences on eight schools rise from 1-2 to 4-7 per run). The default, ``"auto"``, takes it
+    only where the terminal buffer shows trajectories no shorter at it and no divergence near it. Tried before it and not adopted (ESS per gradient
     on the Gaussian / eight schools / hierarchical / logistic, Stan's averaged iterate then: 0.164 /
     0.084 / 0.028 / 0.240): sampling with the averaged step size through the terminal buffer (eight
     schools 0.073, 65 divergences at one seed of five); a less noisy acceptance statistic for

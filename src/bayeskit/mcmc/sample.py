@@ -32,10 +32,10 @@ from bayeskit.mcmc._kernel import nonfinite_detail
 from bayeskit.mcmc.adaptation import (
     default_term_buffer,
     dual_averaging_init,
-    dual_averaging_step_size,
     dual_averaging_update,
     initial_inverse_mass,
     pool_inverse_mass,
+    step_size_correction,
     warmup_schedule,
     welford_covariance,
     welford_init,
@@ -53,7 +53,7 @@ from bayeskit.ppl.target import Target
 __all__ = ["sample", "KERNELS"]
 
 KERNELS = ("nuts", "hmc", "rwmh")
-_FINAL_STEP_SIZES = ("averaged", "fitted")
+_FINAL_STEP_SIZES = ("averaged", "fitted", "auto")
 _DEFAULT_ACCEPT = {"nuts": 0.8, "hmc": 0.8}
 HMC_JITTER = 0.2  # kernel="hmc": each proposal takes 80% to 120% of num_integration_steps
 # Names of kernel info fields in the Posterior's sample statistics (ArviZ's where it has one).
@@ -334,15 +334,16 @@ def _make_chunk_fn(
     dense_mass,
     chunk_size,
     windows=None,
-    fitted_step_size=False,
+    record_steps=False,
 ):
     """Build the per-chain function that advances one chain up to ``chunk_size`` iterations.
 
     Warmup and sampling share one compiled function: adaptation updates are committed only for
     iterations before ``num_warmup``, so one compilation serves the whole run. ``windows`` is
     ``(init_buffer, term_buffer, window)`` for :func:`warmup_schedule` (default: its own, with
-    :func:`default_term_buffer`). ``fitted_step_size``: the final step size is
-    :func:`dual_averaging_step_size`'s fitted root instead of the averaged iterate.
+    :func:`default_term_buffer`). ``record_steps``: dual averaging also records each transition's
+    leapfrog steps and divergence (``final_step_size="auto"`` reads them at the end of warmup, on
+    the host: :func:`_end_windows`).
     """
     logdensity_fn = target.logdensity_fn
     dim = target.dim
@@ -356,7 +357,11 @@ def _make_chunk_fn(
         new_state, info = make_kernel(logdensity_fn, eps, imm).step(jax.random.fold_in(chain_key, i), state)
         warm = i < num_warmup
         j = jnp.minimum(i, num_warmup)
-        da_new = dual_averaging_update(da, info.acceptance_rate, target_accept)
+        da_new = dual_averaging_update(
+            da, info.acceptance_rate, target_accept,
+            num_steps=info.num_integration_steps if record_steps else None,
+            divergent=info.is_divergent if record_steps else None,
+        )  # fmt: skip
         # NUTS reports its trajectory's exp(-H)-weighted moments: the metric estimate then
         # averages over every state of every trajectory, not only over the draws.
         if getattr(info, "trajectory_mean", None) is not None and not dense_mass:
@@ -372,8 +377,6 @@ def _make_chunk_fn(
         eps_new = jnp.where(
             (i == last_warmup) | end, jnp.exp(da_new.log_step_size_avg), jnp.exp(da_new.log_step_size)
         )
-        if fitted_step_size:
-            eps_new = jnp.where(i == last_warmup, dual_averaging_step_size(da_new, target_accept), eps_new)
         da_new = jax.tree.map(lambda a, b: jnp.where(end, a, b), dual_averaging_init(eps_new), da_new)
         pick = lambda new, old, c: jax.tree.map(lambda a, b: jnp.where(c, a, b), new, old)
         carry = (
@@ -522,7 +525,7 @@ def sample(
     pool_metric: bool | None = None,
     num_integration_steps: int | None = None,
     step_size: float | None = None,
-    final_step_size: str = "averaged",
+    final_step_size: str | None = None,
     init=None,
     thin: int = 1,
     chunk_size: int | None = None,
@@ -550,9 +553,10 @@ def sample(
     of the chains' metric estimates, a mean that leaves out a chain far from the median
     (``pool_metric``), so that one chain that wandered into a region of negligible mass does not
     sample on that region's scales; the chains then sample with the median of their final step
-    sizes. A chain's final step size is Stan's, dual averaging's averaged iterate (whose draws
-    accept about 0.83-0.86 for a target of 0.8), or with ``final_step_size="fitted"`` the step size
-    that reaches ``target_accept`` by a fit over the terminal buffer. NUTS's diagonal estimate
+    sizes. A chain's final step size is by default the step size that reaches ``target_accept`` by a
+    fit over the terminal buffer where that lengthens its trajectories without divergences, else
+    Stan's, dual averaging's averaged iterate (whose draws accept about 0.83-0.86 for a target of
+    0.8; ``final_step_size``). NUTS's diagonal estimate
     averages the moments of every state of each trajectory, weighted as the draw is chosen
     (``NUTSInfo.trajectory_mean`` and ``trajectory_variance``), rather than the draws alone: a less
     noisy metric for the same warmup (see :mod:`bayeskit.mcmc.adaptation`). Chains are spread over
@@ -601,17 +605,23 @@ def sample(
             cannot resonate with the posterior (see :func:`~bayeskit.mcmc.hmc`). Default 32; for
             ``kernel="hmc"`` only.
         step_size: initial step size (default 1.0 for NUTS/HMC, 2.38/sqrt(dim) for RWMH).
-        final_step_size: the step size warmup ends with: ``"averaged"`` (default, Stan's), dual
-            averaging's averaged iterate, whose draws accept more often than ``target_accept``
-            (0.83-0.86 for 0.8); or ``"fitted"``, where a quadratic fit of the acceptance
-            statistic against log step size over the terminal buffer reaches ``target_accept``
-            (:func:`~bayeskit.mcmc.dual_averaging_step_size`). The fitted step is larger: more
-            ESS per gradient (posteriordb, four seeds: 2-17% on eight posteriors, equal on the
-            ninth; the 100-d Gaussian of ``benchmarks/mcmc_peers.py`` by 17%), which pays where
-            gradients are expensive, but more divergences where the geometry is hard (eight
-            schools 4-7 per run instead of 1-2), and on a model whose trajectories then stop
-            between two tree depths less ESS per draw (the hierarchical regression: -14% per
-            gradient, -31% per draw, which sets ESS per second where compiling dominates).
+        final_step_size: the step size warmup ends with. ``"averaged"``: Stan's, dual averaging's
+            averaged iterate, whose draws accept more often than ``target_accept`` (0.83-0.86 for
+            0.8). ``"fitted"``: where a quadratic fit of the acceptance statistic against log step
+            size over the terminal buffer reaches ``target_accept``
+            (:func:`~bayeskit.mcmc.dual_averaging_step_size`), a larger step: more ESS per gradient
+            where trajectories keep their number of leapfrog steps (posteriordb, four seeds: 2-17%
+            on eight posteriors, equal on the ninth; the 100-d Gaussian of
+            ``benchmarks/mcmc_peers.py`` by 17%), but more divergences where the geometry is hard
+            (eight schools 4-7 per run instead of 1-2; ``gp_pois_regr`` 80-125 instead of 17-50),
+            and on a model whose trajectories then stop between two tree depths less ESS per draw
+            (the hierarchical regression: -14% per gradient, -31% per draw). ``"auto"`` (the
+            default; ``None`` means it): for NUTS, the fitted step where the terminal buffer shows
+            it larger than the averaged iterate, with trajectories (step size x leapfrog steps) no
+            shorter, and no divergence at step sizes up to 1.28 times it; else, and for HMC and
+            RWMH, the averaged iterate. Measured (ESS per gradient, seeds 0-4, averaged -> auto):
+            the Gaussian +18%, the hierarchical regression unchanged, eight schools and logistic
+            regression within noise; posteriordb's pass counts unchanged.
         init: starting point: a dict of constrained values, or an unconstrained array of shape
             ``(dim,)`` or ``(num_chains, dim)``; default Stan's uniform(-2, 2), with retries. With a
             kernel object and no target: its starting state (a Gibbs kernel's dict of blocks), or a
@@ -665,7 +675,7 @@ def sample(
             "target_accept": target_accept, "step_size": step_size, "dense_mass": dense_mass or None,
             "init_buffer": init_buffer, "term_buffer": term_buffer, "window": window,
             "pool_metric": pool_metric,
-            "final_step_size": None if final_step_size == "averaged" else final_step_size,
+            "final_step_size": final_step_size,
         }  # fmt: skip
         given_tuning = [k for k, v in tuned.items() if v is not None]
         if given_tuning:
@@ -707,10 +717,12 @@ def sample(
     if pool_metric is not None and not isinstance(pool_metric, bool | np.bool_):
         raise TypeError(f"sample: `pool_metric` must be True or False, got {pool_metric!r}.")
     pool_metric = num_chains > 1 if pool_metric is None else bool(pool_metric) and num_chains > 1
+    final_step_size = "auto" if final_step_size is None else final_step_size
     if final_step_size not in _FINAL_STEP_SIZES:
         raise ValueError(
             f"sample: `final_step_size` must be one of {', '.join(map(repr, _FINAL_STEP_SIZES))} (Stan's "
-            f"averaged iterate, or the step size fitted to reach target_accept); got {final_step_size!r}."
+            "averaged iterate, the step size fitted to reach target_accept, or the fitted one where it "
+            f"lengthens the trajectories); got {final_step_size!r}."
         )
     if target.dim == 0:
         raise ValueError(f"sample: model `{target.name}` has no latent sites to sample.")
@@ -739,9 +751,13 @@ def sample(
                 jnp.asarray(eps0, dtype), imm0)  # fmt: skip
 
     given = None if init is None else _given_init(target, num_chains, init)
+    # "auto" reads NUTS's trajectory lengths; HMC and RWMH keep the averaged iterate.
+    final_rule = {"averaged": None, "fitted": "fitted", "auto": "auto" if kernel == "nuts" else None}[
+        final_step_size
+    ]
     run_chunk = _make_chunk_fn(
         target, make_kernel, num_warmup, target_accept, dense_mass, chunk_size, windows,
-        fitted_step_size=final_step_size == "fitted",
+        record_steps=final_rule == "auto",
     )  # fmt: skip
     chunks = _ChunkCompilation(run_chunk, num_chains)
     start_fn = _make_start_fn(
@@ -750,13 +766,17 @@ def sample(
     carry, chain_keys, found, first_candidates = start_fn(key, on_traced=chunks.begin)
     _check_start(target, found, first_candidates, given)
     metric_ends = frozenset((np.flatnonzero(_warmup_windows(num_warmup, windows)[1]) + 1).tolist())
-    pool = functools.partial(_pool_warmup, num_warmup=num_warmup, metric_ends=metric_ends)
+    end_windows = functools.partial(
+        _end_windows, num_warmup=num_warmup, metric_ends=metric_ends, pool_metric=pool_metric,
+        final_rule=final_rule, target_accept=target_accept,
+    )  # fmt: skip
     carry, kept, run = _drive(
         carry, chain_keys, chunks, step_size_of=lambda c: c[3], num_chains=num_chains,
         num_warmup=num_warmup, num_samples=num_samples, chunk_size=chunk_size, thin=thin,
         progress_bar=progress_bar, until_converged=until_converged, min_ess=min_ess,
         max_samples=max_samples, checkpoint=checkpoint, resume=resume, callback=callback,
-        window_ends=[*metric_ends, num_warmup], pool=pool if pool_metric else None,
+        window_ends=[*(metric_ends if pool_metric else ()), num_warmup],
+        pool=end_windows if pool_metric or final_rule else None,
         identity=_run_identity(key, target, kernel, num_chains, num_warmup, thin),
     )  # fmt: skip
     step_sizes = np.asarray(carry[3])
@@ -784,22 +804,42 @@ def sample(
     return _finish(post, warn)
 
 
-def _pool_warmup(carry, iteration: int, num_warmup: int, metric_ends: frozenset):
-    """The chain states after ``iteration`` iterations, pooled across chains where warmup pools.
+def _end_windows(
+    carry,
+    iteration: int,
+    *,
+    num_warmup: int,
+    metric_ends: frozenset,
+    pool_metric: bool,
+    final_rule,
+    target_accept,
+):
+    """The chain states after ``iteration`` iterations, as the warmup's host steps leave them.
 
-    At a slow window's end every chain's inverse mass matrix becomes the chains' pool
-    (:func:`~bayeskit.mcmc.pool_inverse_mass`). At the end of warmup every chain's step size
-    becomes the median of the chains' step sizes: the chains share the metric, so their
-    dual-averaging step sizes estimate one quantity, and a chain whose estimate came out high
-    samples with too large a step. On posteriordb's ``gp_pois_regr`` one chain's 0.037 among
-    0.031-0.033 gave it 160 divergences and a biased ``alpha`` (R-hat 1.10).
+    With ``pool_metric``, at a slow window's end every chain's inverse mass matrix becomes the
+    chains' pool (:func:`~bayeskit.mcmc.pool_inverse_mass`). At the end of warmup each chain's
+    step size (the averaged iterate) is corrected by :func:`~bayeskit.mcmc.step_size_correction`
+    for ``final_rule`` ("fitted" or "auto"; None keeps it), in NumPy, so that the rule adds nothing
+    to the compiled loop; then, with ``pool_metric``, it becomes the median of the chains' step
+    sizes: the chains share the metric, so their step sizes estimate one quantity, and a chain
+    whose estimate came out high samples with too large a step. On posteriordb's ``gp_pois_regr``
+    one chain's 0.037 among 0.031-0.033 gave it 160 divergences and a biased ``alpha`` (R-hat
+    1.10).
     """
     state, da, wf, eps, imm = carry
-    if iteration in metric_ends:
+    if pool_metric and iteration in metric_ends:
         imm = jax.device_put(pool_inverse_mass(jax.device_get(imm)), imm.sharding)
     if iteration == num_warmup:
         steps = np.asarray(jax.device_get(eps))
-        eps = jax.device_put(np.full_like(steps, np.median(steps)), eps.sharding)
+        if final_rule is not None:
+            da_host = jax.tree.map(np.asarray, jax.device_get(da))
+            correction = step_size_correction(
+                da_host, target_accept, keep_trajectory_length=final_rule == "auto"
+            )
+            steps = (steps * np.exp(correction)).astype(steps.dtype)
+        if pool_metric:
+            steps = np.full_like(steps, np.median(steps))
+        eps = jax.device_put(steps, eps.sharding)
     return (state, da, wf, eps, imm)
 
 
@@ -896,8 +936,8 @@ def _drive(
 
     ``chunks`` is the chunk loop's compilation, already begun by the caller (see
     :class:`_ChunkCompilation`). A chunk also ends at each of ``window_ends`` (iteration counts),
-    where ``pool(carry, iteration)`` replaces the chains' state (the warmup's cross-chain pooling
-    of the metric and, at the end of warmup, of the step size). Returns ``(carry, kept, run)``:
+    where ``pool(carry, iteration)`` replaces the chains' state (the warmup's host steps: the
+    cross-chain pooling of the metric and, at the end of warmup, the final step size). Returns ``(carry, kept, run)``:
     the final per-chain states, the kept ``(draws, stats)`` chunks and the run's facts for
     ``Posterior.info`` (counts, times, whether it was interrupted).
     """
@@ -1071,6 +1111,12 @@ def _load_checkpoint(path, carry_template, identity=None, total=None):
             )
         treedef = jax.tree.structure(carry_template)
         n = treedef.num_leaves
+        saved_leaves = sum(name.startswith("carry/") for name in f.files)
+        if saved_leaves != n:
+            raise ValueError(
+                f"sample: checkpoint {path} does not match this run ({saved_leaves} state arrays, expected "
+                f"{n}: written by another version of bayeskit or another kernel); start afresh without `resume`."
+            )
         leaves = [jnp.asarray(f[f"carry/{i}"]) for i in range(n)]
         template_leaves = jax.tree.leaves(carry_template)
         for a, b in zip(leaves, template_leaves):
