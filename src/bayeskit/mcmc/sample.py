@@ -613,7 +613,7 @@ def sample(
             where trajectories keep their number of leapfrog steps (posteriordb, four seeds: 2-17%
             on eight posteriors, equal on the ninth; the 100-d Gaussian of
             ``benchmarks/mcmc_peers.py`` by 17%), but more divergences where the geometry is hard
-            (eight schools 4-7 per run instead of 1-2; ``gp_pois_regr`` 80-125 instead of 17-50),
+            (eight schools 4-7 per run instead of 1-2; ``gp_pois_regr`` 82-115 instead of 17-50),
             and on a model whose trajectories then stop between two tree depths less ESS per draw
             (the hierarchical regression: -14% per gradient, -31% per draw). ``"auto"`` (the
             default; ``None`` means it): for NUTS, the fitted step where the terminal buffer shows
